@@ -1,0 +1,1 @@
+"""Organisation: brand (the tenant) → region / branch company → franchisee → store → staff."""

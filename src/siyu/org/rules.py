@@ -1,0 +1,112 @@
+"""Pure rules of the organisation: roles, what each may do, how far each reaches. No I/O."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from django.utils.translation import gettext_lazy as _
+
+from siyu.platform.tenancy import Level
+
+
+class Role(StrEnum):
+    HQ_ADMIN = "hq_admin"
+    HQ_OPERATOR = "hq_operator"
+    REGION_MANAGER = "region_manager"
+    STORE_MANAGER = "store_manager"
+    GUIDE = "guide"
+
+
+ROLE_LABELS = {
+    Role.HQ_ADMIN: _("HQ admin"),
+    Role.HQ_OPERATOR: _("HQ operator"),
+    Role.REGION_MANAGER: _("Region manager"),
+    Role.STORE_MANAGER: _("Store manager"),
+    Role.GUIDE: _("Shopping guide"),
+}
+
+LEVEL_OF_ROLE = {
+    Role.HQ_ADMIN: Level.BRAND,
+    Role.HQ_OPERATOR: Level.BRAND,
+    Role.REGION_MANAGER: Level.REGION,
+    Role.STORE_MANAGER: Level.STORE,
+    Role.GUIDE: Level.SELF,
+}
+
+# Where a member of staff is posted: HQ roles to the brand, region managers to a region,
+# store managers and guides to a store.
+POSTED_TO = {
+    Role.HQ_ADMIN: None,
+    Role.HQ_OPERATOR: None,
+    Role.REGION_MANAGER: "region",
+    Role.STORE_MANAGER: "store",
+    Role.GUIDE: "store",
+}
+
+
+class Perm(StrEnum):
+    HQ_CONSOLE = "hq.console"  # may open the HQ console
+    GUIDE_WORKBENCH = "guide.workbench"  # may open the guide workbench
+    ORG_VIEW = "org.view"
+    ORG_STRUCTURE = "org.manage_structure"  # regions, franchisees, new stores
+    ORG_STORE = "org.manage_store"  # edit / pause / close a store in reach
+    ORG_STAFF = "org.manage_staff"  # create, edit, move, mark as left
+    AUDIT_VIEW = "org.audit"
+    TOKENS = "org.tokens"
+    MEMBERS_VIEW = "members.view"
+    CATALOG_VIEW = "catalog.view"
+
+
+ROLE_PERMS: dict[Role, frozenset[str]] = {
+    Role.HQ_ADMIN: frozenset(p.value for p in Perm if p is not Perm.GUIDE_WORKBENCH),
+    Role.HQ_OPERATOR: frozenset(
+        {Perm.HQ_CONSOLE, Perm.ORG_VIEW, Perm.ORG_STRUCTURE, Perm.ORG_STORE, Perm.MEMBERS_VIEW, Perm.CATALOG_VIEW}
+    ),
+    Role.REGION_MANAGER: frozenset(
+        {Perm.HQ_CONSOLE, Perm.ORG_VIEW, Perm.ORG_STORE, Perm.ORG_STAFF, Perm.MEMBERS_VIEW, Perm.CATALOG_VIEW}
+    ),
+    Role.STORE_MANAGER: frozenset(
+        {Perm.HQ_CONSOLE, Perm.GUIDE_WORKBENCH, Perm.ORG_VIEW, Perm.ORG_STAFF, Perm.MEMBERS_VIEW, Perm.CATALOG_VIEW}
+    ),
+    Role.GUIDE: frozenset({Perm.GUIDE_WORKBENCH, Perm.ORG_VIEW, Perm.MEMBERS_VIEW, Perm.CATALOG_VIEW}),
+}
+
+# What an API token may be granted (systems: POS, ERP, callbacks).
+TOKEN_PERMS: tuple[str, ...] = (
+    Perm.ORG_VIEW,
+    Perm.ORG_STRUCTURE,
+    Perm.ORG_STORE,
+    Perm.ORG_STAFF,
+    Perm.MEMBERS_VIEW,
+    Perm.CATALOG_VIEW,
+)
+
+# Who may manage whom: a manager manages only roles below her own.
+MANAGEABLE_ROLES: dict[Role, frozenset[Role]] = {
+    Role.HQ_ADMIN: frozenset(Role),
+    Role.HQ_OPERATOR: frozenset(),
+    Role.REGION_MANAGER: frozenset({Role.STORE_MANAGER, Role.GUIDE}),
+    Role.STORE_MANAGER: frozenset({Role.GUIDE}),
+    Role.GUIDE: frozenset(),
+}
+
+
+def can_manage_role(actor: Role, target: Role) -> bool:
+    return target in MANAGEABLE_ROLES[actor]
+
+
+_HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
+
+
+def valid_opening_hours(text: str) -> bool:
+    """Opening hours as ``HH:MM-HH:MM`` (e.g. ``10:00-22:00``); closing may pass midnight."""
+    if not _HOURS.match(text):
+        return False
+    opens, closes = text.split("-")
+    return opens != closes
+
+
+def valid_coordinates(lat: float, lng: float) -> bool:
+    """Inside the rough box of China (including Hainan and Heilongjiang)."""
+    return 3.0 <= lat <= 54.0 and 73.0 <= lng <= 136.0

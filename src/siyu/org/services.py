@@ -1,0 +1,457 @@
+"""Use-cases of the organisation. Each verb checks the actor's reach and permission, validates,
+writes in one transaction and records an audit entry (who, when, before, after) in it.
+
+Pages, the API, the CLI and the demo generator all come through here. Other domains read the
+organisation through the plain dataclasses at the bottom of this module, never its tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.utils.translation import gettext as _
+
+from siyu.org.models import ApiToken, Brand, Franchisee, Posting, Region, Staff, Store
+from siyu.org.rules import POSTED_TO, TOKEN_PERMS, Perm, Role, can_manage_role, valid_opening_hours
+from siyu.platform import audit, clock
+from siyu.platform.tenancy import Level, Scope, get_scoped, restrict
+
+M = TypeVar("M", bound=models.Model)
+
+REGION_FIELDS = ("code", "name", "status")
+FRANCHISEE_FIELDS = ("code", "name", "kind", "credit_code", "contact_name", "contact_phone", "status")
+STORE_FIELDS = (
+    "region",
+    "franchisee",
+    "code",
+    "name",
+    "city",
+    "district",
+    "address",
+    "latitude",
+    "longitude",
+    "opening_hours",
+    "phone",
+    "status",
+    "opened_on",
+)
+STAFF_FIELDS = ("username", "phone", "name", "role", "region", "store", "employment", "joined_on", "left_on")
+
+
+def _require(scope: Scope, perm: str) -> None:
+    if not scope.can(perm):
+        raise PermissionDenied(perm)
+
+
+def _apply(instance: M, data: dict[str, Any], allowed: Iterable[str]) -> None:
+    allowed = set(allowed)
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set here.") for name in sorted(unknown)})
+    for name, value in data.items():
+        setattr(instance, name, value)
+
+
+def _save(scope: Scope, instance: M, action: str, before: dict[str, Any] | None, fields: Iterable[str]) -> M:
+    fields = tuple(fields)
+    instance.full_clean()
+    instance.save()
+    audit.record(
+        brand_id=scope.brand_id,
+        actor_id=scope.staff_id,
+        actor_label=scope.label or "system",
+        action=action,
+        obj=instance,
+        before=before,
+        after=audit.snapshot(instance, fields),
+    )
+    return instance
+
+
+def _in_scope_ref(scope: Scope, model: type[M], value: Any, field: str) -> M | None:
+    """Resolve a foreign key given as an object or an id, only within the actor's reach."""
+    if value in (None, ""):
+        return None
+    pk = value.pk if isinstance(value, models.Model) else value
+    try:
+        return restrict(model, scope).get(pk=pk)
+    except (model.DoesNotExist, ValueError, TypeError) as exc:
+        raise ValidationError({field: _("Choose one that exists and that you may manage.")}) from exc
+
+
+def _ensure_brand_row(scope: Scope, instance: models.Model) -> None:
+    if getattr(instance, "brand_id", None) != scope.brand_id:
+        raise PermissionDenied("another brand")
+
+
+# --- Regions ---------------------------------------------------------------------------------
+@transaction.atomic
+def create_region(scope: Scope, **data: Any) -> Region:
+    _require(scope, Perm.ORG_STRUCTURE)
+    region = Region(brand_id=scope.brand_id)
+    _apply(region, data, REGION_FIELDS)
+    return _save(scope, region, "region.create", None, REGION_FIELDS)
+
+
+@transaction.atomic
+def update_region(scope: Scope, region_id: int, **data: Any) -> Region:
+    _require(scope, Perm.ORG_STRUCTURE)
+    region = get_scoped(Region.objects.select_for_update(), scope, pk=region_id)
+    before = audit.snapshot(region, REGION_FIELDS)
+    _apply(region, data, REGION_FIELDS)
+    return _save(scope, region, "region.update", before, REGION_FIELDS)
+
+
+# --- Franchisees -----------------------------------------------------------------------------
+@transaction.atomic
+def create_franchisee(scope: Scope, **data: Any) -> Franchisee:
+    _require(scope, Perm.ORG_STRUCTURE)
+    franchisee = Franchisee(brand_id=scope.brand_id)
+    _apply(franchisee, data, FRANCHISEE_FIELDS)
+    return _save(scope, franchisee, "franchisee.create", None, FRANCHISEE_FIELDS)
+
+
+@transaction.atomic
+def update_franchisee(scope: Scope, franchisee_id: int, **data: Any) -> Franchisee:
+    _require(scope, Perm.ORG_STRUCTURE)
+    franchisee = get_scoped(Franchisee.objects.select_for_update(), scope, pk=franchisee_id)
+    before = audit.snapshot(franchisee, FRANCHISEE_FIELDS)
+    _apply(franchisee, data, FRANCHISEE_FIELDS)
+    return _save(scope, franchisee, "franchisee.update", before, FRANCHISEE_FIELDS)
+
+
+# --- Stores ----------------------------------------------------------------------------------
+def _store_refs(scope: Scope, data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    if "region" in data:
+        data["region"] = _in_scope_ref(scope, Region, data["region"], "region")
+    if "franchisee" in data:
+        # Ownership is brand-level knowledge: any franchisee of the brand may own a store.
+        data["franchisee"] = _in_scope_ref(
+            Scope(brand_id=scope.brand_id, level=Level.BRAND), Franchisee, data["franchisee"], "franchisee"
+        )
+    if "opening_hours" in data and not valid_opening_hours(str(data["opening_hours"] or "")):
+        raise ValidationError({"opening_hours": _("Write opening hours as HH:MM-HH:MM, e.g. 10:00-22:00.")})
+    return data
+
+
+@transaction.atomic
+def create_store(scope: Scope, **data: Any) -> Store:
+    _require(scope, Perm.ORG_STRUCTURE)
+    store = Store(brand_id=scope.brand_id)
+    _apply(store, _store_refs(scope, data), STORE_FIELDS)
+    return _save(scope, store, "store.create", None, STORE_FIELDS)
+
+
+@transaction.atomic
+def update_store(scope: Scope, store_id: int, **data: Any) -> Store:
+    _require(scope, Perm.ORG_STORE)
+    store = get_scoped(Store.objects.select_for_update(), scope, pk=store_id)
+    if not scope.can(Perm.ORG_STRUCTURE) and ({"region", "franchisee", "code"} & set(data)):
+        changed = {
+            k
+            for k in ("region", "franchisee", "code")
+            if k in data and _ref_id(data[k]) != _ref_id(getattr(store, k + "_id" if k != "code" else k))
+        }
+        if changed:
+            raise ValidationError({k: _("Only HQ may change this.") for k in sorted(changed)})
+    before = audit.snapshot(store, STORE_FIELDS)
+    _apply(store, _store_refs(scope, data), STORE_FIELDS)
+    return _save(scope, store, "store.update", before, STORE_FIELDS)
+
+
+def _ref_id(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def set_store_status(scope: Scope, store_id: int, status: str) -> Store:
+    """Open, pause or close (deactivate) a store. A closed store keeps its history."""
+    if status not in Store.State.values:
+        raise ValidationError({"status": _("Choose open, paused or closed.")})
+    return update_store(scope, store_id, status=status)
+
+
+# --- Staff -----------------------------------------------------------------------------------
+def _check_staff_posting(scope: Scope, role: Role, region: Region | None, store: Store | None) -> None:
+    posted = POSTED_TO[role]
+    if posted == "store" and store is None:
+        raise ValidationError({"store": _("A store manager or guide belongs to a store.")})
+    if posted == "region" and region is None:
+        raise ValidationError({"region": _("A region manager belongs to a region.")})
+    if posted is None and (region is not None or store is not None):
+        raise ValidationError({"role": _("HQ staff belong to the brand, not to a region or store.")})
+    if posted == "store" and region is not None:
+        raise ValidationError({"region": _("Staff of a store take the store's region; leave region empty.")})
+    if posted == "region" and store is not None:
+        raise ValidationError({"store": _("A region manager is not posted to a store.")})
+
+
+def _open_posting(staff: Staff, at: dt.datetime) -> None:
+    Posting.objects.filter(staff=staff, ended_at__isnull=True).update(ended_at=at)
+    Posting.objects.create(
+        brand_id=staff.brand_id, staff=staff, store_id=staff.store_id, region_id=staff.region_id, started_at=at
+    )
+
+
+@transaction.atomic
+def create_staff(scope: Scope, *, password: str, **data: Any) -> Staff:
+    _require(scope, Perm.ORG_STAFF)
+    try:
+        role = Role(data.get("role"))
+    except ValueError as exc:
+        raise ValidationError({"role": _("Choose a role.")}) from exc
+    if not can_manage_role(_actor_role(scope), role):
+        raise ValidationError({"role": _("You may not create staff with this role.")})
+    data = dict(data)
+    data["region"] = _in_scope_ref(scope, Region, data.get("region"), "region")
+    data["store"] = _in_scope_ref(scope, Store, data.get("store"), "store")
+    data["phone"] = data.get("phone") or None
+    _check_staff_posting(scope, role, data["region"], data["store"])
+    if len(password or "") < 8:
+        raise ValidationError({"password": _("A password has at least 8 characters.")})
+    staff = Staff(brand_id=scope.brand_id, joined_on=clock.today())
+    _apply(staff, data, STAFF_FIELDS)
+    staff.set_password(password)
+    staff.full_clean(exclude=["password"])
+    _save(scope, staff, "staff.create", None, STAFF_FIELDS)
+    _open_posting(staff, clock.now())
+    return staff
+
+
+def _actor_role(scope: Scope) -> Role:
+    if scope.staff_id is None:  # a system token acts at HQ level within its permissions
+        return Role.HQ_ADMIN if scope.level is Level.BRAND else Role.STORE_MANAGER
+    return Staff.objects.values_list("role", flat=True).get(pk=scope.staff_id)  # type: ignore[return-value]
+
+
+def _managed_staff(scope: Scope, staff_id: int) -> Staff:
+    _require(scope, Perm.ORG_STAFF)
+    staff = get_scoped(Staff.objects.select_for_update(), scope, pk=staff_id)
+    if staff.pk == scope.staff_id or not can_manage_role(_actor_role(scope), staff.role_enum):
+        raise PermissionDenied(_("You may not manage this member of staff."))
+    return staff
+
+
+@transaction.atomic
+def update_staff(scope: Scope, staff_id: int, **data: Any) -> Staff:
+    """Edit name, phone, username (moves go through :func:`move_staff`, leaving through
+    :func:`mark_staff_left`)."""
+    staff = _managed_staff(scope, staff_id)
+    editable = ("username", "phone", "name")
+    before = audit.snapshot(staff, STAFF_FIELDS)
+    if "phone" in data:
+        data["phone"] = data["phone"] or None
+    _apply(staff, data, editable)
+    staff.full_clean(exclude=["password"])
+    return _save(scope, staff, "staff.update", before, STAFF_FIELDS)
+
+
+@transaction.atomic
+def move_staff(scope: Scope, staff_id: int, *, store: Any = None, region: Any = None) -> Staff:
+    """Move a guide or store manager to another store, or a region manager to another region.
+    Both the old and the new place must be within the actor's reach."""
+    staff = _managed_staff(scope, staff_id)
+    if staff.employment != Staff.Employment.ACTIVE:
+        raise ValidationError({"store": _("Staff who have left cannot be moved.")})
+    before = audit.snapshot(staff, STAFF_FIELDS)
+    posted = POSTED_TO[staff.role_enum]
+    if posted == "store":
+        target = _in_scope_ref(scope, Store, store, "store")
+        if target is None:
+            raise ValidationError({"store": _("Choose the store to move to.")})
+        if target.status == Store.State.CLOSED:
+            raise ValidationError({"store": _("This store is closed.")})
+        if target.pk == staff.store_id:
+            raise ValidationError({"store": _("She already works in this store.")})
+        staff.store = target
+    elif posted == "region":
+        target_region = _in_scope_ref(scope, Region, region, "region")
+        if target_region is None or target_region.pk == staff.region_id:
+            raise ValidationError({"region": _("Choose another region to move to.")})
+        staff.region = target_region
+    else:
+        raise ValidationError({"role": _("HQ staff are not posted anywhere.")})
+    _save(scope, staff, "staff.move", before, STAFF_FIELDS)
+    _open_posting(staff, clock.now())
+    return staff
+
+
+@transaction.atomic
+def mark_staff_left(scope: Scope, staff_id: int, left_on: dt.date | None = None) -> Staff:
+    """Deactivate: she can no longer sign in; her history stays. (The customers issue hands her
+    customers over to other guides.)"""
+    staff = _managed_staff(scope, staff_id)
+    if staff.employment == Staff.Employment.LEFT:
+        raise ValidationError({"employment": _("Already marked as left.")})
+    before = audit.snapshot(staff, STAFF_FIELDS)
+    staff.employment = Staff.Employment.LEFT
+    staff.left_on = left_on or clock.today()
+    staff.is_active = False
+    _save(scope, staff, "staff.leave", before, STAFF_FIELDS)
+    Posting.objects.filter(staff=staff, ended_at__isnull=True).update(ended_at=clock.now())
+    return staff
+
+
+@transaction.atomic
+def set_staff_password(scope: Scope, staff_id: int, password: str) -> Staff:
+    staff = _managed_staff(scope, staff_id)
+    if len(password or "") < 8:
+        raise ValidationError({"password": _("A password has at least 8 characters.")})
+    staff.set_password(password)
+    staff.save(update_fields=["password"])
+    audit.record(
+        brand_id=scope.brand_id,
+        actor_id=scope.staff_id,
+        actor_label=scope.label,
+        action="staff.password",
+        obj=staff,
+        before=None,
+        after=None,
+    )
+    return staff
+
+
+# --- API tokens ------------------------------------------------------------------------------
+TOKEN_PREFIX = "siyu_"
+
+
+def hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def issue_token(scope: Scope, *, name: str, perms: Iterable[str], store: Any = None) -> tuple[ApiToken, str]:
+    """Create a token for a system; returns it with its secret, which is never shown again."""
+    _require(scope, Perm.TOKENS)
+    perms = sorted(set(perms))
+    bad = [p for p in perms if p not in TOKEN_PERMS]
+    if bad or not perms:
+        raise ValidationError({"perms": _("Choose at least one of the permissions offered.")})
+    if not (name or "").strip():
+        raise ValidationError({"name": _("Give the token a name, e.g. 'POS Shanghai'.")})
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        brand_id=scope.brand_id,
+        name=name.strip(),
+        prefix=secret[:12],
+        key_hash=hash_token(secret),
+        store=_in_scope_ref(scope, Store, store, "store"),
+        perms=perms,
+        created_by_id=scope.staff_id,
+    )
+    _save(scope, token, "token.issue", None, ("name", "prefix", "store", "perms"))
+    return token, secret
+
+
+@transaction.atomic
+def revoke_token(scope: Scope, token_id: int) -> ApiToken:
+    _require(scope, Perm.TOKENS)
+    token = get_scoped(ApiToken.objects.select_for_update(), scope, pk=token_id)
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        _save(scope, token, "token.revoke", {"revoked_at": None}, ("revoked_at",))
+    return token
+
+
+def scope_for_token(secret: str) -> Scope | None:
+    """The scope of a live token, or None. Records when it was last used (at most once a minute)."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    token = ApiToken.objects.select_related("store").filter(key_hash=hash_token(secret)).first()
+    if token is None or token.revoked_at is not None:
+        return None
+    now = clock.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.scope
+
+
+# --- What other domains see ------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoreInfo:
+    id: int
+    brand_id: int
+    region_id: int
+    franchisee_id: int
+    code: str
+    name: str
+    city: str
+    latitude: float
+    longitude: float
+    status: str
+
+
+@dataclass(frozen=True)
+class StaffInfo:
+    id: int
+    brand_id: int
+    name: str
+    role: str
+    store_id: int | None
+    region_id: int | None
+    active: bool
+
+
+def _store_info(s: Store) -> StoreInfo:
+    return StoreInfo(
+        id=s.pk,
+        brand_id=s.brand_id,
+        region_id=s.region_id,
+        franchisee_id=s.franchisee_id,
+        code=s.code,
+        name=s.name,
+        city=s.city,
+        latitude=float(s.latitude),
+        longitude=float(s.longitude),
+        status=s.status,
+    )
+
+
+def stores(brand_id: int, *, open_only: bool = False) -> list[StoreInfo]:
+    qs = Store.objects.filter(brand_id=brand_id)
+    if open_only:
+        qs = qs.filter(status=Store.State.OPEN)
+    return [_store_info(s) for s in qs.order_by("code")]
+
+
+def guides(brand_id: int, *, store_id: int | None = None, active_only: bool = True) -> list[StaffInfo]:
+    qs = Staff.objects.filter(brand_id=brand_id, role=Role.GUIDE)
+    if store_id is not None:
+        qs = qs.filter(store_id=store_id)
+    if active_only:
+        qs = qs.filter(employment=Staff.Employment.ACTIVE)
+    return [
+        StaffInfo(
+            id=g.pk,
+            brand_id=g.brand_id,
+            name=g.name,
+            role=g.role,
+            store_id=g.store_id,
+            region_id=g.region_id,
+            active=g.employment == Staff.Employment.ACTIVE,
+        )
+        for g in qs.order_by("pk")
+    ]
+
+
+def brand_by_code(code: str) -> int | None:
+    return Brand.objects.filter(code=code).values_list("pk", flat=True).first()
+
+
+def hq_scope(brand_id: int, label: str = "system") -> Scope:
+    """The scope the platform itself acts with (the demo generator, jobs)."""
+    from siyu.org.rules import ROLE_PERMS
+
+    return Scope(brand_id=brand_id, level=Level.BRAND, perms=ROLE_PERMS[Role.HQ_ADMIN], label=label)

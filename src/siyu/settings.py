@@ -1,0 +1,161 @@
+"""Settings, read from environment variables.
+
+Embedded default: SQLite (WAL) and the job queue on SQLite under ``SIYU_HOME`` (``./var``).
+Production: ``DATABASE_URL`` (PostgreSQL, psycopg 3) and ``REDIS_URL`` (jobs on Redis).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent
+SIYU_HOME = Path(os.environ.get("SIYU_HOME", Path.cwd() / "var")).resolve()
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    return os.environ.get(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = _flag("SIYU_DEBUG")
+# The embedded demo uses a fixed development key; production must set SIYU_SECRET_KEY.
+SECRET_KEY = os.environ.get("SIYU_SECRET_KEY", "siyu-embedded-development-key-change-me-in-production")
+# Key material for personal data at rest (see docs/adr/0005-personal-data-at-rest.md).
+SIYU_DATA_KEY = os.environ.get("SIYU_DATA_KEY", SECRET_KEY)
+ALLOWED_HOSTS = [h for h in os.environ.get("SIYU_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("SIYU_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "siyu.platform",
+    "siyu.org",
+    "siyu.members",
+    "siyu.catalog",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "siyu.urls"
+WSGI_APPLICATION = "siyu.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "siyu.platform.context.siyu_context",
+            ],
+        },
+    }
+]
+
+# --- Database --------------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    SIYU_HOME.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("SIYU_SQLITE_PATH", str(SIYU_HOME / "siyu.sqlite3")),
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;"
+                ),
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth ------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "org.Staff"
+AUTHENTICATION_BACKENDS = ["siyu.org.auth.PhoneOrUsernameBackend"]
+LOGIN_URL = "hq:login"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+if _flag("SIYU_FAST_PASSWORD_HASHER"):  # tests and the demo generator's bulk staff
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+]
+SESSION_COOKIE_HTTPONLY = True
+
+# --- i18n ------------------------------------------------------------------------------------
+LANGUAGE_CODE = os.environ.get("SIYU_LANGUAGE", "zh-hans")
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = os.environ.get("SIYU_TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static ----------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = SIYU_HOME / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+MEDIA_ROOT = SIYU_HOME / "media"
+
+# --- Jobs (Huey) -----------------------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    HUEY = {
+        "huey_class": "huey.PriorityRedisHuey",
+        "name": os.environ.get("SIYU_JOBS_NAME", "siyu"),
+        "url": REDIS_URL,
+        "immediate": False,
+        "utc": True,
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": os.environ.get("SIYU_JOBS_NAME", "siyu"),
+        "filename": os.environ.get("SIYU_JOBS_PATH", str(SIYU_HOME / "jobs.sqlite3")),
+        "immediate": False,
+        "utc": True,
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+
+# --- API -------------------------------------------------------------------------------------
+NINJA_PAGINATION_PER_PAGE = 50
+NINJA_PAGINATION_MAX_LIMIT = 500
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("SIYU_LOG_LEVEL", "WARNING")},
+}

@@ -1,0 +1,19 @@
+"""Every URL of siyu. The authorisation matrix test (tests/test_access_matrix.py) walks them all."""
+
+from django.urls import include, path
+
+from siyu.api import api
+from siyu.org import views as org_views
+from siyu.platform import views as platform_views
+
+hq_patterns = [*platform_views.hq_urlpatterns, *org_views.hq_urlpatterns]
+guide_patterns = [*platform_views.guide_urlpatterns, *org_views.guide_urlpatterns]
+
+urlpatterns = [
+    path("", platform_views.root, name="root"),
+    path("i18n/setlang/", platform_views.set_language, name="set_language"),
+    path("healthz", platform_views.healthz, name="healthz"),
+    path("hq/", include((hq_patterns, "hq"))),
+    path("guide/", include((guide_patterns, "guide"))),
+    path("api/v1/", api.urls),
+]
