@@ -1,0 +1,148 @@
+"""Use-cases of the customer domain that the foundation needs: adding customers in bulk (the demo
+generator and, later, imports) and reading them through the viewer's scope with masking.
+
+The customers issue extends this module (identity graph, binding, transfer, tags, consent)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from siyu.members.models import Customer, Lifecycle
+from siyu.platform import privacy
+from siyu.platform.tenancy import Level, Scope, get_scoped, restrict
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    phone: str
+    name: str
+    store_id: int | None
+    guide_id: int | None
+    joined_at: dt.datetime
+    gender: str = ""
+    birthday: dt.date | None = None
+    source: str = "store_code"
+    tier: str = "regular"
+    lifecycle: str = Lifecycle.NEW
+    last_purchase_at: dt.datetime | None = None
+    orders_count: int = 0
+    total_spent_fen: int = 0
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    """A customer as one viewer may see her: phone and name masked unless the viewer is her guide."""
+
+    id: int
+    phone: str
+    name: str
+    masked: bool
+    store_id: int | None
+    guide_id: int | None
+    tier: str
+    lifecycle: str
+    source: str
+    joined_at: dt.datetime
+    last_purchase_at: dt.datetime | None
+    orders_count: int
+    total_spent_fen: int
+
+
+def _sealed(row: NewCustomer, brand_id: int) -> Customer:
+    phone = privacy.normalize_phone(row.phone)
+    return Customer(
+        brand_id=brand_id,
+        store_id=row.store_id,
+        guide_id=row.guide_id,
+        phone_sealed=privacy.seal(phone),
+        phone_hash=privacy.lookup_hash(phone),
+        name_sealed=privacy.seal(row.name),
+        gender=row.gender,
+        birthday=row.birthday,
+        source=row.source,
+        tier=row.tier,
+        lifecycle=row.lifecycle,
+        joined_at=row.joined_at,
+        last_purchase_at=row.last_purchase_at,
+        orders_count=row.orders_count,
+        total_spent_fen=row.total_spent_fen,
+    )
+
+
+def bulk_add_customers(brand_id: int, rows: Iterable[NewCustomer], *, batch_size: int = 2000) -> Iterator[int]:
+    """Insert customers in batches, each batch in one transaction; yields the count of each batch
+    so a caller can drive a progress bar. Memory stays bounded by ``batch_size``. A phone number
+    that already belongs to a customer of the brand is skipped (re-running adds nothing)."""
+    it = iter(rows)
+    while batch := list(islice(it, batch_size)):
+        objs = [_sealed(r, brand_id) for r in batch]
+        with transaction.atomic():
+            Customer.objects.bulk_create(objs, batch_size=batch_size, ignore_conflicts=True)
+        yield len(objs)
+
+
+def visible_customers(
+    scope: Scope,
+    *,
+    store_id: int | None = None,
+    guide_id: int | None = None,
+    lifecycle: str | None = None,
+    phone: str | None = None,
+) -> QuerySet[Customer]:
+    qs = restrict(Customer, scope).filter(erased_at__isnull=True)
+    if store_id:
+        qs = qs.filter(store_id=store_id)
+    if guide_id:
+        qs = qs.filter(guide_id=guide_id)
+    if lifecycle:
+        qs = qs.filter(lifecycle=lifecycle)
+    if phone:
+        try:
+            qs = qs.filter(phone_hash=privacy.lookup_hash(privacy.normalize_phone(phone)))
+        except ValueError:
+            qs = qs.none()
+    return qs
+
+
+def to_row(scope: Scope, customer: Customer) -> CustomerRow:
+    """Unmasked only for the customer's own guide (she needs to reach her); masked for all others."""
+    own = scope.level is Level.SELF and customer.guide_id == scope.staff_id and scope.staff_id is not None
+    phone = privacy.unseal(customer.phone_sealed)
+    name = privacy.unseal(customer.name_sealed)
+    return CustomerRow(
+        id=customer.pk,
+        phone=phone if own else privacy.mask_phone(phone),
+        name=name if own else privacy.mask_name(name),
+        masked=not own,
+        store_id=customer.store_id,
+        guide_id=customer.guide_id,
+        tier=customer.tier,
+        lifecycle=customer.lifecycle,
+        source=customer.source,
+        joined_at=customer.joined_at,
+        last_purchase_at=customer.last_purchase_at,
+        orders_count=customer.orders_count,
+        total_spent_fen=customer.total_spent_fen,
+    )
+
+
+def customer_row(scope: Scope, customer_id: int) -> CustomerRow:
+    return to_row(scope, get_scoped(visible_customers(scope), scope, pk=customer_id))
+
+
+def count_by_guide(scope: Scope) -> dict[int, int]:
+    """How many customers each guide holds, within the viewer's reach."""
+    from django.db.models import Count
+
+    rows = visible_customers(scope).filter(~Q(guide_id=None)).values("guide_id").annotate(n=Count("id"))
+    return {r["guide_id"]: r["n"] for r in rows}
+
+
+def count_customers(brand_id: int) -> int:
+    return Customer.objects.filter(brand_id=brand_id).count()
