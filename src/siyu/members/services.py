@@ -144,5 +144,13 @@ def count_by_guide(scope: Scope) -> dict[int, int]:
     return {r["guide_id"]: r["n"] for r in rows}
 
 
+def count_by_store(scope: Scope) -> dict[int, int]:
+    """How many customers each store holds, within the viewer's reach."""
+    from django.db.models import Count
+
+    rows = visible_customers(scope).filter(~Q(store_id=None)).values("store_id").annotate(n=Count("id"))
+    return {r["store_id"]: r["n"] for r in rows}
+
+
 def count_customers(brand_id: int) -> int:
     return Customer.objects.filter(brand_id=brand_id).count()

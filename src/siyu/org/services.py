@@ -323,6 +323,32 @@ def set_staff_password(scope: Scope, staff_id: int, password: str) -> Staff:
     return staff
 
 
+@transaction.atomic
+def change_own_password(scope: Scope, *, old_password: str, new_password: str) -> Staff:
+    """A member of staff changes her own password; she must know the current one."""
+    if scope.staff_id is None:
+        raise PermissionDenied("only a member of staff has a password")
+    staff = get_scoped(Staff.objects.select_for_update(), scope, pk=scope.staff_id)
+    if not staff.check_password(old_password or ""):
+        raise ValidationError({"old_password": _("This is not your current password.")})
+    if len(new_password or "") < 8:
+        raise ValidationError({"new_password": _("A password has at least 8 characters.")})
+    if new_password == old_password:
+        raise ValidationError({"new_password": _("Choose a password different from the current one.")})
+    staff.set_password(new_password)
+    staff.save(update_fields=["password"])
+    audit.record(
+        brand_id=scope.brand_id,
+        actor_id=scope.staff_id,
+        actor_label=scope.label,
+        action="staff.password",
+        obj=staff,
+        before=None,
+        after=None,
+    )
+    return staff
+
+
 # --- API tokens ------------------------------------------------------------------------------
 TOKEN_PREFIX = "siyu_"
 
@@ -419,6 +445,21 @@ def _store_info(s: Store) -> StoreInfo:
     )
 
 
+def visible_stores(scope: Scope) -> list[StoreInfo]:
+    """The stores within a viewer's reach (for other domains' filters and labels)."""
+    return [_store_info(s) for s in restrict(Store, scope).order_by("code")]
+
+
+def visible_staff(scope: Scope, *, role: str | None = None, store_id: int | None = None) -> list[StaffInfo]:
+    """The staff within a viewer's reach, optionally of one role or store."""
+    qs = restrict(Staff, scope)
+    if role:
+        qs = qs.filter(role=role)
+    if store_id:
+        qs = qs.filter(store_id=store_id)
+    return [_staff_info(s) for s in qs.order_by("name", "pk")]
+
+
 def stores(brand_id: int, *, open_only: bool = False) -> list[StoreInfo]:
     qs = Store.objects.filter(brand_id=brand_id)
     if open_only:
@@ -432,18 +473,19 @@ def guides(brand_id: int, *, store_id: int | None = None, active_only: bool = Tr
         qs = qs.filter(store_id=store_id)
     if active_only:
         qs = qs.filter(employment=Staff.Employment.ACTIVE)
-    return [
-        StaffInfo(
-            id=g.pk,
-            brand_id=g.brand_id,
-            name=g.name,
-            role=g.role,
-            store_id=g.store_id,
-            region_id=g.region_id,
-            active=g.employment == Staff.Employment.ACTIVE,
-        )
-        for g in qs.order_by("pk")
-    ]
+    return [_staff_info(g) for g in qs.order_by("pk")]
+
+
+def _staff_info(s: Staff) -> StaffInfo:
+    return StaffInfo(
+        id=s.pk,
+        brand_id=s.brand_id,
+        name=s.name,
+        role=s.role,
+        store_id=s.store_id,
+        region_id=s.region_id,
+        active=s.employment == Staff.Employment.ACTIVE,
+    )
 
 
 def brand_by_code(code: str) -> int | None:
