@@ -17,6 +17,8 @@ def yuan_to_fen(text: str | int | Decimal) -> Fen:
     """
     if isinstance(text, bool):
         raise ValueError("an amount must be a number of yuan, e.g. 12.50")
+    if isinstance(text, float):  # 0.1 + 0.2 is not 0.3: money never passes through a float
+        raise ValueError("an amount must be text, an integer or a Decimal, never a float")
     if isinstance(text, int):
         return text * 100
     raw = str(text).strip().replace(",", "")
