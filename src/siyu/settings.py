@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
+    "ninja",  # serves the API docs page (Swagger UI) from its own static files, no CDN
     "siyu.platform",
     "siyu.org",
     "siyu.members",
