@@ -1,5 +1,27 @@
-"""The REST API at /api/v1/ (django-ninja, OpenAPI at /api/v1/docs)."""
+"""The REST API at /api/v1/ (django-ninja): OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs.
 
-from ninja import NinjaAPI
+Callers are systems with an API token (``Authorization: Bearer siyu_…``) or signed-in staff (their
+session, with CSRF on unsafe methods). Each domain contributes a router; the kernel
+(:mod:`siyu.platform.api`) supplies errors, permissions and paging.
+"""
 
-api = NinjaAPI(title="siyu API", version="1", urls_namespace="api")
+from siyu.catalog.api import router as catalog_router
+from siyu.members.api import router as members_router
+from siyu.org.api import SystemToken
+from siyu.org.api import router as org_router
+from siyu.platform.api import StaffSession, build_api
+
+api = build_api(
+    title="siyu API",
+    version="1",
+    description=(
+        "The REST API of siyu, the private-domain retail operations platform. "
+        "Send an API token as `Authorization: Bearer siyu_…` (issued by HQ to a system such as a POS) "
+        "or use a signed-in staff session. Every list is paged with `limit` and `offset`; every error "
+        "is JSON with a `detail` and, for invalid input, `errors` per field. Money is integer fen."
+    ),
+    auth=[SystemToken(), StaffSession()],
+)
+api.add_router("", org_router)
+api.add_router("", members_router)
+api.add_router("", catalog_router)

@@ -1,0 +1,71 @@
+"""REST endpoints of customers: read through :mod:`siyu.members.services`, which scopes every
+query and masks phone and name unless the caller is the customer's own guide."""
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from siyu.members import services
+from siyu.members.models import Lifecycle
+from siyu.org.rules import Perm
+from siyu.platform.api import PageQuery, answers, current_scope, page_of, paginate, requires
+
+router = Router()
+
+
+class CustomerOut(Schema):
+    """A customer as the caller may see her: ``masked`` tells whether phone and name are masked."""
+
+    id: int
+    phone: str
+    name: str
+    masked: bool
+    store_id: int | None
+    guide_id: int | None
+    tier: str
+    lifecycle: Lifecycle
+    source: str
+    joined_at: dt.datetime
+    last_purchase_at: dt.datetime | None
+    orders_count: int
+    total_spent_fen: int = Field(description="Money is an integer number of fen (1 CNY = 100 fen).")
+
+
+class CustomerFilter(Schema):
+    store: int | None = Field(None, description="A store id.")
+    guide: int | None = Field(None, description="The id of the bound guide.")
+    lifecycle: Lifecycle | None = None
+    phone: str | None = Field(None, description="An exact mobile number, e.g. 13812345678.")
+
+
+@router.get(
+    "/customers",
+    response=answers(page_of(CustomerOut)),
+    url_name="customer_list",
+    operation_id="customer_list",
+    summary="List customers",
+    description="A guide sees her own customers, a store manager the store's, a region its stores', HQ all.",
+    tags=["customers"],
+)
+@requires(Perm.MEMBERS_VIEW)
+def customer_list(request: HttpRequest, filters: Query[CustomerFilter], page: Query[PageQuery]) -> dict[str, Any]:
+    scope = current_scope(request)
+    qs = services.visible_customers(
+        scope, store_id=filters.store, guide_id=filters.guide, lifecycle=filters.lifecycle, phone=filters.phone
+    )
+    return paginate(qs, page, lambda c: services.to_row(scope, c))
+
+
+@router.get(
+    "/customers/{customer_id}",
+    response=answers(CustomerOut),
+    url_name="customer_detail",
+    operation_id="customer_detail",
+    summary="Get a customer",
+    tags=["customers"],
+)
+@requires(Perm.MEMBERS_VIEW)
+def customer_detail(request: HttpRequest, customer_id: int) -> services.CustomerRow:
+    return services.customer_row(current_scope(request), customer_id)
