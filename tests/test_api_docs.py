@@ -1,0 +1,134 @@
+"""The API's contract: a complete OpenAPI schema and a docs page that loads nothing from outside."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import NoReverseMatch, reverse
+
+from siyu.api import api
+from siyu.platform.access import AUTHENTICATED
+from siyu.platform.api import routes
+from siyu.platform.tenancy import Level, Scope
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED_PATHS = {
+    "/api/v1/me",
+    "/api/v1/regions",
+    "/api/v1/regions/{region_id}",
+    "/api/v1/franchisees",
+    "/api/v1/franchisees/{franchisee_id}",
+    "/api/v1/stores",
+    "/api/v1/stores/{store_id}",
+    "/api/v1/stores/{store_id}/status",
+    "/api/v1/staff",
+    "/api/v1/staff/{staff_id}",
+    "/api/v1/staff/{staff_id}/move",
+    "/api/v1/staff/{staff_id}/leave",
+    "/api/v1/audit",
+    "/api/v1/customers",
+    "/api/v1/customers/{customer_id}",
+    "/api/v1/products",
+    "/api/v1/products/{product_id}",
+}
+
+
+@pytest.fixture
+def schema(client: Client) -> dict[str, Any]:
+    response = client.get(reverse("api:openapi-json"))
+    assert response.status_code == 200
+    return response.json()
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node)) if node else set()
+    return set()
+
+
+def test_the_schema_has_every_path_and_every_ref_resolves(schema: dict[str, Any]) -> None:
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"] == "siyu API"
+    assert set(schema["paths"]) == EXPECTED_PATHS
+    components = schema["components"]["schemas"]
+    for ref in _refs(schema):
+        assert ref.startswith("#/components/schemas/")
+        assert ref.removeprefix("#/components/schemas/") in components, ref
+    # Readable names: no generated ``Page_StoreOut_``, no bare ``State``.
+    assert {"StorePage", "StaffPage", "CustomerPage", "ErrorOut"} <= set(components)
+    assert not [name for name in components if "_" in name or name in {"State", "Status", "Kind"}]
+    assert set(schema["components"]["securitySchemes"]) == {"SystemToken", "StaffSession"}
+
+
+def test_every_operation_is_named_documented_and_declares_its_permission(schema: dict[str, Any]) -> None:
+    seen_ids = set()
+    for path, methods in schema["paths"].items():
+        for method, op in methods.items():
+            name = op["operationId"]
+            assert name not in seen_ids
+            seen_ids.add(name)
+            assert op["summary"] and op["tags"], name
+            assert op["x-siyu-permission"], name
+            assert op["security"], name  # every operation needs a token or a session
+            assert {"401", "403", "422"} <= set(op["responses"]), name
+            kwargs = {p["name"]: 1 for p in op.get("parameters", []) if p["in"] == "path"}
+            try:
+                assert reverse(f"api:{name}", kwargs=kwargs) == path.format(**kwargs)
+            except NoReverseMatch:  # pragma: no cover - the message is the point
+                pytest.fail(f"operation id {name} is not the URL name of {method.upper()} {path}")
+
+
+def test_every_route_declares_its_permission_on_the_view() -> None:
+    """``requires(...)`` on each operation: the declared permission is the one the view enforces."""
+    declared = {(r.url_name, r.method): r.perm for r in routes(api)}
+    assert len(declared) == 25
+    for bound in api._get_bound_routers():
+        for path_view in bound.path_operations.values():
+            for operation in path_view.operations:
+                perm = getattr(operation.view_func, "siyu_access", None)
+                assert perm is not None, operation.view_func.__name__
+                assert declared[(f"api:{operation.url_name}", operation.methods[0])] == perm
+
+
+def test_a_scope_without_the_permission_is_refused_by_the_view(world: Any, rf: Any) -> None:
+    """The view itself checks the permission, whatever auth let the caller in."""
+    from django.core.exceptions import PermissionDenied
+
+    from siyu.org.api import StoreFilter, store_list
+    from siyu.platform.api import PageQuery
+
+    request = rf.get("/api/v1/stores")
+    request.siyu_scope = Scope(brand_id=world.brand.pk, level=Level.BRAND, perms=frozenset({"catalog.view"}))
+    with pytest.raises(PermissionDenied):
+        store_list(request, filters=StoreFilter(), page=PageQuery())
+    request.siyu_scope = Scope(brand_id=world.brand.pk, level=Level.BRAND, perms=frozenset({AUTHENTICATED}))
+    with pytest.raises(PermissionDenied):  # "authenticated" is a declaration, never a grant
+        store_list(request, filters=StoreFilter(), page=PageQuery())
+
+
+def test_the_docs_page_uses_only_local_assets(client: Client) -> None:
+    response = client.get(reverse("api:openapi-view"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets, "the page loads its scripts and styles"
+    for url in assets:
+        assert not re.match(r"^(https?:)?//", url), f"{url} would load from another host"
+        fetched = client.get(url)
+        assert fetched.status_code == 200, url
+    assert "cdn" not in html.lower()
+
+
+def test_the_docs_need_no_sign_in(client: Client) -> None:
+    assert client.get(reverse("api:openapi-json")).status_code == 200
+    assert client.get(reverse("api:openapi-view")).status_code == 200
