@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from siyu.catalog.models import Product, ProductRole
-from siyu.org.rules import Perm
+from siyu.org.services import Perm  # permissions are org knowledge, reached through its services
 from siyu.platform.api import PageQuery, answers, current_scope, page_of, paginate, requires
 from siyu.platform.tenancy import get_scoped, restrict
 

@@ -9,7 +9,7 @@ from ninja import Field, Query, Router, Schema
 
 from siyu.members import services
 from siyu.members.models import Lifecycle
-from siyu.org.rules import Perm
+from siyu.org.services import Perm  # permissions are org knowledge, reached through its services
 from siyu.platform.api import PageQuery, answers, current_scope, page_of, paginate, requires
 
 router = Router()
