@@ -486,6 +486,23 @@ BAD_INPUT: list[tuple[str, str, str, Kwargs, Body, set[str] | None]] = [
         lambda w: {"left_on": "last tuesday"},
         {"left_on"},
     ),
+    # A field the operation does not take is refused, not silently dropped.
+    (
+        "region_manager",
+        "PATCH",
+        "store_update",
+        lambda w: {"store_id": w.flagship.pk},
+        lambda w: {"phone": "021-62888888", "status": "closed"},
+        {"status"},
+    ),
+    (
+        "store_manager",
+        "PATCH",
+        "staff_update",
+        lambda w: {"staff_id": w.staff["guide_b"].pk},
+        lambda w: {"name": "刘洋", "role": "store_manager"},
+        {"role"},
+    ),
 ]
 
 

@@ -22,6 +22,7 @@ from siyu.org.rules import Perm, Role
 from siyu.platform.access import AUTHENTICATED
 from siyu.platform.api import (
     Created,
+    Input,
     PageQuery,
     answers,
     created,
@@ -115,13 +116,13 @@ class RegionOut(Schema):
     status: OrgStatus
 
 
-class RegionIn(Schema):
+class RegionIn(Input):
     code: str
     name: str
     status: OrgStatus = Status.ACTIVE
 
 
-class RegionPatch(Schema):
+class RegionPatch(Input):
     code: str | None = None
     name: str | None = None
     status: OrgStatus | None = None
@@ -191,7 +192,7 @@ class FranchiseeOut(Schema):
     status: OrgStatus
 
 
-class FranchiseeIn(Schema):
+class FranchiseeIn(Input):
     code: str
     name: str
     kind: FranchiseeKind = Franchisee.Kind.FRANCHISEE
@@ -201,7 +202,7 @@ class FranchiseeIn(Schema):
     status: OrgStatus = Status.ACTIVE
 
 
-class FranchiseePatch(Schema):
+class FranchiseePatch(Input):
     code: str | None = None
     name: str | None = None
     kind: FranchiseeKind | None = None
@@ -281,7 +282,7 @@ class StoreOut(Schema):
     opened_on: dt.date | None
 
 
-class StoreIn(Schema):
+class StoreIn(Input):
     region_id: int
     franchisee_id: int = Field(description="The legal entity that owns the store and receives its money.")
     code: str
@@ -297,7 +298,7 @@ class StoreIn(Schema):
     opened_on: dt.date | None = None
 
 
-class StorePatch(Schema):
+class StorePatch(Input):
     region_id: int | None = None
     franchisee_id: int | None = None
     code: str | None = None
@@ -312,7 +313,7 @@ class StorePatch(Schema):
     opened_on: dt.date | None = None
 
 
-class StoreStatusIn(Schema):
+class StoreStatusIn(Input):
     status: StoreStatus
 
 
@@ -427,7 +428,7 @@ class StaffOut(Schema):
     left_on: dt.date | None
 
 
-class StaffIn(Schema):
+class StaffIn(Input):
     username: str
     name: str
     role: StaffRole
@@ -437,18 +438,18 @@ class StaffIn(Schema):
     store_id: int | None = Field(None, description="For a store manager or a guide.")
 
 
-class StaffPatch(Schema):
+class StaffPatch(Input):
     username: str | None = None
     name: str | None = None
     phone: str | None = None
 
 
-class StaffMoveIn(Schema):
+class StaffMoveIn(Input):
     store_id: int | None = Field(None, description="The new store of a guide or store manager.")
     region_id: int | None = Field(None, description="The new region of a region manager.")
 
 
-class StaffLeaveIn(Schema):
+class StaffLeaveIn(Input):
     left_on: dt.date | None = Field(None, description="Her last day; today when left out.")
 
 

@@ -36,7 +36,7 @@ from ninja.errors import ValidationError as RequestValidationError
 from ninja.openapi.docs import Swagger
 from ninja.security import SessionAuth
 from ninja.utils import contribute_operation_callback
-from pydantic import WithJsonSchema
+from pydantic import ConfigDict, WithJsonSchema
 
 from siyu.platform.access import AUTHENTICATED, PUBLIC, require_scope, scope_of
 from siyu.platform.tenancy import Scope
@@ -136,6 +136,12 @@ def install_error_handlers(api: NinjaAPI, *, body_params: Sequence[str] = ("payl
         api.add_exception_handler(exc_class, handler)
 
 
+class Input(Schema):
+    """A request body. A field the operation does not know is refused (422), never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 ERROR_STATUSES = (401, 403, 404, 422)
 Created = Status
 
@@ -188,7 +194,11 @@ def requires(perm: str) -> Callable[[F], F]:
 
     Marks the view with ``siyu_access`` (the authorisation matrix reads it), documents it in the
     OpenAPI schema (``x-siyu-permission``) and checks ``scope.can(perm)`` on the caller's scope.
-    ``AUTHENTICATED`` lets in any caller the API's auth accepted."""
+    ``AUTHENTICATED`` lets in any caller the API's auth accepted.
+
+    The check runs once django-ninja has parsed the request, so a caller without the permission
+    who sends malformed input hears that it is malformed (the schema is public); with well-formed
+    input she gets 403 and nothing changes."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
