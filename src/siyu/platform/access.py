@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 
 from siyu.platform.tenancy import Scope
@@ -52,10 +52,12 @@ def access(perm: str, *, login_url: str = "hq:login") -> Callable[[F], F]:
             if perm != PUBLIC:
                 scope = scope_of(request)
                 if scope is None:
-                    return redirect(f"{_resolve(login_url)}?next={request.get_full_path()}")
+                    back = QueryDict(mutable=True)
+                    back["next"] = request.get_full_path()  # the query string survives: /hq/?q=a&b=c
+                    return redirect(f"{_resolve(login_url)}?{back.urlencode(safe='/')}")
                 if perm != AUTHENTICATED and not scope.can(perm):
                     raise PermissionDenied(perm)
-            return view(request, *args, **kwargs)  # type: ignore[no-any-return]
+            return view(request, *args, **kwargs)
 
         wrapped.siyu_access = perm  # type: ignore[attr-defined]
         return wrapped  # type: ignore[return-value]
