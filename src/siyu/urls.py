@@ -3,11 +3,12 @@
 from django.urls import include, path
 
 from siyu.api import api
+from siyu.members import views as members_views
 from siyu.org import views as org_views
 from siyu.platform import views as platform_views
 
-hq_patterns = [*platform_views.hq_urlpatterns, *org_views.hq_urlpatterns]
-guide_patterns = [*platform_views.guide_urlpatterns, *org_views.guide_urlpatterns]
+hq_patterns = [*platform_views.hq_urlpatterns, *org_views.hq_urlpatterns, *members_views.hq_urlpatterns]
+guide_patterns = [*platform_views.guide_urlpatterns, *org_views.guide_urlpatterns, *members_views.guide_urlpatterns]
 
 urlpatterns = [
     path("", platform_views.root, name="root"),
