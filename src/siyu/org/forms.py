@@ -245,6 +245,7 @@ class TokenForm(forms.Form):
             label=_("Limited to store"),
             queryset=restrict(Store, scope),
             required=False,
+            empty_label=_("No: the whole brand"),
             help_text=_("A POS token can be limited to one store."),
         )
 
@@ -282,15 +283,10 @@ class StaffFilterForm(forms.Form):
         self.fields["q"].widget.attrs["placeholder"] = _("name, username or mobile")
 
 
-AUDITED_TYPES = [
-    ("region", _("Region")),
-    ("franchisee", _("Franchisee")),
-    ("store", _("Store")),
-    ("staff", _("Staff member")),
-    ("apitoken", _("API token")),
-]
-
-
 class AuditFilterForm(forms.Form):
-    object_type = forms.ChoiceField(label=_("Object type"), required=False, choices=ANY + AUDITED_TYPES)
+    object_type = forms.ChoiceField(label=_("Object type"), required=False)
     actor = forms.CharField(label=_("Who"), required=False, max_length=60)
+
+    def __init__(self, object_types: list[str], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["object_type"].choices = ANY + [(t, t) for t in object_types]  # type: ignore[attr-defined]

@@ -702,9 +702,10 @@ def staff_password(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
     scope = require_scope(request)
-    form = AuditFilterForm(request.GET)
-    f = _filters(form)
     qs = restrict(AuditEntry, scope)
+    types = list(qs.order_by("object_type").values_list("object_type", flat=True).distinct())
+    form = AuditFilterForm(types, request.GET)
+    f = _filters(form)
     if "object_type" in f:
         qs = qs.filter(object_type=f["object_type"])
     if actor := f.get("actor", "").strip():
