@@ -12,7 +12,7 @@ from siyu.org.models import Staff
 
 
 class PhoneOrUsernameBackend(BaseBackend):
-    def authenticate(  # type: ignore[override]
+    def authenticate(
         self,
         request: HttpRequest | None,
         username: str | None = None,

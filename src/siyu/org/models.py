@@ -204,7 +204,7 @@ class Staff(AbstractBaseUser):
         role = self.role_enum
         perms = ROLE_PERMS[role] if self.employment == self.Employment.ACTIVE else frozenset()
         region_id = self.region_id
-        if role in (Role.STORE_MANAGER, Role.GUIDE) and self.store_id is not None:
+        if role in (Role.STORE_MANAGER, Role.GUIDE) and self.store is not None:
             region_id = self.store.region_id
         return Scope(
             brand_id=self.brand_id,
@@ -273,7 +273,7 @@ class ApiToken(models.Model):
     @property
     def scope(self) -> Scope:
         level = Level.STORE if self.store_id else Level.BRAND
-        region_id = self.store.region_id if self.store_id else None
+        region_id = self.store.region_id if self.store is not None else None
         return Scope(
             brand_id=self.brand_id,
             level=level,

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
@@ -82,7 +82,7 @@ def _in_scope_ref(scope: Scope, model: type[M], value: Any, field: str) -> M | N
     pk = value.pk if isinstance(value, models.Model) else value
     try:
         return restrict(model, scope).get(pk=pk)
-    except (model.DoesNotExist, ValueError, TypeError) as exc:
+    except (ObjectDoesNotExist, ValueError, TypeError) as exc:
         raise ValidationError({field: _("Choose one that exists and that you may manage.")}) from exc
 
 
@@ -209,7 +209,7 @@ def _open_posting(staff: Staff, at: dt.datetime) -> None:
 def create_staff(scope: Scope, *, password: str, **data: Any) -> Staff:
     _require(scope, Perm.ORG_STAFF)
     try:
-        role = Role(data.get("role"))
+        role = Role(str(data.get("role")))
     except ValueError as exc:
         raise ValidationError({"role": _("Choose a role.")}) from exc
     if not can_manage_role(_actor_role(scope), role):
@@ -497,3 +497,33 @@ def hq_scope(brand_id: int, label: str = "system") -> Scope:
     from siyu.org.rules import ROLE_PERMS
 
     return Scope(brand_id=brand_id, level=Level.BRAND, perms=ROLE_PERMS[Role.HQ_ADMIN], label=label)
+
+
+@transaction.atomic
+def create_brand(*, code: str, name: str) -> int:
+    """Provision a tenant. The platform operator does this (``siyu demo``, a setup script), never a
+    member of another brand, so it takes no scope; it is audited like every org change."""
+    brand = Brand(code=code, name=name)
+    brand.full_clean()
+    brand.save()
+    audit.record(
+        brand_id=brand.pk,
+        actor_id=None,
+        actor_label="system",
+        action="brand.create",
+        obj=brand,
+        before=None,
+        after=audit.snapshot(brand, ("code", "name")),
+    )
+    return brand.pk
+
+
+def region_ids(brand_id: int) -> dict[str, int]:
+    """The brand's regions: code -> id (for commands and imports that name regions by code)."""
+    return dict(Region.objects.filter(brand_id=brand_id).values_list("code", "pk"))
+
+
+def staff_id_by_login(brand_id: int, login: str) -> int | None:
+    """The id of the brand's member of staff who signs in as ``login`` (username or phone)."""
+    qs = Staff.objects.filter(brand_id=brand_id).filter(models.Q(username=login) | models.Q(phone=login))
+    return qs.values_list("pk", flat=True).first()
