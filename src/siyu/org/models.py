@@ -258,7 +258,7 @@ class ApiToken(models.Model):
         help_text=_("A POS token can be limited to one store."),
     )
     perms = models.JSONField(_("permissions"), default=list)
-    created_by = models.ForeignKey(Staff, on_delete=models.PROTECT, null=True, related_name="+")
+    created_by = models.ForeignKey(Staff, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
