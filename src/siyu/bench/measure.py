@@ -1,0 +1,76 @@
+"""Measuring tools for workloads and long commands: peak resident memory.
+
+:class:`PeakRss` samples the resident set size with psutil in a background thread. A sampler can
+miss a short spike that holds the GIL, so on Linux it also resets the kernel's high-water mark
+(``/proc/self/clear_refs``) on entry and reads it (``VmHWM``) on exit, taking the larger figure.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import TracebackType
+
+import psutil
+
+MB = 1024 * 1024
+
+
+class PeakRss:
+    """Samples this process's resident memory in a background thread while the block runs::
+
+    with PeakRss() as peak:
+        work()
+    peak.mb  # the highest resident set size seen, in MiB
+    """
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.peak = 0
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)
+        self._hwm = False
+
+    def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, self._process.memory_info().rss)
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> PeakRss:
+        self._hwm = _reset_high_water_mark()
+        self.peak = self._process.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+        if self._hwm:
+            self.peak = max(self.peak, _high_water_mark())
+
+    @property
+    def mb(self) -> float:
+        return round(self.peak / MB, 1)
+
+
+def _reset_high_water_mark() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _high_water_mark() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
