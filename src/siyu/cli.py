@@ -1,10 +1,27 @@
-"""The ``siyu`` command line."""
+"""The ``siyu`` command line.
+
+``siyu demo`` sets up and serves the demo brand; ``siyu serve`` serves; ``siyu seed`` runs the
+demo generator; ``siyu worker`` runs the job queue's worker; ``siyu createstaff`` adds a member of
+staff; ``siyu migrate``; ``siyu manage ...`` runs any Django management command; ``siyu bench``
+lists and runs the benchmarks. Errors end with what to do about them.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from siyu.demo.generator import Config, Reporter, Summary
 
 
 def setup_django() -> None:
@@ -14,9 +31,23 @@ def setup_django() -> None:
     django.setup()
 
 
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _t(text: str) -> str:
+    """Translate a message at run time (Django is set up by then)."""
+    from django.utils.translation import gettext
+
+    return gettext(text)
+
+
 @click.group()
+@click.version_option(package_name="siyu", prog_name="siyu")
 def main() -> None:
-    """siyu — private-domain retail operations platform."""
+    """siyu — private-domain retail operations platform (私域零售运营中台)."""
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -27,3 +58,496 @@ def manage(ctx: click.Context) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siyu.settings")
     execute_from_command_line(["siyu manage", *ctx.args])
+
+
+# --- Database --------------------------------------------------------------------------------
+def _migrate(verbosity: int = 0) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=verbosity)
+
+
+def _database_label() -> str:
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        return f"SQLite {settings.DATABASES['default']['NAME']}"
+    return f"{connection.vendor} {connection.settings_dict.get('NAME')}"
+
+
+def _pending_migrations() -> list[str]:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{m.app_label}.{m.name}" for m, _backwards in plan]
+
+
+def _wipe_embedded_database() -> None:
+    """Delete the embedded SQLite database (for ``--fresh``); refuses on PostgreSQL."""
+    from django.conf import settings
+    from django.db import connections
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        raise click.ClickException(
+            _t(
+                "--fresh deletes the embedded SQLite database only. DATABASE_URL is set: drop and create that "
+                "database yourself (or point DATABASE_URL at an empty one), then run again without --fresh."
+            )
+        )
+    connections.close_all()
+    path = Path(settings.DATABASES["default"]["NAME"])
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        p.unlink(missing_ok=True)
+
+
+@main.command()
+def migrate() -> None:
+    """Create or update the database tables (same as `siyu manage migrate`)."""
+    setup_django()
+    _migrate(verbosity=1)
+
+
+# --- Serving ---------------------------------------------------------------------------------
+def _check_port(host: str, port: int) -> None:
+    """Fail early, with the flag to use, when the address cannot be listened on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                message = (
+                    f"Port {port} on {host} is already in use (another siyu or another server?). "
+                    f"Stop it, or choose another port with --port, e.g. --port {port + 1 if port < 65535 else 8001}."
+                )
+            elif exc.errno in (errno.EACCES, errno.EPERM):
+                message = (
+                    f"Not allowed to listen on port {port}. Choose a port above 1023 with --port, e.g. --port 8000."
+                )
+            else:
+                message = f"Cannot listen on {host}:{port} ({exc.strerror}). Check --host (e.g. --host 127.0.0.1)."
+            raise click.ClickException(message) from exc
+
+
+def _serve(host: str, port: int, threads: int) -> None:
+    from waitress import serve as waitress_serve
+
+    from siyu.wsgi import application
+
+    shown = f"[{host}]" if ":" in host else host
+    console = _console()
+    console.print(
+        _t("siyu is serving on %(url)s — HQ console %(hq)s, guide workbench %(guide)s, API %(api)s. Ctrl+C stops it.")
+        % {
+            "url": f"http://{shown}:{port}/",
+            "hq": f"http://{shown}:{port}/hq/",
+            "guide": f"http://{shown}:{port}/guide/",
+            "api": f"http://{shown}:{port}/api/v1/docs",
+        }
+    )
+    try:
+        waitress_serve(application, host=host, port=port, threads=threads, ident="siyu")
+    except KeyboardInterrupt:
+        console.print(_t("Stopped."))
+
+
+host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+port_option = click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+threads_option = click.option(
+    "--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Worker threads serving requests."
+)
+
+
+@main.command()
+@host_option
+@port_option
+@threads_option
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve siyu (waitress; static files by whitenoise) on the configured database."""
+    _check_port(host, port)
+    setup_django()
+    pending = _pending_migrations()
+    if pending:
+        raise click.ClickException(
+            f"The database ({_database_label()}) is missing {len(pending)} migration(s), e.g. {pending[0]}. "
+            "Run `siyu migrate` first (or `siyu demo` for the demo brand)."
+        )
+    _serve(host, port, threads)
+
+
+# --- The demo brand --------------------------------------------------------------------------
+seed_options = [
+    click.option("--seed", default=42, show_default=True, type=click.IntRange(min=0), help="Random seed."),
+    click.option(
+        "--members",
+        default=50_000,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Customers to generate (streams with bounded memory, e.g. 5000000).",
+    ),
+    click.option(
+        "--events",
+        default=0,
+        show_default=True,
+        type=click.IntRange(min=0),
+        help="Behaviour events to generate (needs the event lake of a later issue).",
+    ),
+    click.option("--fresh", is_flag=True, help="Delete the embedded database first and start over."),
+]
+
+
+def _with_seed_options(fn: Any) -> Any:
+    for option in reversed(seed_options):
+        fn = option(fn)
+    return fn
+
+
+def _rich_reporter() -> Reporter:
+    """Progress bars (rich, on stderr) for the demo generator."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    from siyu.demo.generator import Reporter
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f}/s" if speed else "", style="progress.data.speed")
+
+    class RichReporter(Reporter):
+        def __init__(self) -> None:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                Rate(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=_console(stderr=True),
+            )
+            self.task: TaskID | None = None
+            self.total: int | None = None
+
+        def begin(self, label: str, total: int | None = None) -> None:
+            if self.task is None:
+                self.progress.start()
+            self.task, self.total = self.progress.add_task(label, total=total), total
+
+        def advance(self, n: int = 1) -> None:
+            if self.task is not None:
+                self.progress.advance(self.task, n)
+
+        def end(self) -> None:
+            if self.task is not None and self.total is not None:
+                self.progress.update(self.task, completed=self.total)
+
+        def note(self, text: str) -> None:
+            self.progress.console.print(text)
+
+        def close(self) -> None:
+            self.progress.stop()
+
+    return RichReporter()
+
+
+def _seed(config: Config) -> Summary:
+    from siyu.bench.measure import PeakRss
+    from siyu.demo.generator import DemoError, run
+
+    reporter = _rich_reporter()
+    try:
+        with PeakRss() as peak:
+            summary = run(config, reporter)
+    except DemoError as exc:
+        raise click.UsageError(str(exc)) from exc
+    finally:
+        reporter.close()
+    console = _console()
+    facts = ", ".join(f"{k} {v:,}" for k, v in summary.facts.items())
+    seconds = sum(summary.seconds.values())
+    if summary.ran:
+        console.print(
+            _t("Seeded the demo brand in %(seconds).1f s (peak memory %(mb).0f MB): %(facts)s")
+            % {"seconds": seconds, "mb": peak.mb, "facts": facts or "-"}
+        )
+    return summary
+
+
+def _check_events_flag(config: Config) -> None:
+    from siyu.demo.generator import DemoError, validate
+
+    try:
+        validate(config)
+    except DemoError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _persona_table() -> None:
+    from rich.table import Table
+
+    from siyu.demo import personas as P
+    from siyu.org.rules import ROLE_LABELS, Role
+
+    store = {"store": P.FLAGSHIP_STORE_CODE}
+    where = {
+        P.HQ_ADMIN.key: _t("/hq/ · the whole brand, audit log"),
+        P.HQ_OPERATOR.key: _t("/hq/ · the whole brand"),
+        P.REGION_MANAGER.key: _t("/hq/ · region %(region)s") % {"region": P.EAST_REGION_CODE},
+        P.STORE_MANAGER.key: _t("/hq/ and /guide/ · store %(store)s") % store,
+        P.GUIDE_A.key: _t("/guide/ · store %(store)s") % store,
+        P.GUIDE_B.key: _t("/guide/ · store %(store)s") % store,
+    }
+    table = Table(title=_t("Demo logins: sign in with the username or the phone"), title_justify="left")
+    table.add_column(_t("role"))
+    for column in (_t("username"), _t("phone"), _t("password")):
+        table.add_column(column, no_wrap=True)
+    table.add_column(_t("where"))
+    for p in P.STAFF_PERSONAS:
+        role = f"{ROLE_LABELS[Role(p.role)]} {p.name}"
+        table.add_row(role, p.username, p.phone, P.DEMO_PASSWORD, where[p.key])
+    table.add_row(
+        f"{_t('customer')} {P.CUSTOMER_NAME}",
+        "—",
+        P.CUSTOMER_PHONE,
+        "—",
+        _t("bound to %(guide)s, store %(store)s") % {"guide": P.GUIDE_A.username, **store},
+    )
+    _console().print(table)
+
+
+@main.command()
+@host_option
+@port_option
+@threads_option
+@_with_seed_options
+def demo(host: str, port: int, threads: int, seed: int, members: int, events: int, fresh: bool) -> None:
+    """Set up the demo brand on the embedded database and serve it.
+
+    Migrates, seeds the demo brand unless it is already there (then it is reused; --fresh starts
+    over), prints the persona logins and serves on http://127.0.0.1:8000/.
+    """
+    from siyu.demo.generator import Config
+
+    config = Config(seed=seed, members=members, events=events)
+    _check_port(host, port)
+    setup_django()
+    _check_events_flag(config)
+    if fresh:
+        _wipe_embedded_database()
+    _migrate()
+    from siyu.demo.generator import seeded
+
+    marker = seeded()
+    if marker is not None:
+        _console().print(
+            _t(
+                "Reusing the demo brand already in %(db)s (seed %(seed)s, %(members)s customers); "
+                "--fresh starts over with new flags."
+            )
+            % {"db": _database_label(), "seed": marker.get("seed"), "members": f"{marker.get('members', 0):,}"}
+        )
+    else:
+        _seed(config)
+    _persona_table()
+    _serve(host, port, threads)
+
+
+@main.command()
+@_with_seed_options
+def seed(seed: int, members: int, events: int, fresh: bool) -> None:
+    """Seed the demo brand (the same generator as `siyu demo`) without serving.
+
+    Deterministic: the same --seed gives the same stores, staff and customers. Running it again
+    keeps what is there and adds only what is missing (up to --members customers).
+    """
+    from siyu.demo.generator import Config
+
+    config = Config(seed=seed, members=members, events=events)
+    setup_django()
+    _check_events_flag(config)
+    if fresh:
+        _wipe_embedded_database()
+    _migrate()
+    summary = _seed(config)
+    if summary.skipped and not summary.ran:
+        _console().print(_t("The demo brand was already complete; nothing was added."))
+    _persona_table()
+
+
+# --- Jobs ------------------------------------------------------------------------------------
+@main.command()
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker threads (default: settings).")
+def worker(workers: int | None) -> None:
+    """Run the job queue's worker and scheduler (Huey consumer)."""
+    setup_django()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    where = f"Redis {settings.REDIS_URL}" if settings.REDIS_URL else f"SQLite {settings.HUEY.get('filename')}"
+    _console().print(_t("siyu worker: jobs from %(where)s. Ctrl+C stops it.") % {"where": where})
+    options: dict[str, Any] = {}
+    if workers:
+        options["workers"] = workers
+    call_command("run_huey", **options)
+
+
+# --- Staff -----------------------------------------------------------------------------------
+FIELD_FLAGS = {
+    "username": "--username",
+    "phone": "--phone",
+    "name": "--name",
+    "role": "--role",
+    "region": "--region",
+    "store": "--store",
+    "password": "--password",
+    "brand": "--brand",
+}
+ROLES = ("hq_admin", "hq_operator", "region_manager", "store_manager", "guide")
+
+
+def _field_errors(errors: dict[str, list[str]]) -> str:
+    lines = [_t("Nothing was created. Fix these and run again:")]
+    for field, messages in errors.items():
+        flag = FIELD_FLAGS.get(field, field)
+        for message in messages:
+            lines.append(f"  {flag}: {message}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--brand", default="feiyue", show_default=True, help="Brand code.")
+@click.option("--username", required=True, help="Sign-in name (3–40 letters, digits, '.', '-', '_').")
+@click.option("--name", required=True, help="Full name.")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="Role.")
+@click.option("--phone", default="", help="Mobile number (11 digits); she may sign in with it.")
+@click.option("--store", "store_code", default="", help="Store code (store managers and guides).")
+@click.option("--region", "region_code", default="", help="Region code (region managers).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Password (at least 8 characters); asked for when not given.",
+)
+def createstaff(
+    brand: str, username: str, name: str, role: str, phone: str, store_code: str, region_code: str, password: str
+) -> None:
+    """Add a member of staff to a brand (acting as the brand's HQ; recorded in the audit log)."""
+    setup_django()
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from siyu.org import services as org
+
+    errors: dict[str, list[str]] = {}
+    brand_id = org.brand_by_code(brand)
+    if brand_id is None:
+        errors["brand"] = [_t("No brand has this code. Run `siyu demo` or `siyu seed` for the demo brand.")]
+        raise click.ClickException(_field_errors(errors))
+    scope = org.hq_scope(brand_id, "siyu createstaff")
+    store_id = region_id = None
+    if store_code:
+        store_id = next((s.id for s in org.stores(brand_id) if s.code == store_code), None)
+        if store_id is None:
+            errors["store"] = [_t("No store of this brand has this code.")]
+    if region_code:
+        region_id = org.region_ids(brand_id).get(region_code)
+        if region_id is None:
+            errors["region"] = [_t("No region of this brand has this code.")]
+    if errors:
+        raise click.ClickException(_field_errors(errors))
+    try:
+        staff = org.create_staff(
+            scope,
+            username=username,
+            name=name,
+            role=role,
+            phone=phone,
+            store=store_id,
+            region=region_id,
+            password=password,
+        )
+    except ValidationError as exc:
+        messages = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        raise click.ClickException(_field_errors(messages)) from exc
+    except PermissionDenied as exc:
+        raise click.ClickException(str(exc)) from exc
+    _console().print(
+        _t("Created %(staff)s, %(role)s, who can now sign in.")
+        % {"staff": str(staff), "role": staff.get_role_display()}
+    )
+
+
+# --- Benchmarks ------------------------------------------------------------------------------
+@main.group()
+def bench() -> None:
+    """Benchmark workloads: `siyu bench list`, `siyu bench run NAME [--scale small|full]`."""
+
+
+@bench.command("list")
+def bench_list() -> None:
+    """Name and describe every workload."""
+    from rich.table import Table
+
+    from siyu.bench import registry
+
+    table = Table("workload", "small", "full", "what it measures")
+    for wl in registry.workloads().values():
+        table.add_row(wl.name, f"{wl.sizes['small']:,}", f"{wl.sizes['full']:,}", wl.description)
+    _console().print(table)
+
+
+@bench.command("run")
+@click.argument("name")
+@click.option("--scale", type=click.Choice(["small", "full"]), default="small", show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for NAME.json (default: bench/results of the checkout).",
+)
+@click.option("--size", type=click.IntRange(min=1), default=None, hidden=True, help="Override the scale's size.")
+def bench_run(name: str, scale: str, out_dir: Path | None, size: int | None) -> None:
+    """Run one workload on a fresh throwaway database and write bench/results/NAME.json."""
+    from rich.table import Table
+
+    from siyu.bench import registry, runner
+
+    try:
+        wl = registry.get(name)
+    except LookupError as exc:
+        raise click.UsageError(str(exc)) from exc
+    console = _console()
+    started = time.perf_counter()
+    with console.status(f"{name}: {scale} ({size or wl.sizes[scale]:,}) on a fresh database…"):
+        try:
+            path, result = runner.run(name, scale, out_dir=out_dir, size=size)
+        except runner.BenchError as exc:
+            raise click.ClickException(str(exc)) from exc
+    table = Table(
+        "figure",
+        "value",
+        title=f"{name} · {result['scale']} ({result['size']:,}) · {time.perf_counter() - started:.0f} s",
+    )
+    for key, value in result["figures"].items():
+        table.add_row(key, f"{value:,}")
+    console.print(table)
+    console.print(f"→ {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
