@@ -1,0 +1,396 @@
+"""The demo brand generator: deterministic from its seed, big enough to mean something (≥60 stores
+in ≥12 real cities at their real places, ~5 guides a store), with the personas the tests and the
+README rely on, a consistent history, and safe to run twice.
+
+The generator runs three times at a tiny size (300 customers) in one module fixture: seed 42 and
+seed 7 inside savepoints that are rolled back, then seed 42 again, which the tests read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+
+from siyu.catalog.models import Category, Product, ProductRole, Sku
+from siyu.demo import generator
+from siyu.demo import personas as P
+from siyu.demo.codes import PhoneNumbering, ean13, organisation_code, valid_credit_code
+from siyu.demo.generator import Config, DemoError
+from siyu.demo.seed_customers import customer_rows, lifecycle_of, tier_of
+from siyu.demo.seed_org import LEFT_GUIDES, MOVED_GUIDES, plan_org
+from siyu.members import services as members
+from siyu.members.models import Customer, Lifecycle
+from siyu.org import services as org
+from siyu.org.models import Brand, Franchisee, Posting, Region, Staff, Store
+from siyu.platform.models import AuditEntry
+
+AS_OF = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
+MEMBERS = 300
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# City centres from public references (not from the generator's own table), degrees WGS-84.
+REAL_CITY_CENTRES = {
+    "上海": (31.23, 121.47),
+    "杭州": (30.27, 120.16),
+    "南京": (32.06, 118.80),
+    "苏州": (31.30, 120.59),
+    "广州": (23.13, 113.26),
+    "深圳": (22.54, 114.06),
+    "厦门": (24.48, 118.09),
+    "长沙": (28.23, 112.94),
+    "北京": (39.90, 116.41),
+    "天津": (39.13, 117.20),
+    "成都": (30.66, 104.07),
+    "重庆": (29.56, 106.55),
+    "西安": (34.26, 108.94),
+    "武汉": (30.59, 114.31),
+}
+
+
+def km_between(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
+    return 2 * 6371 * math.asin(math.sqrt(h))
+
+
+def snapshot(brand_id: int) -> dict[str, Any]:
+    """What a run wrote, in a form two runs can be compared by (no database ids)."""
+    usernames = dict(Staff.objects.filter(brand_id=brand_id).values_list("pk", "username"))
+    codes = dict(Store.objects.filter(brand_id=brand_id).values_list("pk", "code"))
+    return {
+        "stores": list(
+            Store.objects.filter(brand_id=brand_id)
+            .order_by("code")
+            .values_list("code", "name", "city", "district", "address", "latitude", "longitude", "opened_on", "phone")
+        ),
+        "franchisees": list(Franchisee.objects.filter(brand_id=brand_id).values_list("code", "credit_code")),
+        "staff": list(
+            Staff.objects.filter(brand_id=brand_id)
+            .order_by("username")
+            .values_list("username", "name", "phone", "role", "store__code", "employment", "joined_on")
+        ),
+        "customers": sorted(
+            (
+                c["phone_hash"],
+                codes.get(c["store_id"]),
+                usernames.get(c["guide_id"]),
+                c["joined_at"],
+                c["lifecycle"],
+                c["orders_count"],
+                c["total_spent_fen"],
+            )
+            for c in Customer.objects.filter(brand_id=brand_id).values(
+                "phone_hash",
+                "store_id",
+                "guide_id",
+                "joined_at",
+                "lifecycle",
+                "orders_count",
+                "total_spent_fen",
+            )
+        ),
+        "products": list(Product.objects.filter(brand_id=brand_id).values_list("code", "name", "price_fen", "role")),
+        "skus": list(Sku.objects.filter(brand_id=brand_id).values_list("code", "barcode")),
+    }
+
+
+@dataclass
+class Seeded:
+    first: dict[str, Any]  # seed 42, rolled back
+    other: dict[str, Any]  # seed 7, rolled back
+    kept: dict[str, Any]  # seed 42 again: the data the tests read
+    summary: generator.Summary
+    brand_id: int
+
+
+def _run_and_roll_back(seed: int) -> dict[str, Any]:
+    with transaction.atomic():
+        summary = generator.run(Config(seed=seed, members=MEMBERS, as_of=AS_OF))
+        snap = snapshot(summary.brand_id)
+        transaction.set_rollback(True)
+    return snap
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup: Any, django_db_blocker: Any) -> Any:
+    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_HASHERS), transaction.atomic():
+        first = _run_and_roll_back(42)
+        other = _run_and_roll_back(7)
+        summary = generator.run(Config(seed=42, members=MEMBERS, as_of=AS_OF))
+        yield Seeded(first, other, snapshot(summary.brand_id), summary, summary.brand_id)
+        transaction.set_rollback(True)
+
+
+pytestmark = pytest.mark.django_db
+
+
+# --- Deterministic from the seed -------------------------------------------------------------
+def test_the_same_seed_gives_the_same_rows(seeded: Seeded) -> None:
+    for key in ("stores", "franchisees", "staff", "customers", "products", "skus"):
+        assert seeded.first[key] == seeded.kept[key], key
+    assert len(seeded.kept["customers"]) == MEMBERS
+
+
+def test_another_seed_gives_other_rows(seeded: Seeded) -> None:
+    def phone_hashes(snap: dict[str, Any]) -> set[str]:
+        return {c[0] for c in snap["customers"]}
+
+    assert [s[0] for s in seeded.other["stores"]] == [s[0] for s in seeded.kept["stores"]]  # the same store codes
+    assert [s[5:7] for s in seeded.other["stores"]] != [s[5:7] for s in seeded.kept["stores"]]  # moved a little
+    assert seeded.other["staff"] != seeded.kept["staff"]
+    # Only the demo customer's phone is the same.
+    assert len(phone_hashes(seeded.other) & phone_hashes(seeded.kept)) == 1
+
+
+def test_the_plan_is_pure() -> None:
+    assert plan_org(42, AS_OF) == plan_org(42, AS_OF)
+    assert plan_org(42, AS_OF) != plan_org(43, AS_OF)
+
+
+# --- Big enough to mean something -------------------------------------------------------------
+def test_at_least_60_stores_in_at_least_12_cities_with_several_per_city(seeded: Seeded) -> None:
+    stores = Store.objects.filter(brand_id=seeded.brand_id)
+    assert stores.count() >= 60
+    per_city = Counter(stores.values_list("city", flat=True))
+    assert len(per_city) >= 12
+    assert all(4 <= n <= 7 for n in per_city.values()), per_city
+    assert stores.get(code=P.FLAGSHIP_STORE_CODE).city == "上海"
+    assert set(Region.objects.filter(brand_id=seeded.brand_id).values_list("code", flat=True)) == {
+        "EAST",
+        "SOUTH",
+        "NORTHWEST",
+    }
+    assert stores.get(code=P.FLAGSHIP_STORE_CODE).region.code == P.EAST_REGION_CODE
+    assert all(stores.filter(city="上海").values_list("region__code", flat=True))
+    assert set(stores.filter(city="上海").values_list("region__code", flat=True)) == {"EAST"}
+
+
+def test_every_store_lies_in_its_city(seeded: Seeded) -> None:
+    for store in Store.objects.filter(brand_id=seeded.brand_id):
+        distance = km_between((float(store.latitude), float(store.longitude)), REAL_CITY_CENTRES[store.city])
+        assert distance < 40, f"{store.code} {store.name} is {distance:.0f} km from the centre of {store.city}"
+        assert store.district and store.address.startswith(store.city)
+
+
+def test_stores_of_a_city_stand_apart(seeded: Seeded) -> None:
+    """Several stores per city at different places, so "nearest store" means something."""
+    stores = list(Store.objects.filter(brand_id=seeded.brand_id))
+    for a, b in itertools.combinations(stores, 2):
+        if a.city == b.city:
+            assert km_between((float(a.latitude), float(a.longitude)), (float(b.latitude), float(b.longitude))) > 0.3
+
+
+def test_about_five_guides_and_one_manager_per_store(seeded: Seeded) -> None:
+    active = Staff.objects.filter(brand_id=seeded.brand_id, employment=Staff.Employment.ACTIVE)
+    guides = Counter(active.filter(role="guide").values_list("store__code", flat=True))
+    managers = Counter(active.filter(role="store_manager").values_list("store__code", flat=True))
+    codes = set(Store.objects.filter(brand_id=seeded.brand_id).values_list("code", flat=True))
+    assert set(guides) == codes and set(managers) == codes
+    assert all(4 <= n <= 6 for n in guides.values())
+    assert 4.5 <= sum(guides.values()) / len(codes) <= 5.5
+    assert set(managers.values()) == {1}
+
+
+def test_some_guides_moved_and_some_left_through_the_services(seeded: Seeded) -> None:
+    staff = Staff.objects.filter(brand_id=seeded.brand_id)
+    left = staff.filter(employment=Staff.Employment.LEFT)
+    assert left.count() == LEFT_GUIDES
+    assert not left.filter(is_active=True).exists()
+    assert all(s.left_on and s.joined_on and s.left_on > s.joined_on for s in left)
+    moves = AuditEntry.objects.filter(brand_id=seeded.brand_id, action="staff.move")
+    assert moves.count() == MOVED_GUIDES
+    for entry in moves:
+        mover = staff.get(pk=entry.object_id)
+        postings = list(Posting.objects.filter(staff=mover).order_by("started_at"))
+        assert len(postings) == 2
+        assert postings[0].ended_at == postings[1].started_at
+        assert postings[0].store_id != postings[1].store_id == mover.store_id
+        assert len({p.store.city for p in postings if p.store is not None}) == 1  # within the city
+    assert AuditEntry.objects.filter(brand_id=seeded.brand_id, action="staff.create").count() == staff.count()
+
+
+def test_franchisees_own_stores_and_have_valid_credit_codes(seeded: Seeded) -> None:
+    franchisees = Franchisee.objects.filter(brand_id=seeded.brand_id)
+    assert {"direct", "dealer", "franchisee"} <= set(franchisees.values_list("kind", flat=True))
+    for f in franchisees:
+        assert valid_credit_code(f.credit_code), f.credit_code
+        assert f.stores.exists()
+
+
+# --- Personas ---------------------------------------------------------------------------------
+def test_every_persona_exists_where_documented_and_signs_in(seeded: Seeded, client: Any) -> None:
+    staff = {s.username: s for s in Staff.objects.filter(brand_id=seeded.brand_id).select_related("store", "region")}
+    for p in P.STAFF_PERSONAS:
+        person = staff[p.username]
+        assert (person.phone, person.name, person.role) == (p.phone, p.name, p.role)
+        assert client.login(username=p.username, password=P.DEMO_PASSWORD), p.username
+        client.logout()
+    assert client.login(username=P.GUIDE_A.phone, password=P.DEMO_PASSWORD)  # by phone, too
+    assert staff[P.REGION_MANAGER.username].region_id == Region.objects.get(code=P.EAST_REGION_CODE).pk
+    flagship = Store.objects.get(code=P.FLAGSHIP_STORE_CODE)
+    for p in (P.STORE_MANAGER, P.GUIDE_A, P.GUIDE_B):
+        assert staff[p.username].store_id == flagship.pk
+    assert staff[P.HQ_ADMIN.username].store is None and staff[P.HQ_ADMIN.username].region is None
+
+
+def test_every_staff_member_shares_the_one_demo_password_hash(seeded: Seeded) -> None:
+    hashes = set(Staff.objects.filter(brand_id=seeded.brand_id).values_list("password", flat=True))
+    assert len(hashes) == 1
+
+
+def test_the_demo_customer_is_bound_to_guide_a_who_sees_her_unmasked(seeded: Seeded) -> None:
+    guide_a = Staff.objects.select_related("store").get(username=P.GUIDE_A.username)
+    found = members.visible_customers(org.hq_scope(seeded.brand_id), phone=P.CUSTOMER_PHONE)
+    customer = found.get()
+    assert customer.guide_id == guide_a.pk
+    assert customer.store_id == guide_a.store_id
+    row = members.to_row(guide_a.scope, customer)
+    assert (row.phone, row.name, row.masked) == (P.CUSTOMER_PHONE, P.CUSTOMER_NAME, False)
+    assert row.lifecycle == Lifecycle.ACTIVE
+
+
+# --- A consistent history ---------------------------------------------------------------------
+def test_customers_history_is_consistent(seeded: Seeded) -> None:
+    as_of = generator.history_end(AS_OF)
+    customers = list(Customer.objects.filter(brand_id=seeded.brand_id))
+    assert len(customers) == MEMBERS
+    for c in customers:
+        assert as_of - dt.timedelta(days=540) <= c.joined_at < as_of
+        if c.orders_count == 0:
+            assert c.last_purchase_at is None and c.total_spent_fen == 0
+        else:
+            assert c.last_purchase_at is not None and c.joined_at <= c.last_purchase_at < as_of
+            assert c.total_spent_fen > 0 and isinstance(c.total_spent_fen, int)
+        assert c.lifecycle == lifecycle_of(c.joined_at, c.last_purchase_at, as_of)
+        assert c.tier == tier_of(c.total_spent_fen)
+        assert c.guide_id is not None and c.store_id is not None
+    stages = Counter(c.lifecycle for c in customers)
+    assert {Lifecycle.NEW, Lifecycle.ACTIVE, Lifecycle.DORMANT, Lifecycle.CHURNED} <= set(stages)
+
+
+def test_customers_are_bound_to_an_active_guide_of_their_store(seeded: Seeded) -> None:
+    guide_store = dict(
+        Staff.objects.filter(brand_id=seeded.brand_id, role="guide", employment="active").values_list("pk", "store_id")
+    )
+    for store_id, guide_id in Customer.objects.filter(brand_id=seeded.brand_id).values_list("store_id", "guide_id"):
+        assert guide_store[guide_id] == store_id
+
+
+def test_bigger_cities_have_more_customers(seeded: Seeded) -> None:
+    per_city = Counter(Customer.objects.filter(brand_id=seeded.brand_id).values_list("store__city", flat=True))
+    assert per_city["上海"] > per_city["厦门"]
+    assert per_city["北京"] > per_city["苏州"]
+
+
+def test_lifecycle_follows_recency() -> None:
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    day = dt.timedelta(days=1)
+    assert lifecycle_of(now - 10 * day, None, now) == Lifecycle.NEW
+    assert lifecycle_of(now - 60 * day, None, now) == Lifecycle.NEW
+    assert lifecycle_of(now - 200 * day, now - 30 * day, now) == Lifecycle.ACTIVE
+    assert lifecycle_of(now - 200 * day, now - 120 * day, now) == Lifecycle.DORMANT
+    assert lifecycle_of(now - 400 * day, now - 300 * day, now) == Lifecycle.CHURNED
+    assert lifecycle_of(now - 400 * day, None, now) == Lifecycle.CHURNED
+    assert tier_of(0) == "regular" and tier_of(200_000) == "silver" and tier_of(1_000_000) == "platinum"
+
+
+# --- The product range ------------------------------------------------------------------------
+def test_the_product_range(seeded: Seeded) -> None:
+    products = Product.objects.filter(brand_id=seeded.brand_id)
+    assert 50 <= products.count() <= 80
+    assert Category.objects.filter(brand_id=seeded.brand_id).count() == 9
+    assert set(products.values_list("role", flat=True)) == set(ProductRole.values)
+    skus = Sku.objects.filter(brand_id=seeded.brand_id)
+    assert skus.count() >= products.count() * 2
+    for sku in skus:
+        assert ean13(sku.barcode[:12]) == sku.barcode
+    for product in products:
+        assert isinstance(product.price_fen, int) and product.price_fen > 0
+        assert product.skus.exists()
+
+
+# --- Safe to run again --------------------------------------------------------------------------
+def test_running_again_adds_nothing(seeded: Seeded) -> None:
+    counts = (
+        Store.objects.count(),
+        Staff.objects.count(),
+        Customer.objects.count(),
+        Product.objects.count(),
+        AuditEntry.objects.exclude(action="demo.seed").count(),
+    )
+    summary = generator.run(Config(seed=42, members=MEMBERS, as_of=AS_OF))
+    assert summary.ran == [] and summary.skipped == ["org", "catalog", "customers"]
+    assert summary.brand_id == seeded.brand_id
+    assert Brand.objects.filter(code=P.BRAND_CODE).count() == 1
+    assert counts == (
+        Store.objects.count(),
+        Staff.objects.count(),
+        Customer.objects.count(),
+        Product.objects.count(),
+        AuditEntry.objects.exclude(action="demo.seed").count(),
+    )
+    assert generator.seeded() == {
+        "seed": 42,
+        "members": MEMBERS,
+        "as_of": generator.history_end(AS_OF).isoformat(),
+        "ran": [],
+    }
+
+
+def test_asking_for_more_customers_tops_up_without_duplicates(seeded: Seeded) -> None:
+    generator.run(Config(seed=42, members=MEMBERS + 50, as_of=AS_OF))
+    assert Customer.objects.filter(brand_id=seeded.brand_id).count() == MEMBERS + 50
+
+
+def _rows() -> tuple[int, ...]:
+    return tuple(m.objects.count() for m in (Brand, Store, Staff, Customer, Product, AuditEntry))
+
+
+def test_events_need_the_event_lake_and_nothing_is_written() -> None:
+    before = _rows()
+    with pytest.raises(DemoError, match="event lake"):
+        generator.run(Config(members=10, events=10))
+    assert _rows() == before
+
+
+def test_bad_flags_are_refused_before_anything_is_written() -> None:
+    before = _rows()
+    with pytest.raises(DemoError, match="--members"):
+        generator.run(Config(members=0))
+    with pytest.raises(DemoError, match="--seed"):
+        generator.run(Config(seed=-1))
+    assert _rows() == before
+
+
+# --- Streaming and identifiers ------------------------------------------------------------------
+def test_customers_are_generated_lazily() -> None:
+    """Asking for five million rows builds none up front: the first ones arrive at once."""
+    from siyu.demo.seed_customers import Outlet
+
+    outlets = [Outlet(store_id=1, weight=1, opened_at=None, guide_ids=(7,))]
+    rows = customer_rows(42, 5_000_000, generator.history_end(AS_OF), outlets, [9900])
+    first = list(itertools.islice(rows, 5))
+    assert len(first) == 5 and all(r.store_id == 1 and r.guide_id == 7 for r in first)
+
+
+def test_phone_numbers_never_repeat_and_avoid_the_personas() -> None:
+    numbering = PhoneNumbering(42)
+    phones = [numbering(i) for i in range(200_000)]
+    assert len(set(phones)) == len(phones)
+    assert all(len(p) == 11 and p[:3] not in {"138", "139", "177"} for p in phones)
+    assert numbering(123_456) == PhoneNumbering(42)(123_456) != PhoneNumbering(7)(123_456)
+
+
+def test_identifiers_follow_their_standards() -> None:
+    assert valid_credit_code("91440300708461136T")  # a real company's code
+    assert not valid_credit_code("91440300708461136A")
+    assert organisation_code("70846113") == "708461136"
+    assert ean13("690123456789") == "6901234567892"
