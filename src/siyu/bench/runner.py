@@ -75,10 +75,13 @@ def fresh_database() -> Iterator[FreshDatabase]:
         import psycopg
         from psycopg import sql
 
-        try:
-            admin = psycopg.connect(url, autocommit=True)
-        except psycopg.Error as exc:
-            raise BenchError(f"cannot connect to DATABASE_URL to create a throwaway database: {exc}") from exc
+        try:  # through the maintenance database, as Django does for test databases
+            admin = psycopg.connect(url, dbname="postgres", autocommit=True, connect_timeout=10)
+        except psycopg.Error:
+            try:
+                admin = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            except psycopg.Error as exc:
+                raise BenchError(f"cannot connect to DATABASE_URL to create a throwaway database: {exc}") from exc
         try:
             try:
                 admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
