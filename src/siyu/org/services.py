@@ -103,7 +103,7 @@ def create_region(scope: Scope, **data: Any) -> Region:
 @transaction.atomic
 def update_region(scope: Scope, region_id: int, **data: Any) -> Region:
     _require(scope, Perm.ORG_STRUCTURE)
-    region = get_scoped(Region.objects.select_for_update(), scope, pk=region_id)
+    region = get_scoped(Region.objects.select_for_update(of=("self",)), scope, pk=region_id)
     before = audit.snapshot(region, REGION_FIELDS)
     _apply(region, data, REGION_FIELDS)
     return _save(scope, region, "region.update", before, REGION_FIELDS)
@@ -121,7 +121,7 @@ def create_franchisee(scope: Scope, **data: Any) -> Franchisee:
 @transaction.atomic
 def update_franchisee(scope: Scope, franchisee_id: int, **data: Any) -> Franchisee:
     _require(scope, Perm.ORG_STRUCTURE)
-    franchisee = get_scoped(Franchisee.objects.select_for_update(), scope, pk=franchisee_id)
+    franchisee = get_scoped(Franchisee.objects.select_for_update(of=("self",)), scope, pk=franchisee_id)
     before = audit.snapshot(franchisee, FRANCHISEE_FIELDS)
     _apply(franchisee, data, FRANCHISEE_FIELDS)
     return _save(scope, franchisee, "franchisee.update", before, FRANCHISEE_FIELDS)
@@ -153,7 +153,7 @@ def create_store(scope: Scope, **data: Any) -> Store:
 @transaction.atomic
 def update_store(scope: Scope, store_id: int, **data: Any) -> Store:
     _require(scope, Perm.ORG_STORE)
-    store = get_scoped(Store.objects.select_for_update(), scope, pk=store_id)
+    store = get_scoped(Store.objects.select_for_update(of=("self",)), scope, pk=store_id)
     if not scope.can(Perm.ORG_STRUCTURE) and ({"region", "franchisee", "code"} & set(data)):
         changed = {
             k
@@ -238,7 +238,7 @@ def _actor_role(scope: Scope) -> Role:
 
 def _managed_staff(scope: Scope, staff_id: int) -> Staff:
     _require(scope, Perm.ORG_STAFF)
-    staff = get_scoped(Staff.objects.select_for_update(), scope, pk=staff_id)
+    staff = get_scoped(Staff.objects.select_for_update(of=("self",)), scope, pk=staff_id)
     if staff.pk == scope.staff_id or not can_manage_role(_actor_role(scope), staff.role_enum):
         raise PermissionDenied(_("You may not manage this member of staff."))
     return staff
@@ -328,7 +328,7 @@ def change_own_password(scope: Scope, *, old_password: str, new_password: str) -
     """A member of staff changes her own password; she must know the current one."""
     if scope.staff_id is None:
         raise PermissionDenied("only a member of staff has a password")
-    staff = get_scoped(Staff.objects.select_for_update(), scope, pk=scope.staff_id)
+    staff = get_scoped(Staff.objects.select_for_update(of=("self",)), scope, pk=scope.staff_id)
     if not staff.check_password(old_password or ""):
         raise ValidationError({"old_password": _("This is not your current password.")})
     if len(new_password or "") < 8:
@@ -384,7 +384,7 @@ def issue_token(scope: Scope, *, name: str, perms: Iterable[str], store: Any = N
 @transaction.atomic
 def revoke_token(scope: Scope, token_id: int) -> ApiToken:
     _require(scope, Perm.TOKENS)
-    token = get_scoped(ApiToken.objects.select_for_update(), scope, pk=token_id)
+    token = get_scoped(ApiToken.objects.select_for_update(of=("self",)), scope, pk=token_id)
     if token.revoked_at is None:
         token.revoked_at = clock.now()
         _save(scope, token, "token.revoke", {"revoked_at": None}, ("revoked_at",))
