@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from django.utils.translation import gettext as _  # messages are translated once Django is set up
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,13 +36,6 @@ def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False)
-
-
-def _t(text: str) -> str:
-    """Translate a message at run time (Django is set up by then)."""
-    from django.utils.translation import gettext
-
-    return gettext(text)
 
 
 @click.group()
@@ -92,7 +86,7 @@ def _wipe_embedded_database() -> None:
 
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
         raise click.ClickException(
-            _t(
+            _(
                 "--fresh deletes the embedded SQLite database only. DATABASE_URL is set: drop and create that "
                 "database yourself (or point DATABASE_URL at an empty one), then run again without --fresh."
             )
@@ -112,25 +106,27 @@ def migrate() -> None:
 
 # --- Serving ---------------------------------------------------------------------------------
 def _check_port(host: str, port: int) -> None:
-    """Fail early, with the flag to use, when the address cannot be listened on."""
+    """Fail early, with the flag to use, when the address cannot be listened on (Django is set up,
+    so the message is translated)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does
         try:
             s.bind((host, port))
         except OSError as exc:
+            where = {"host": host, "port": port, "next": port + 1 if port < 65535 else 8001, "why": exc.strerror}
             if exc.errno == errno.EADDRINUSE:
-                message = (
-                    f"Port {port} on {host} is already in use (another siyu or another server?). "
-                    f"Stop it, or choose another port with --port, e.g. --port {port + 1 if port < 65535 else 8001}."
+                message = _(
+                    "Port %(port)s on %(host)s is already in use (another siyu or another server?). "
+                    "Stop it, or choose another port with --port, e.g. --port %(next)s."
                 )
             elif exc.errno in (errno.EACCES, errno.EPERM):
-                message = (
-                    f"Not allowed to listen on port {port}. Choose a port above 1023 with --port, e.g. --port 8000."
+                message = _(
+                    "Not allowed to listen on port %(port)s. Choose a port above 1023 with --port, e.g. --port 8000."
                 )
             else:
-                message = f"Cannot listen on {host}:{port} ({exc.strerror}). Check --host (e.g. --host 127.0.0.1)."
-            raise click.ClickException(message) from exc
+                message = _("Cannot listen on %(host)s:%(port)s (%(why)s). Check --host (e.g. --host 127.0.0.1).")
+            raise click.ClickException(message % where) from exc
 
 
 def _serve(host: str, port: int, threads: int) -> None:
@@ -141,7 +137,7 @@ def _serve(host: str, port: int, threads: int) -> None:
     shown = f"[{host}]" if ":" in host else host
     console = _console()
     console.print(
-        _t("siyu is serving on %(url)s — HQ console %(hq)s, guide workbench %(guide)s, API %(api)s. Ctrl+C stops it.")
+        _("siyu is serving on %(url)s — HQ console %(hq)s, guide workbench %(guide)s, API %(api)s. Ctrl+C stops it.")
         % {
             "url": f"http://{shown}:{port}/",
             "hq": f"http://{shown}:{port}/hq/",
@@ -152,7 +148,7 @@ def _serve(host: str, port: int, threads: int) -> None:
     try:
         waitress_serve(application, host=host, port=port, threads=threads, ident="siyu")
     except KeyboardInterrupt:
-        console.print(_t("Stopped."))
+        console.print(_("Stopped."))
 
 
 host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -168,13 +164,16 @@ threads_option = click.option(
 @threads_option
 def serve(host: str, port: int, threads: int) -> None:
     """Serve siyu (waitress; static files by whitenoise) on the configured database."""
-    _check_port(host, port)
     setup_django()
+    _check_port(host, port)
     pending = _pending_migrations()
     if pending:
         raise click.ClickException(
-            f"The database ({_database_label()}) is missing {len(pending)} migration(s), e.g. {pending[0]}. "
-            "Run `siyu migrate` first (or `siyu demo` for the demo brand)."
+            _(
+                "The database (%(db)s) is missing %(count)s migration(s), e.g. %(first)s. "
+                "Run `siyu migrate` first (or `siyu demo` for the demo brand)."
+            )
+            % {"db": _database_label(), "count": len(pending), "first": pending[0]}
         )
     _serve(host, port, threads)
 
@@ -281,7 +280,7 @@ def _seed(config: Config) -> Summary:
     seconds = sum(summary.seconds.values())
     if summary.ran:
         console.print(
-            _t("Seeded the demo brand in %(seconds).1f s (peak memory %(mb).0f MB): %(facts)s")
+            _("Seeded the demo brand in %(seconds).1f s (peak memory %(mb).0f MB): %(facts)s")
             % {"seconds": seconds, "mb": peak.mb, "facts": facts or "-"}
         )
     return summary
@@ -304,27 +303,27 @@ def _persona_table() -> None:
 
     store = {"store": P.FLAGSHIP_STORE_CODE}
     where = {
-        P.HQ_ADMIN.key: _t("/hq/ · the whole brand, audit log"),
-        P.HQ_OPERATOR.key: _t("/hq/ · the whole brand"),
-        P.REGION_MANAGER.key: _t("/hq/ · region %(region)s") % {"region": P.EAST_REGION_CODE},
-        P.STORE_MANAGER.key: _t("/hq/ and /guide/ · store %(store)s") % store,
-        P.GUIDE_A.key: _t("/guide/ · store %(store)s") % store,
-        P.GUIDE_B.key: _t("/guide/ · store %(store)s") % store,
+        P.HQ_ADMIN.key: _("/hq/ · the whole brand, audit log"),
+        P.HQ_OPERATOR.key: _("/hq/ · the whole brand"),
+        P.REGION_MANAGER.key: _("/hq/ · region %(region)s") % {"region": P.EAST_REGION_CODE},
+        P.STORE_MANAGER.key: _("/hq/ and /guide/ · store %(store)s") % store,
+        P.GUIDE_A.key: _("/guide/ · store %(store)s") % store,
+        P.GUIDE_B.key: _("/guide/ · store %(store)s") % store,
     }
-    table = Table(title=_t("Demo logins: sign in with the username or the phone"), title_justify="left")
-    table.add_column(_t("role"))
-    for column in (_t("username"), _t("phone"), _t("password")):
+    table = Table(title=_("Demo logins: sign in with the username or the phone"), title_justify="left")
+    table.add_column(_("role"))
+    for column in (_("username"), _("phone"), _("password")):
         table.add_column(column, no_wrap=True)
-    table.add_column(_t("where"))
+    table.add_column(_("where"))
     for p in P.STAFF_PERSONAS:
         role = f"{ROLE_LABELS[Role(p.role)]} {p.name}"
         table.add_row(role, p.username, p.phone, P.DEMO_PASSWORD, where[p.key])
     table.add_row(
-        f"{_t('customer')} {P.CUSTOMER_NAME}",
+        f"{_('customer')} {P.CUSTOMER_NAME}",
         "—",
         P.CUSTOMER_PHONE,
         "—",
-        _t("bound to %(guide)s, store %(store)s") % {"guide": P.GUIDE_A.username, **store},
+        _("bound to %(guide)s, store %(store)s") % {"guide": P.GUIDE_A.username, **store},
     )
     _console().print(table)
 
@@ -343,8 +342,8 @@ def demo(host: str, port: int, threads: int, seed: int, members: int, events: in
     from siyu.demo.generator import Config
 
     config = Config(seed=seed, members=members, events=events)
-    _check_port(host, port)
     setup_django()
+    _check_port(host, port)
     _check_events_flag(config)
     if fresh:
         _wipe_embedded_database()
@@ -354,7 +353,7 @@ def demo(host: str, port: int, threads: int, seed: int, members: int, events: in
     marker = seeded()
     if marker is not None:
         _console().print(
-            _t(
+            _(
                 "Reusing the demo brand already in %(db)s (seed %(seed)s, %(members)s customers); "
                 "--fresh starts over with new flags."
             )
@@ -384,7 +383,7 @@ def seed(seed: int, members: int, events: int, fresh: bool) -> None:
     _migrate()
     summary = _seed(config)
     if summary.skipped and not summary.ran:
-        _console().print(_t("The demo brand was already complete; nothing was added."))
+        _console().print(_("The demo brand was already complete; nothing was added."))
     _persona_table()
 
 
@@ -398,7 +397,7 @@ def worker(workers: int | None) -> None:
     from django.core.management import call_command
 
     where = f"Redis {settings.REDIS_URL}" if settings.REDIS_URL else f"SQLite {settings.HUEY.get('filename')}"
-    _console().print(_t("siyu worker: jobs from %(where)s. Ctrl+C stops it.") % {"where": where})
+    _console().print(_("siyu worker: jobs from %(where)s. Ctrl+C stops it.") % {"where": where})
     options: dict[str, Any] = {}
     if workers:
         options["workers"] = workers
@@ -420,7 +419,7 @@ ROLES = ("hq_admin", "hq_operator", "region_manager", "store_manager", "guide")
 
 
 def _field_errors(errors: dict[str, list[str]]) -> str:
-    lines = [_t("Nothing was created. Fix these and run again:")]
+    lines = [_("Nothing was created. Fix these and run again:")]
     for field, messages in errors.items():
         flag = FIELD_FLAGS.get(field, field)
         for message in messages:
@@ -455,18 +454,18 @@ def createstaff(
     errors: dict[str, list[str]] = {}
     brand_id = org.brand_by_code(brand)
     if brand_id is None:
-        errors["brand"] = [_t("No brand has this code. Run `siyu demo` or `siyu seed` for the demo brand.")]
+        errors["brand"] = [_("No brand has this code. Run `siyu demo` or `siyu seed` for the demo brand.")]
         raise click.ClickException(_field_errors(errors))
     scope = org.hq_scope(brand_id, "siyu createstaff")
     store_id = region_id = None
     if store_code:
         store_id = next((s.id for s in org.stores(brand_id) if s.code == store_code), None)
         if store_id is None:
-            errors["store"] = [_t("No store of this brand has this code.")]
+            errors["store"] = [_("No store of this brand has this code.")]
     if region_code:
         region_id = org.region_ids(brand_id).get(region_code)
         if region_id is None:
-            errors["region"] = [_t("No region of this brand has this code.")]
+            errors["region"] = [_("No region of this brand has this code.")]
     if errors:
         raise click.ClickException(_field_errors(errors))
     try:
@@ -486,8 +485,7 @@ def createstaff(
     except PermissionDenied as exc:
         raise click.ClickException(str(exc)) from exc
     _console().print(
-        _t("Created %(staff)s, %(role)s, who can now sign in.")
-        % {"staff": str(staff), "role": staff.get_role_display()}
+        _("Created %(staff)s, %(role)s, who can now sign in.") % {"staff": str(staff), "role": staff.get_role_display()}
     )
 
 
@@ -504,7 +502,7 @@ def bench_list() -> None:
 
     from siyu.bench import registry
 
-    table = Table("workload", "small", "full", "what it measures")
+    table = Table(_("workload"), _("small"), _("full"), _("what it measures"))
     for wl in registry.workloads().values():
         table.add_row(wl.name, f"{wl.sizes['small']:,}", f"{wl.sizes['full']:,}", wl.description)
     _console().print(table)
@@ -533,7 +531,10 @@ def bench_run(name: str, scale: str, out_dir: Path | None, size: int | None) -> 
         raise click.UsageError(str(exc)) from exc
     console = _console()
     started = time.perf_counter()
-    with console.status(f"{name}: {scale} ({size or wl.sizes[scale]:,}) on a fresh database…"):
+    with console.status(
+        _("%(name)s: %(scale)s (%(size)s) on a fresh database…")
+        % {"name": name, "scale": scale, "size": f"{size or wl.sizes[scale]:,}"}
+    ):
         try:
             path, result = runner.run(name, scale, out_dir=out_dir, size=size)
         except runner.BenchError as exc:

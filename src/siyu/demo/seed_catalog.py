@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 from siyu.demo.codes import ean13
 from siyu.demo.generator import Context, Step
@@ -98,4 +98,4 @@ def write_catalog(ctx: Context) -> None:
     ctx.facts.update(categories=len(categories), products=len(plan), skus=skus)
 
 
-STEP = Step("catalog", N_("Product range"), run=write_catalog, done=catalog_exists)
+STEP = Step("catalog", gettext_noop("Product range"), run=write_catalog, done=catalog_exists)

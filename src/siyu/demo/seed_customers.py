@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 from siyu.demo import personas as P
 from siyu.demo.codes import PhoneNumbering
@@ -219,4 +219,4 @@ def write_customers(ctx: Context) -> None:
 
 BATCH_SIZE = 2000
 
-STEP = Step("customers", N_("Customers"), run=write_customers, done=customers_exist)
+STEP = Step("customers", gettext_noop("Customers"), run=write_customers, done=customers_exist)

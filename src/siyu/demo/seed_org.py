@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth import hashers
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 from siyu.demo import personas as P
 from siyu.demo.codes import STAFF_PREFIX, PhoneNumbering, credit_code
@@ -409,4 +409,4 @@ def city_centres() -> dict[str, tuple[float, float]]:
     return {c.name: c.centre for c in CITIES}
 
 
-STEP = Step("org", N_("Organisation"), run=write_org, done=org_exists)
+STEP = Step("org", gettext_noop("Organisation"), run=write_org, done=org_exists)
