@@ -61,10 +61,12 @@ ensure_venv() {
     && [ -x "$VENV/bin/siyu" ]; then
     return 0
   fi
-  say "installing siyu and its pinned dependencies into .venv (pip install -e '$spec')"
-  (cd "$SIYU_ROOT" && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null) \
-    || die "could not upgrade pip; is PyPI reachable?"
-  (cd "$SIYU_ROOT" && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec") \
-    || die "pip install -e '$spec' failed (see the messages above); is PyPI reachable?"
+  say "installing siyu and its pinned dependencies into .venv (pip install -e '$spec'; log: .venv/pip.log)"
+  local log="$VENV/pip.log"
+  if ! (cd "$SIYU_ROOT" && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip \
+    && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec") >"$log" 2>&1; then
+    tail -n 25 "$log" >&2
+    die "pip install -e '$spec' failed (the end of .venv/pip.log is above); is PyPI reachable?"
+  fi
   echo "$want" >"$stamp"
 }
