@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from siyu.catalog.models import Category, Product, ProductRole, Sku
 from siyu.org.services import Perm  # permissions are org knowledge, reached through its services
-from siyu.platform import audit
+from siyu.platform import audit, validation
 from siyu.platform.tenancy import Level, Scope
 
 CATEGORY_FIELDS = ("code", "name")
@@ -51,7 +51,7 @@ def _record(scope: Scope, action: str, obj: Any, after: dict[str, Any]) -> None:
 def create_category(scope: Scope, *, code: str, name: str) -> Category:
     _require_hq(scope)
     category = Category(brand_id=scope.brand_id, code=(code or "").strip(), name=(name or "").strip())
-    category.full_clean()
+    validation.full_clean(category)
     category.save()
     _record(scope, "category.create", category, audit.snapshot(category, CATEGORY_FIELDS))
     return category
@@ -87,7 +87,7 @@ def create_product(
         launched_on=launched_on,
         active=active,
     )
-    product.full_clean()
+    validation.full_clean(product)
     product.save()
     rows = [
         Sku(brand_id=scope.brand_id, product=product, code=s.code, color=s.color, size=s.size, barcode=s.barcode)
@@ -98,7 +98,7 @@ def create_product(
         if sku.code in seen:
             raise ValidationError({"skus": _("SKU code %(code)s appears twice.") % {"code": sku.code}})
         seen.add(sku.code)
-        sku.full_clean(exclude=["product"])
+        validation.full_clean(sku, exclude=["product"])
     Sku.objects.bulk_create(rows)
     _record(
         scope,

@@ -9,7 +9,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
@@ -325,22 +325,7 @@ class StoreFilter(Schema):
 
 
 def _stores(scope: Scope, f: StoreFilter) -> QuerySet[Store]:
-    qs = restrict(Store, scope)
-    if f.q:
-        qs = qs.filter(
-            Q(code__icontains=f.q)
-            | Q(name__icontains=f.q)
-            | Q(city__icontains=f.q)
-            | Q(district__icontains=f.q)
-            | Q(address__icontains=f.q)
-        )
-    if f.city:
-        qs = qs.filter(city=f.city)
-    if f.region:
-        qs = qs.filter(region_id=f.region)
-    if f.status:
-        qs = qs.filter(status=f.status)
-    return qs
+    return services.find_stores(scope, q=f.q, city=f.city, region=f.region, status=f.status)
 
 
 @router.get(
@@ -461,16 +446,7 @@ class StaffFilter(Schema):
 
 
 def _staff(scope: Scope, f: StaffFilter) -> QuerySet[Staff]:
-    qs = restrict(Staff, scope)
-    if f.q:
-        qs = qs.filter(Q(name__icontains=f.q) | Q(username__icontains=f.q) | Q(phone__contains=f.q))
-    if f.role:
-        qs = qs.filter(role=f.role)
-    if f.store:
-        qs = qs.filter(store_id=f.store)
-    if f.employment:
-        qs = qs.filter(employment=f.employment)
-    return qs
+    return services.find_staff(scope, q=f.q, role=f.role, store=f.store, employment=f.employment)
 
 
 @router.get(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import (
     DecimalValidator,
     MaxLengthValidator,
@@ -19,7 +19,6 @@ from django.core.validators import (
 )
 from django.db import models
 from django.forms.models import fields_for_model
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from siyu.org.models import Franchisee, Region, Staff, Store
@@ -40,19 +39,13 @@ TOKEN_PERM_LABELS = {
 
 def apply_errors(form: forms.BaseForm, exc: ValidationError) -> None:
     """Put a service's ``ValidationError`` on the form: each message on its field when the form
-    has it, otherwise at the top. A brand-wide uniqueness clash goes to the field that clashed."""
+    has it, otherwise at the top."""
     if not hasattr(exc, "error_dict"):
         form.add_error(None, exc)
         return
     for name, errors in exc.error_dict.items():
         for error in errors:
-            target = name if name in form.fields else None
-            if name == NON_FIELD_ERRORS and error.code == "unique_together":
-                clash = [f for f in (error.params or {}).get("unique_check", ()) if f != "brand"]
-                if clash and clash[0] in form.fields:
-                    target = clash[0]
-                    error = ValidationError(gettext("This value is already used by another record of the brand."))
-            form.add_error(target, error)
+            form.add_error(name if name in form.fields else None, error)
 
 
 _FORM_HAS_ITS_OWN = (MaxLengthValidator, MinLengthValidator, DecimalValidator, ProhibitNullCharactersValidator)

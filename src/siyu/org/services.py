@@ -16,11 +16,12 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models, transaction
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from siyu.org.models import ApiToken, Brand, Franchisee, Posting, Region, Staff, Store
 from siyu.org.rules import POSTED_TO, TOKEN_PERMS, Perm, Role, can_manage_role, valid_opening_hours
-from siyu.platform import audit, clock
+from siyu.platform import audit, clock, validation
 from siyu.platform.tenancy import Level, Scope, get_scoped, restrict
 
 M = TypeVar("M", bound=models.Model)
@@ -61,7 +62,7 @@ def _apply(instance: M, data: dict[str, Any], allowed: Iterable[str]) -> None:
 
 def _save(scope: Scope, instance: M, action: str, before: dict[str, Any] | None, fields: Iterable[str]) -> M:
     fields = tuple(fields)
-    instance.full_clean()
+    validation.full_clean(instance)
     instance.save()
     audit.record(
         brand_id=scope.brand_id,
@@ -224,7 +225,7 @@ def create_staff(scope: Scope, *, password: str, **data: Any) -> Staff:
     staff = Staff(brand_id=scope.brand_id, joined_on=clock.today())
     _apply(staff, data, STAFF_FIELDS)
     staff.set_password(password)
-    staff.full_clean(exclude=["password"])
+    validation.full_clean(staff, exclude=["password"])
     _save(scope, staff, "staff.create", None, STAFF_FIELDS)
     _open_posting(staff, clock.now())
     return staff
@@ -254,7 +255,7 @@ def update_staff(scope: Scope, staff_id: int, **data: Any) -> Staff:
     if "phone" in data:
         data["phone"] = data["phone"] or None
     _apply(staff, data, editable)
-    staff.full_clean(exclude=["password"])
+    validation.full_clean(staff, exclude=["password"])
     return _save(scope, staff, "staff.update", before, STAFF_FIELDS)
 
 
@@ -404,6 +405,45 @@ def scope_for_token(secret: str) -> Scope | None:
     return token.scope
 
 
+# --- Searching (one reader for the pages and the API) -----------------------------------------
+def find_stores(
+    scope: Scope, *, q: str | None = None, city: str | None = None, region: Any = None, status: str | None = None
+) -> QuerySet[Store]:
+    """Stores within reach, filtered: ``q`` matches part of the code, name, city, district or address."""
+    qs = restrict(Store, scope)
+    if q := (q or "").strip():
+        qs = qs.filter(
+            Q(code__icontains=q)
+            | Q(name__icontains=q)
+            | Q(city__icontains=q)
+            | Q(district__icontains=q)
+            | Q(address__icontains=q)
+        )
+    if city:
+        qs = qs.filter(city=city)
+    if region not in (None, ""):
+        qs = qs.filter(region_id=_ref_id(region))
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def find_staff(
+    scope: Scope, *, q: str | None = None, role: str | None = None, store: Any = None, employment: str | None = None
+) -> QuerySet[Staff]:
+    """Staff within reach, filtered: ``q`` matches part of the name, username or mobile number."""
+    qs = restrict(Staff, scope)
+    if q := (q or "").strip():
+        qs = qs.filter(Q(name__icontains=q) | Q(username__icontains=q) | Q(phone__contains=q))
+    if role:
+        qs = qs.filter(role=role)
+    if store not in (None, ""):
+        qs = qs.filter(store_id=_ref_id(store))
+    if employment:
+        qs = qs.filter(employment=employment)
+    return qs
+
+
 # --- What other domains see ------------------------------------------------------------------
 @dataclass(frozen=True)
 class StoreInfo:
@@ -504,7 +544,7 @@ def create_brand(*, code: str, name: str) -> int:
     """Provision a tenant. The platform operator does this (``siyu demo``, a setup script), never a
     member of another brand, so it takes no scope; it is audited like every org change."""
     brand = Brand(code=code, name=name)
-    brand.full_clean()
+    validation.full_clean(brand)
     brand.save()
     audit.record(
         brand_id=brand.pk,

@@ -248,22 +248,8 @@ def franchisee_edit(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Stores ----------------------------------------------------------------------------------
 def _filtered_stores(request: HttpRequest, scope: Scope) -> tuple[StoreFilterForm, QuerySet[Store]]:
     form = StoreFilterForm(scope, request.GET)
-    qs = restrict(Store, scope)
     f = _filters(form)
-    if q := f.get("q", "").strip():
-        qs = qs.filter(
-            Q(code__icontains=q)
-            | Q(name__icontains=q)
-            | Q(city__icontains=q)
-            | Q(district__icontains=q)
-            | Q(address__icontains=q)
-        )
-    if "region" in f:
-        qs = qs.filter(region=f["region"])
-    if "city" in f:
-        qs = qs.filter(city=f["city"])
-    if "status" in f:
-        qs = qs.filter(status=f["status"])
+    qs = services.find_stores(scope, q=f.get("q"), city=f.get("city"), region=f.get("region"), status=f.get("status"))
     return form, qs
 
 
@@ -553,15 +539,9 @@ def staff_list(request: HttpRequest) -> HttpResponse:
     scope = require_scope(request)
     form = StaffFilterForm(scope, request.GET)
     f = _filters(form)
-    qs = restrict(Staff, scope).select_related("store", "region")
-    if q := f.get("q", "").strip():
-        qs = qs.filter(Q(name__icontains=q) | Q(username__icontains=q) | Q(phone__contains=q))
-    if "role" in f:
-        qs = qs.filter(role=f["role"])
-    if "store" in f:
-        qs = qs.filter(store=f["store"])
-    if "employment" in f:
-        qs = qs.filter(employment=f["employment"])
+    qs = services.find_staff(
+        scope, q=f.get("q"), role=f.get("role"), store=f.get("store"), employment=f.get("employment")
+    ).select_related("store", "region")
     context = _list_context(request, qs.order_by("name", "pk"))
     context["rows"] = [(member, mask_phone(member.phone or "")) for member in context["rows"]]
     context["form"] = form
