@@ -283,6 +283,10 @@ def test_restrict_applies_the_brand_before_the_level(world: Any, scope_of: Any) 
 def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised() -> None:
     assert exports.safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert exports.safe_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert exports.safe_cell("-1+2") == "'-1+2"
+    assert exports.safe_cell("+8613812345678 x") == "'+8613812345678 x"
+    assert exports.safe_cell("-12.50") == "-12.50"  # a negative amount stays a number
+    assert exports.safe_cell(-1250) == "-1250"
     assert exports.safe_cell("南京西路旗舰店") == "南京西路旗舰店"
     assert exports.safe_cell(None) == ""
     response = exports.csv_response("stores.csv", ["code", "name"], [["SH001", "+1 旗舰"]])

@@ -2,18 +2,21 @@
 
 Callers pass rows they already scoped (through :func:`siyu.platform.tenancy.restrict` or a domain
 service); this module only writes them safely: a cell that a spreadsheet would read as a formula
-(``=``, ``+``, ``-``, ``@``, tab, carriage return) is prefixed with an apostrophe.
+(``=``, ``+``, ``-``, ``@``, tab, carriage return) is prefixed with an apostrophe; a plain number
+such as ``-12.50`` is left as it is.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.http import StreamingHttpResponse
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
 
 class _Echo:
@@ -23,7 +26,9 @@ class _Echo:
 
 def safe_cell(value: Any) -> str:
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> StreamingHttpResponse:
