@@ -36,15 +36,7 @@ def _require_hq(scope: Scope) -> None:
 
 
 def _record(scope: Scope, action: str, obj: Any, after: dict[str, Any]) -> None:
-    audit.record(
-        brand_id=scope.brand_id,
-        actor_id=scope.staff_id,
-        actor_label=scope.label or "system",
-        action=action,
-        obj=obj,
-        before=None,
-        after=after,
-    )
+    audit.record_by(scope, action, obj, after=after)
 
 
 @transaction.atomic

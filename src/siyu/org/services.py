@@ -64,15 +64,7 @@ def _save(scope: Scope, instance: M, action: str, before: dict[str, Any] | None,
     fields = tuple(fields)
     validation.full_clean(instance)
     instance.save()
-    audit.record(
-        brand_id=scope.brand_id,
-        actor_id=scope.staff_id,
-        actor_label=scope.label or "system",
-        action=action,
-        obj=instance,
-        before=before,
-        after=audit.snapshot(instance, fields),
-    )
+    audit.record_by(scope, action, instance, before=before, after=audit.snapshot(instance, fields))
     return instance
 
 
@@ -312,15 +304,7 @@ def set_staff_password(scope: Scope, staff_id: int, password: str) -> Staff:
         raise ValidationError({"password": _("A password has at least 8 characters.")})
     staff.set_password(password)
     staff.save(update_fields=["password"])
-    audit.record(
-        brand_id=scope.brand_id,
-        actor_id=scope.staff_id,
-        actor_label=scope.label,
-        action="staff.password",
-        obj=staff,
-        before=None,
-        after=None,
-    )
+    audit.record_by(scope, "staff.password", staff)
     return staff
 
 
@@ -338,15 +322,7 @@ def change_own_password(scope: Scope, *, old_password: str, new_password: str) -
         raise ValidationError({"new_password": _("Choose a password different from the current one.")})
     staff.set_password(new_password)
     staff.save(update_fields=["password"])
-    audit.record(
-        brand_id=scope.brand_id,
-        actor_id=scope.staff_id,
-        actor_label=scope.label,
-        action="staff.password",
-        obj=staff,
-        before=None,
-        after=None,
-    )
+    audit.record_by(scope, "staff.password", staff)
     return staff
 
 

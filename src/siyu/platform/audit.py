@@ -11,6 +11,7 @@ from django.db import models
 
 from siyu.platform import clock
 from siyu.platform.models import AuditEntry
+from siyu.platform.tenancy import Scope
 
 
 def _plain(value: Any) -> Any:
@@ -52,6 +53,26 @@ def record(
         object_type=obj._meta.model_name or type(obj).__name__.lower(),
         object_id=str(obj.pk),
         object_label=str(obj)[:200],
+        before=before,
+        after=after,
+    )
+
+
+def record_by(
+    scope: Scope,
+    action: str,
+    obj: models.Model,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Record a change made by the viewer ``scope`` (a member of staff, a token or the system)."""
+    return record(
+        brand_id=scope.brand_id,
+        actor_id=scope.staff_id,
+        actor_label=scope.label or "system",
+        action=action,
+        obj=obj,
         before=before,
         after=after,
     )
