@@ -121,17 +121,20 @@ def test_the_roles_table_of_adr_0006_matches_the_code() -> None:
     from siyu.org.rules import LEVEL_OF_ROLE, ROLE_PERMS, Perm, Role
 
     text = (ADR / "0006-roles-and-permissions.md").read_text(encoding="utf-8")
-    header = next(line for line in text.splitlines() if line.startswith("| Role | Level |"))
-    columns = [c.strip().strip("`") for c in header.strip("|").split("|")]
-    assert columns[2:] == [p.value for p in Perm], "one column per permission, in the order of Perm"
-    documented: dict[str, tuple[str, frozenset[str]]] = {}
+    header = next(line for line in text.splitlines() if line.startswith("| Permission |"))
+    roles = [c.strip().strip("`") for c in header.strip("|").split("|")][1:]
+    assert roles == [r.value for r in Role], "one column per role, in the order of Role"
+    rows = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == len(columns) and cells[0].startswith("`") and cells[0].strip("`") in Role._value2member_map_:
-            perms = frozenset(columns[i] for i, cell in enumerate(cells) if i >= 2 and cell == "✓")
-            documented[cells[0].strip("`")] = (cells[1], perms)
-    in_code = {r.value: (LEVEL_OF_ROLE[r].value, frozenset(str(p) for p in ROLE_PERMS[r])) for r in Role}
-    assert documented == in_code, "docs/adr/0006-roles-and-permissions.md disagrees with siyu.org.rules"
+        if len(cells) == len(roles) + 1 and cells[0] != "Permission" and not cells[0].startswith("-"):
+            rows[cells[0].strip("`*")] = cells[1:]
+    assert [rows["level"][i] for i in range(len(roles))] == [LEVEL_OF_ROLE[Role(r)].value for r in roles]
+    documented = [p for p in rows if p != "level"]
+    assert documented == [p.value for p in Perm], "one row per permission, in the order of Perm"
+    for perm in Perm:
+        marked = {roles[i] for i, cell in enumerate(rows[perm.value]) if cell == "✓"}
+        assert marked == {r.value for r in Role if perm.value in ROLE_PERMS[r]}, f"{perm.value} disagrees"
 
 
 def test_the_changelog_has_an_unreleased_section() -> None:

@@ -55,21 +55,31 @@ class Perm(StrEnum):
     AUDIT_VIEW = "org.audit"
     TOKENS = "org.tokens"
     MEMBERS_VIEW = "members.view"
+    MEMBERS_EDIT = "members.edit"  # tags, notes, follow-ups, consent on customers in reach
+    MEMBERS_REGISTER = "members.register"  # register customers and touches (POS, ERP, scans)
+    MEMBERS_BIND = "members.bind"  # assign a guide, transfer customers in reach
+    MEMBERS_MERGE = "members.merge"  # merge and unmerge customers
+    MEMBERS_CODES = "members.codes"  # create and manage store, guide, campaign and product codes
+    MEMBERS_IMPORT = "members.import"
+    MEMBERS_EXPORT = "members.export"  # export a filtered customer list (scoped, masked)
+    MEMBERS_POLICY = "members.policy"  # tag groups, lifecycle thresholds, tiers, binding rules
+    MEMBERS_PRIVACY = "members.privacy"  # a customer's data export and erasure on request
     CATALOG_VIEW = "catalog.view"
 
+
+_EVERY_STAFF = {Perm.ORG_VIEW, Perm.MEMBERS_VIEW, Perm.MEMBERS_EDIT, Perm.MEMBERS_REGISTER, Perm.CATALOG_VIEW}
+_MANAGERS = {Perm.HQ_CONSOLE, Perm.MEMBERS_BIND, Perm.MEMBERS_CODES, Perm.MEMBERS_EXPORT}
 
 ROLE_PERMS: dict[Role, frozenset[str]] = {
     Role.HQ_ADMIN: frozenset(p.value for p in Perm if p is not Perm.GUIDE_WORKBENCH),
     Role.HQ_OPERATOR: frozenset(
-        {Perm.HQ_CONSOLE, Perm.ORG_VIEW, Perm.ORG_STRUCTURE, Perm.ORG_STORE, Perm.MEMBERS_VIEW, Perm.CATALOG_VIEW}
+        _EVERY_STAFF
+        | _MANAGERS
+        | {Perm.ORG_STRUCTURE, Perm.ORG_STORE, Perm.MEMBERS_MERGE, Perm.MEMBERS_IMPORT, Perm.MEMBERS_POLICY}
     ),
-    Role.REGION_MANAGER: frozenset(
-        {Perm.HQ_CONSOLE, Perm.ORG_VIEW, Perm.ORG_STORE, Perm.ORG_STAFF, Perm.MEMBERS_VIEW, Perm.CATALOG_VIEW}
-    ),
-    Role.STORE_MANAGER: frozenset(
-        {Perm.HQ_CONSOLE, Perm.GUIDE_WORKBENCH, Perm.ORG_VIEW, Perm.ORG_STAFF, Perm.MEMBERS_VIEW, Perm.CATALOG_VIEW}
-    ),
-    Role.GUIDE: frozenset({Perm.GUIDE_WORKBENCH, Perm.ORG_VIEW, Perm.MEMBERS_VIEW, Perm.CATALOG_VIEW}),
+    Role.REGION_MANAGER: frozenset(_EVERY_STAFF | _MANAGERS | {Perm.ORG_STORE, Perm.ORG_STAFF}),
+    Role.STORE_MANAGER: frozenset(_EVERY_STAFF | _MANAGERS | {Perm.GUIDE_WORKBENCH, Perm.ORG_STAFF}),
+    Role.GUIDE: frozenset(_EVERY_STAFF | {Perm.GUIDE_WORKBENCH}),
 }
 
 # What an API token may be granted (systems: POS, ERP, callbacks).
@@ -79,6 +89,10 @@ TOKEN_PERMS: tuple[str, ...] = (
     Perm.ORG_STORE,
     Perm.ORG_STAFF,
     Perm.MEMBERS_VIEW,
+    Perm.MEMBERS_EDIT,
+    Perm.MEMBERS_REGISTER,
+    Perm.MEMBERS_BIND,
+    Perm.MEMBERS_CODES,
     Perm.CATALOG_VIEW,
 )
 
