@@ -21,6 +21,7 @@ import inspect
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +32,12 @@ from django.urls import URLPattern, URLResolver, get_resolver, include, path, re
 
 from tests.access.model import ROLES, Rule
 
-DECLARATIONS = ("tests.access.pages", "tests.access.api")
+# Every module of tests/access/ but the model declares RULES: pages.py, api.py, and one per slice.
+DECLARATIONS = tuple(
+    f"tests.access.{p.stem}"
+    for p in sorted((Path(__file__).parent / "access").glob("*.py"))
+    if p.stem not in {"__init__", "model"}
+)
 ANONYMOUS = "anonymous"
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 

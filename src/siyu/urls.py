@@ -3,12 +3,12 @@
 from django.urls import include, path
 
 from siyu.api import api
-from siyu.members import views as members_views
+from siyu.members import urls as members_urls
 from siyu.org import views as org_views
 from siyu.platform import views as platform_views
 
-hq_patterns = [*platform_views.hq_urlpatterns, *org_views.hq_urlpatterns, *members_views.hq_urlpatterns]
-guide_patterns = [*platform_views.guide_urlpatterns, *org_views.guide_urlpatterns, *members_views.guide_urlpatterns]
+hq_patterns = [*platform_views.hq_urlpatterns, *org_views.hq_urlpatterns, *members_urls.hq_urlpatterns]
+guide_patterns = [*platform_views.guide_urlpatterns, *org_views.guide_urlpatterns, *members_urls.guide_urlpatterns]
 
 urlpatterns = [
     path("", platform_views.root, name="root"),
@@ -17,4 +17,5 @@ urlpatterns = [
     path("hq/", include((hq_patterns, "hq"))),
     path("guide/", include((guide_patterns, "guide"))),
     path("api/v1/", api.urls),
+    *members_urls.public_urlpatterns,
 ]

@@ -1,0 +1,10 @@
+"""The customer domain's routes, composed from its view modules: HQ console (``hq:``), guide
+workbench (``guide:``) and the customer-facing pages (scan landing, the customer's own profile)."""
+
+from django.urls import URLPattern, URLResolver
+
+from siyu.members import views
+
+hq_urlpatterns = [*views.hq_urlpatterns]
+guide_urlpatterns = [*views.guide_urlpatterns]
+public_urlpatterns: list[URLPattern | URLResolver] = []  # customer-facing: /c/<token>, /m/<store>/me ...
