@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from django.utils import translation
 
 from siyu.cli import main
 from siyu.demo import personas as P
@@ -19,7 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 def siyu(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+    with translation.override("en"):  # messages are checked in English; the default language is zh-hans
+        return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
 
 
 @pytest.fixture

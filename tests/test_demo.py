@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 from django.test import override_settings
+from django.utils import translation
 
 from siyu.catalog.models import Category, Product, ProductRole, Sku
 from siyu.demo import generator
@@ -356,7 +357,7 @@ def _rows() -> tuple[int, ...]:
 
 def test_events_need_the_event_lake_and_nothing_is_written() -> None:
     before = _rows()
-    with pytest.raises(DemoError, match="event lake"):
+    with translation.override("en"), pytest.raises(DemoError, match="event lake"):
         generator.run(Config(members=10, events=10))
     assert _rows() == before
 
