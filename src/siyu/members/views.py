@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_GET
 
 from siyu.members import services
@@ -153,7 +153,7 @@ def customer_export(request: HttpRequest) -> HttpResponseBase:
     _form, qs = _filtered(request, scope, labels)
     header = [
         _("ID"),
-        _("Name"),
+        pgettext("person", "Name"),
         _("Mobile"),
         _("Store"),
         _("Guide"),
