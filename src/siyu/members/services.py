@@ -54,6 +54,12 @@ class CustomerRow:
     total_spent_fen: int
 
 
+def name_hash(name: str) -> str:
+    """The keyed hash of a full name (trimmed) for exact search; empty for no name."""
+    name = name.strip()
+    return privacy.lookup_hash(name) if name else ""
+
+
 def _sealed(row: NewCustomer, brand_id: int) -> Customer:
     phone = privacy.normalize_phone(row.phone)
     return Customer(
@@ -63,6 +69,7 @@ def _sealed(row: NewCustomer, brand_id: int) -> Customer:
         phone_sealed=privacy.seal(phone),
         phone_hash=privacy.lookup_hash(phone),
         name_sealed=privacy.seal(row.name),
+        name_hash=name_hash(row.name),
         gender=row.gender,
         birthday=row.birthday,
         source=row.source,
@@ -154,3 +161,23 @@ def count_by_store(scope: Scope) -> dict[int, int]:
 
 def count_customers(brand_id: int) -> int:
     return Customer.objects.filter(brand_id=brand_id).count()
+
+
+# --- profile: tags, notes, consent, lifecycle, RFM, tiers; privacy rights (helper-profile) ------
+from siyu.members import profile as _profile  # noqa: E402  (profile does not import this module at load)
+from siyu.members import rights as _rights  # noqa: E402
+
+ConsentState = _profile.ConsentState
+NoteRow = _profile.NoteRow
+add_note = _profile.add_note
+add_tag = _profile.add_tag
+bulk_tag = _profile.bulk_tag
+complete_follow_up = _profile.complete_follow_up
+consent_state = _profile.consent_state
+follow_ups_due = _profile.follow_ups_due
+record_consent = _profile.record_consent
+recompute_brand = _profile.recompute_brand
+remove_tag = _profile.remove_tag
+tags_of = _profile.tags_of
+erase_customer = _rights.erase_customer
+export_customer_data = _rights.export_customer_data
