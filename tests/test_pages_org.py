@@ -41,6 +41,18 @@ def test_navigation_hides_what_a_role_cannot_open(client: Client, world: Any) ->
     assert 'action="/i18n/setlang/"' in html and reverse("hq:logout") in html
 
 
+@pytest.mark.parametrize("login", ["hq:login", "guide:login"])
+def test_sign_in_says_what_is_wrong_next_to_the_field(client: Client, world: Any, login: str) -> None:
+    html = client.post(reverse(login), {"username": "", "password": ""}).content.decode()
+    for field in ("username", "password"):
+        assert f'<div class="field invalid" data-field="{field}">' in html
+    assert html.count('class="field-error"') == 2
+    response = client.post(reverse(login), {"username": "chen.guide", "password": "wrong-password"})
+    html = response.content.decode()
+    assert response.status_code == 400 and '<div class="errors" role="alert"><p>' in html
+    assert "errorlist" not in html  # a sentence, not a bulleted list
+
+
 def test_language_switch(client: Client, world: Any) -> None:
     world.login(client, "hq_operator")
     response = client.post(reverse("set_language"), {"language": "en", "next": reverse("hq:store_list")})
