@@ -74,6 +74,7 @@ def test_my_store_shows_the_store_and_colleagues(client: Client, world: Any) -> 
     world.login(client, "guide_a")
     html = client.get(reverse("guide:store")).content.decode()
     assert "南京西路旗舰店" in html and "上海 南京西路旗舰店" in html  # the address
+    assert "<dd>上海 南京西路旗舰店</dd>" in html  # the address already names the city: not said twice
     assert "刘洋" in html and "王芳" in html  # her colleagues
     assert "孙丽" not in html  # a guide of another store
     assert "uri.amap.com/marker?position=121.459500,31.229800" in html

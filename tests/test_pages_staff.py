@@ -236,6 +236,7 @@ def test_staff_detail_shows_postings_and_audit_trail_to_the_admin(client: Client
     world.login(client, "hq_admin")
     html = client.get(reverse("hq:staff_detail", args=[chen.pk])).content.decode()
     assert "staff.create" in html and "南京西路旗舰店" in html
+    assert 'class="old"' not in html  # a creation shows the new values, not "nothing → value"
     client.logout()
     world.login(client, "hq_operator")
     html = client.get(reverse("hq:staff_detail", args=[chen.pk])).content.decode()

@@ -131,6 +131,18 @@ def test_create_store_then_find_it_in_the_list(client: Client, world: Any) -> No
     entry = AuditEntry.objects.latest("id")
     assert entry.action == "store.create" and entry.after["code"] == "SH099"
     assert "SH099" in client.get(reverse("hq:store_list"), {"q": "静安寺"}).content.decode()
+    html = client.get(reverse("hq:store_detail", args=[store.pk])).content.decode()
+    assert "上海 静安区 南京西路1618号" in html  # city and district before a street address
+    assert "2026-05-01" in html  # dates read the same on every page
+
+
+def test_an_address_that_names_its_city_does_not_say_it_twice(client: Client, world: Any) -> None:
+    as_(client, world, "hq_operator")
+    form = _store_form(world, address="上海市静安区南京西路1618号")
+    assert client.post(reverse("hq:store_create"), form).status_code == 302
+    store = Store.objects.get(brand=world.brand, code="SH099")
+    html = client.get(reverse("hq:store_detail", args=[store.pk])).content.decode()
+    assert "<dd>上海市静安区南京西路1618号</dd>" in html
 
 
 @pytest.mark.parametrize(
