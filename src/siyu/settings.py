@@ -27,6 +27,8 @@ SECRET_KEY = os.environ.get("SIYU_SECRET_KEY", "siyu-embedded-development-key-ch
 SIYU_DATA_KEY = os.environ.get("SIYU_DATA_KEY", SECRET_KEY)
 ALLOWED_HOSTS = [h for h in os.environ.get("SIYU_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("SIYU_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+# Where customers reach siyu from outside: the base of the scan URLs printed in QR codes (/c/<token>).
+SIYU_PUBLIC_URL = os.environ.get("SIYU_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.auth",

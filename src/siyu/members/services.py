@@ -102,7 +102,7 @@ def visible_customers(
     lifecycle: str | None = None,
     phone: str | None = None,
 ) -> QuerySet[Customer]:
-    qs = restrict(Customer, scope).filter(erased_at__isnull=True)
+    qs = restrict(Customer, scope).filter(erased_at__isnull=True, merged_into__isnull=True)  # merged-away: gone
     if store_id:
         qs = qs.filter(store_id=store_id)
     if guide_id:
@@ -181,3 +181,40 @@ remove_tag = _profile.remove_tag
 tags_of = _profile.tags_of
 erase_customer = _rights.erase_customer
 export_customer_data = _rights.export_customer_data
+
+
+# --- identity, binding, transfers, codes & scans (helper-identity) ------------------------------
+# isort: split
+from siyu.members import binding as _binding  # noqa: E402
+from siyu.members import codes as _codes  # noqa: E402
+from siyu.members import identity as _identity  # noqa: E402
+from siyu.members import transfers as _transfers  # noqa: E402
+
+IdentityIn = _identity.IdentityIn
+IdentityRow = _identity.IdentityRow
+BindingRow = _binding.BindingRow
+TransferResult = _transfers.TransferResult
+resolve = _identity.resolve
+live_customers = _identity.live  # customers neither merged away nor erased
+cluster_ids = _identity.cluster_ids  # a customer and those merged into her: read histories over these
+root_of = _identity.root_of
+customer_by_phone = _identity.customer_by_phone
+identities_of = _identity.identities_of
+merge_customers = _identity.merge_customers
+unmerge = _identity.unmerge
+bind = _binding.bind
+assign_guide = _binding.assign_guide
+binding_history = _binding.binding_history
+start_transfer = _transfers.start_transfer
+refuse_transfer = _transfers.refuse_transfer
+complete_due_transfers = _transfers.complete_due_transfers
+create_code = _codes.create_code
+scan = _codes.scan
+share_link = _codes.share_link
+
+
+def hand_over_customers_of(scope: Scope, staff_id: int, to_guides: list[int] | None = None) -> int:
+    """Hand a leaving guide's customers over (inheritance); how many were handed over. Called by
+    ``siyu.org.services.mark_staff_left`` inside its transaction; refuses (``ValidationError``)
+    when nobody can take them."""
+    return len(_transfers.hand_over_customers_of(scope, staff_id, to_guides).transfers)

@@ -282,9 +282,12 @@ def move_staff(scope: Scope, staff_id: int, *, store: Any = None, region: Any = 
 
 
 @transaction.atomic
-def mark_staff_left(scope: Scope, staff_id: int, left_on: dt.date | None = None) -> Staff:
-    """Deactivate: she can no longer sign in; her history stays. (The customers issue hands her
-    customers over to other guides.)"""
+def mark_staff_left(
+    scope: Scope, staff_id: int, left_on: dt.date | None = None, *, to_guides: list[int] | None = None
+) -> Staff:
+    """Deactivate: she can no longer sign in; her history stays. Her customers are handed over (to
+    ``to_guides``, or to the least-loaded active guides of her store) in the same transaction; with
+    nobody to take them the leave is refused."""
     staff = _managed_staff(scope, staff_id)
     if staff.employment == Staff.Employment.LEFT:
         raise ValidationError({"employment": _("Already marked as left.")})
@@ -294,6 +297,9 @@ def mark_staff_left(scope: Scope, staff_id: int, left_on: dt.date | None = None)
     staff.is_active = False
     _save(scope, staff, "staff.leave", before, STAFF_FIELDS)
     Posting.objects.filter(staff=staff, ended_at__isnull=True).update(ended_at=clock.now())
+    from siyu.members import services as members  # members reads org through this module: import late
+
+    members.hand_over_customers_of(scope, staff.pk, to_guides)
     return staff
 
 
@@ -474,6 +480,20 @@ def visible_staff(scope: Scope, *, role: str | None = None, store_id: int | None
     if store_id:
         qs = qs.filter(store_id=store_id)
     return [_staff_info(s) for s in qs.order_by("name", "pk")]
+
+
+def staff_info(brand_id: int, staff_id: int, *, scope: Scope | None = None) -> StaffInfo | None:
+    """One member of staff of the brand (within ``scope``'s reach when given), or ``None``."""
+    qs = restrict(Staff, scope) if scope is not None else Staff.objects.all()
+    found = qs.filter(brand_id=brand_id, pk=staff_id).first()
+    return _staff_info(found) if found is not None else None
+
+
+def store_info(brand_id: int, store_id: int, *, scope: Scope | None = None) -> StoreInfo | None:
+    """One store of the brand (within ``scope``'s reach when given), or ``None``."""
+    qs = restrict(Store, scope) if scope is not None else Store.objects.all()
+    found = qs.filter(brand_id=brand_id, pk=store_id).first()
+    return _store_info(found) if found is not None else None
 
 
 def stores(brand_id: int, *, open_only: bool = False) -> list[StoreInfo]:

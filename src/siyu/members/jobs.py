@@ -1,0 +1,6 @@
+"""Jobs of the customer domain, registered with the queue at start (``siyu.platform.apps``).
+
+Each slice declares its jobs in its own module; importing them here registers them in every
+process (web and worker)."""
+
+from siyu.members.transfers import complete_due_transfers_job as complete_due_transfers_job  # WeCom takeover
