@@ -538,15 +538,22 @@ class ImportRun(models.Model):
     file_name = models.CharField(max_length=200)
     file_sha256 = models.CharField(max_length=64)
     dry_run = models.BooleanField(default=True)
+    skip_bad = models.BooleanField(default=False)  # a real run that skips bad rows instead of refusing
     status = models.CharField(max_length=10, choices=Status.choices)
     rows_total = models.PositiveIntegerField(default=0)
     rows_added = models.PositiveIntegerField(default=0)
     rows_unchanged = models.PositiveIntegerField(default=0)
     rows_bad = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)  # progress of a real run, committed with each batch
     errors = models.JSONField(default=list)  # [{"line", "column", "reason"}], the first 1,000
+    notices = models.JSONField(default=list)  # e.g. "read as GBK", "columns ignored"
+    message = models.TextField(blank=True)  # why a run failed or was refused
     actor_label = models.CharField(max_length=120)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.file_name

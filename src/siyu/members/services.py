@@ -182,6 +182,14 @@ tags_of = _profile.tags_of
 erase_customer = _rights.erase_customer
 export_customer_data = _rights.export_customer_data
 
+# --- import (helper-import): members from CSV / Excel, dry run and batched real run ------------
+from siyu.members.importer import (  # noqa: E402
+    BadRow as BadRow,
+    ImportFailed as ImportFailed,
+    Report as ImportReport,
+    import_members as import_members,
+)
+
 
 # --- identity, binding, transfers, codes & scans (helper-identity) ------------------------------
 # isort: split

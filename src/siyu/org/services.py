@@ -563,3 +563,15 @@ def staff_id_by_login(brand_id: int, login: str) -> int | None:
     """The id of the brand's member of staff who signs in as ``login`` (username or phone)."""
     qs = Staff.objects.filter(brand_id=brand_id).filter(models.Q(username=login) | models.Q(phone=login))
     return qs.values_list("pk", flat=True).first()
+
+
+def guides_by_login(brand_id: int) -> dict[str, StaffInfo]:
+    """The brand's guides (those who left included: ``active`` tells) by username and by phone, for
+    imports that name a guide either way."""
+    found: dict[str, StaffInfo] = {}
+    for s in Staff.objects.filter(brand_id=brand_id, role=Role.GUIDE).order_by("pk"):
+        info = _staff_info(s)
+        found[s.username.lower()] = info
+        if s.phone:
+            found[s.phone] = info
+    return found
