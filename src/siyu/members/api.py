@@ -7,8 +7,9 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from siyu.members import services
-from siyu.members.models import Lifecycle
+from siyu.members import profile, services
+from siyu.members.api_profile import router as profile_router
+from siyu.members.models import Lifecycle, Source
 from siyu.org.services import Perm  # permissions are org knowledge, reached through its services
 from siyu.platform.api import PageQuery, answers, current_scope, page_of, paginate, requires
 
@@ -38,6 +39,12 @@ class CustomerFilter(Schema):
     guide: int | None = Field(None, description="The id of the bound guide.")
     lifecycle: Lifecycle | None = None
     phone: str | None = Field(None, description="An exact mobile number, e.g. 13812345678.")
+    name: str | None = Field(None, max_length=40, description="An exact full name.")
+    tier: str | None = Field(None, max_length=20, description="A tier code.")
+    tag: int | None = Field(None, description="A tag id: customers holding it.")
+    source: Source | None = None
+    joined_from: dt.date | None = Field(None, description="Joined on or after this day.")
+    joined_to: dt.date | None = Field(None, description="Joined on or before this day.")
 
 
 @router.get(
@@ -55,6 +62,17 @@ def customer_list(request: HttpRequest, filters: Query[CustomerFilter], page: Qu
     qs = services.visible_customers(
         scope, store_id=filters.store, guide_id=filters.guide, lifecycle=filters.lifecycle, phone=filters.phone
     )
+    qs = profile.filter_customers(
+        qs,
+        {
+            "q": filters.name,
+            "tier": filters.tier,
+            "tag": filters.tag,
+            "source": filters.source,
+            "joined_from": filters.joined_from,
+            "joined_to": filters.joined_to,
+        },
+    )
     return paginate(qs, page, lambda c: services.to_row(scope, c))
 
 
@@ -69,3 +87,6 @@ def customer_list(request: HttpRequest, filters: Query[CustomerFilter], page: Qu
 @requires(Perm.MEMBERS_VIEW)
 def customer_detail(request: HttpRequest, customer_id: int) -> services.CustomerRow:
     return services.customer_row(current_scope(request), customer_id)
+
+
+router.add_router("", profile_router)

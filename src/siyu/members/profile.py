@@ -62,11 +62,54 @@ def customers_in_reach(scope: Scope) -> QuerySet[Customer]:
     return visible_customers(scope)
 
 
-def _customer(scope: Scope, customer_id: int, *, lock: bool = False) -> Customer:
+def customer_in_reach(scope: Scope, customer_id: int, *, lock: bool = False) -> Customer:
     qs = customers_in_reach(scope)
     if lock:
         qs = qs.select_for_update(of=("self",))
     return get_scoped(qs, scope, pk=customer_id)
+
+
+# --- Finding customers ------------------------------------------------------------------------
+def _name_hash(name: str) -> str:
+    from siyu.members.services import name_hash
+
+    return name_hash(name)
+
+
+def search(qs: QuerySet[Customer], text: str) -> QuerySet[Customer]:
+    """A full mobile number (by its keyed hash), else an exact full name (by ``name_hash``)."""
+    text = text.strip()
+    if not text:
+        return qs
+    try:
+        return qs.filter(phone_hash=privacy.lookup_hash(privacy.normalize_phone(text)))
+    except ValueError:
+        return qs.filter(name_hash=_name_hash(text))
+
+
+def filter_customers(qs: QuerySet[Customer], f: dict[str, Any]) -> QuerySet[Customer]:
+    """Narrow an already scoped list by the cleaned filters (pages and API share this)."""
+    if f.get("store"):
+        qs = qs.filter(store_id=f["store"])
+    if f.get("guide"):
+        qs = qs.filter(guide_id=f["guide"])
+    if f.get("lifecycle"):
+        qs = qs.filter(lifecycle=f["lifecycle"])
+    if f.get("tier"):
+        qs = qs.filter(tier=f["tier"])
+    if f.get("source"):
+        qs = qs.filter(source=f["source"])
+    if f.get("tag"):
+        qs = qs.filter(tag_links__tag_id=f["tag"])
+    if f.get("joined_from"):
+        qs = qs.filter(joined_at__date__gte=f["joined_from"])
+    if f.get("joined_to"):
+        qs = qs.filter(joined_at__date__lte=f["joined_to"])
+    if f.get("phone"):
+        qs = search(qs, f["phone"])
+    if f.get("q"):
+        qs = search(qs, f["q"])
+    return qs
 
 
 # --- Tag groups and tags (HQ) ------------------------------------------------------------------
@@ -209,7 +252,7 @@ def add_tag(scope: Scope, customer_id: int, tag_id: int) -> bool:
     """Tag one customer in reach; ``True`` if she did not hold it yet (idempotent)."""
     _require(scope, Perm.MEMBERS_EDIT)
     tag = _usable_tag(scope, tag_id)
-    customer = _customer(scope, customer_id, lock=True)
+    customer = customer_in_reach(scope, customer_id, lock=True)
     return _link([customer.pk], tag, scope, "manual") == 1
 
 
@@ -218,7 +261,7 @@ def remove_tag(scope: Scope, customer_id: int, tag_id: int) -> bool:
     """Take a tag off one customer in reach; ``True`` if she held it (idempotent)."""
     _require(scope, Perm.MEMBERS_EDIT)
     tag = _usable_tag(scope, tag_id)
-    customer = _customer(scope, customer_id, lock=True)
+    customer = customer_in_reach(scope, customer_id, lock=True)
     removed, _detail = CustomerTag.objects.filter(customer=customer, tag=tag).delete()
     return removed > 0
 
@@ -297,7 +340,7 @@ class NoteRow:
         )
 
 
-def _note_row(n: Note) -> NoteRow:
+def note_row(n: Note) -> NoteRow:
     return NoteRow(n.pk, n.customer_id, n.kind, privacy.unseal(n.text_sealed), n.due_on, n.done_at, n.at, n.author_id)
 
 
@@ -321,7 +364,7 @@ def add_note(
         errors["due_on"] = _("Only a follow-up has a due date.")
     if errors:
         raise ValidationError(errors)
-    customer = _customer(scope, customer_id)
+    customer = customer_in_reach(scope, customer_id)
     return Note.objects.create(
         brand_id=scope.brand_id,
         customer=customer,
@@ -352,7 +395,7 @@ def complete_follow_up(scope: Scope, note_id: int) -> Note:
 
 def notes_of(scope: Scope, customer_ids: Iterable[int]) -> list[NoteRow]:
     qs = restrict(Note, scope).filter(customer_id__in=list(customer_ids), customer__erased_at__isnull=True)
-    return [_note_row(n) for n in qs.order_by("-at", "-id")]
+    return [note_row(n) for n in qs.order_by("-at", "-id")]
 
 
 def follow_ups_due(scope: Scope, on: dt.date | None = None) -> QuerySet[Note]:
@@ -365,7 +408,7 @@ def follow_ups_due(scope: Scope, on: dt.date | None = None) -> QuerySet[Note]:
 
 
 def follow_ups_due_rows(scope: Scope, on: dt.date | None = None) -> list[NoteRow]:
-    return [_note_row(n) for n in follow_ups_due(scope, on).order_by("due_on", "id")]
+    return [note_row(n) for n in follow_ups_due(scope, on).order_by("due_on", "id")]
 
 
 # --- Consent (PIPL) -----------------------------------------------------------------------------
@@ -407,7 +450,7 @@ def record_consent(
 ) -> Consent:
     """Append a consent (or its withdrawal) for one channel; the history is never rewritten."""
     _require(scope, Perm.MEMBERS_EDIT)
-    customer = _customer(scope, customer_id)
+    customer = customer_in_reach(scope, customer_id)
     consent = _append_consent(customer, channel, granted, source, at or clock.now())
     audit.record_by(
         scope, "consent.record", consent, after=audit.snapshot(consent, ("channel", "granted", "source", "at"))

@@ -3,8 +3,8 @@ workbench (``guide:``) and the customer-facing pages (scan landing, the customer
 
 from django.urls import URLPattern, URLResolver
 
-from siyu.members import views
+from siyu.members import views, views_guide, views_mall, views_settings
 
-hq_urlpatterns = [*views.hq_urlpatterns]
-guide_urlpatterns = [*views.guide_urlpatterns]
-public_urlpatterns: list[URLPattern | URLResolver] = []  # customer-facing: /c/<token>, /m/<store>/me ...
+hq_urlpatterns = [*views.hq_urlpatterns, *views_settings.hq_urlpatterns]
+guide_urlpatterns = [*views_guide.guide_urlpatterns]
+public_urlpatterns: list[URLPattern | URLResolver] = [*views_mall.public_urlpatterns]  # /c/<token>, /m/<store>/me ...
