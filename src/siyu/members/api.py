@@ -77,7 +77,7 @@ def customer_list(request: HttpRequest, filters: Query[CustomerFilter], page: Qu
 
 
 @router.get(
-    "/customers/{customer_id}",
+    "/customers/{int:customer_id}",
     response=answers(CustomerOut),
     url_name="customer_detail",
     operation_id="customer_detail",
@@ -90,3 +90,8 @@ def customer_detail(request: HttpRequest, customer_id: int) -> services.Customer
 
 
 router.add_router("", profile_router)
+
+
+from siyu.members.api_identity import router as identity_router  # noqa: E402
+
+router.add_router("", identity_router)

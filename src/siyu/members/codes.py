@@ -314,7 +314,7 @@ class ScanResult:
     touch: Touch
 
 
-def _consent_from_scan(customer: Customer, consents: Mapping[str, bool]) -> None:
+def consent_from_touchpoint(customer: Customer, consents: Mapping[str, bool]) -> None:
     """The visitor ticked (or unticked) channels on the scan page: record what changes what is in
     force, through the profile slice (her own consent, given herself)."""
     from siyu.members import profile
@@ -391,7 +391,7 @@ def scan(
         )
         Code.objects.filter(pk=code.pk).update(scans=F("scans") + 1)
         if consents:
-            _consent_from_scan(customer, consents)
+            consent_from_touchpoint(customer, consents)
     return ScanResult(customer=customer, created=created, bind=result, touch=touch)
 
 

@@ -1,0 +1,139 @@
+"""Scanning a code: ``/c/<token>``, the customer-facing, phone-sized stand-in for the mini-program.
+
+The visitor is known by a stable anonymous openid (app ``h5-sandbox``) kept in a signed cookie, as
+the mini-program would know her by the openid WeChat gives it. The page shows the brand, store and
+guide of the code and a form with an optional mobile number and consent per channel; submitting
+it scans the code (:func:`siyu.members.codes.scan`): she is found or created, bound per the brand's
+rules, the touch is recorded. Her customer id is kept in a signed cookie too, so the store mall's
+pages know her (:func:`current_customer`). An inactive or expired code answers a friendly 410.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from siyu.members import codes
+from siyu.members.identity import IdentityIn, root_of
+from siyu.members.models import Channel, Code, Customer
+from siyu.org import services as org
+from siyu.platform import privacy
+from siyu.platform.access import PUBLIC, access
+
+VISITOR_COOKIE = "siyu_visitor"
+CUSTOMER_COOKIE = "siyu_customer"
+SALT = "siyu.members.scan"
+MAX_AGE = 400 * 24 * 3600  # browsers keep a cookie at most 400 days
+
+
+class ScanForm(forms.Form):
+    phone = forms.CharField(
+        label=gettext_lazy("Mobile (optional)"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel", "placeholder": "13812345678"}),
+        help_text=gettext_lazy("In the mini-program WeChat confirms your number; this page stands in for it."),
+    )
+    name = forms.CharField(label=gettext_lazy("Your name (optional)"), required=False, max_length=40)
+    wecom = forms.BooleanField(label=gettext_lazy("The guide may contact me on WeCom"), required=False)
+    sms = forms.BooleanField(label=gettext_lazy("Offers by SMS"), required=False)
+    mini_program = forms.BooleanField(label=gettext_lazy("Mini-program messages"), required=False)
+
+    def clean_phone(self) -> str:
+        raw = (self.cleaned_data.get("phone") or "").strip()
+        if not raw:
+            return ""
+        try:
+            return privacy.normalize_phone(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(_("A mobile number has 11 digits and starts with 13–19.")) from exc
+
+
+def visitor_openid(request: HttpRequest) -> str | None:
+    value = request.get_signed_cookie(VISITOR_COOKIE, default=None, salt=SALT)
+    return value if isinstance(value, str) and value else None
+
+
+def current_customer(request: HttpRequest) -> Customer | None:
+    """The customer this browser belongs to (she scanned a code here), or ``None``. A customer who
+    was merged since is followed to the one she was merged into."""
+    raw = request.get_signed_cookie(CUSTOMER_COOKIE, default=None, salt=SALT)
+    if not raw or not str(raw).isdigit():
+        return None
+    found = Customer.objects.filter(pk=int(raw)).first()
+    if found is None:
+        return None
+    found = root_of(found)
+    return found if found.erased_at is None else None
+
+
+def _context(code: Code) -> dict[str, object]:
+    store = org.store_info(code.brand_id, code.store_id) if code.store_id else None
+    guide = org.staff_info(code.brand_id, code.guide_id) if code.guide_id else None
+    return {"code": code, "store": store, "guide": guide}
+
+
+@access(PUBLIC)
+@require_http_methods(["GET", "POST"])
+def scan_landing(request: HttpRequest, token: str) -> HttpResponse:
+    code = codes.code_by_token(token)
+    if code is None:
+        return render(request, "members/scan/gone.html", {"missing": True}, status=404)
+    if not codes.is_live(code):
+        return render(request, "members/scan/gone.html", {"code": code}, status=410)
+    openid = visitor_openid(request) or "h5-" + secrets.token_urlsafe(18)
+    form = ScanForm(request.POST if request.method == "POST" else None)
+    context = {**_context(code), "form": form, "me": current_customer(request)}
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            f = form.cleaned_data
+            identities = [IdentityIn("openid", openid, app_id=codes.SCAN_APP_ID)]
+            if f["phone"]:
+                identities.append(IdentityIn("phone", f["phone"], verified=True))
+            consents = {c: bool(f[c]) for c in Channel.values}
+            try:
+                result = codes.scan(code, identities, name=f["name"] or None, consents=consents)
+            except codes.CodeGone:
+                return render(request, "members/scan/gone.html", {"code": code}, status=410)
+            except ValidationError as exc:
+                apply_errors(form, exc)
+                status = 400
+            else:
+                response = render(
+                    request,
+                    "members/scan/done.html",
+                    {**context, "result": result, "customer": result.customer},
+                )
+                _remember(response, openid, result.customer.pk)
+                return response
+        else:
+            status = 400
+    response = render(request, "members/scan/landing.html", context, status=status)
+    if visitor_openid(request) is None:
+        response.set_signed_cookie(VISITOR_COOKIE, openid, salt=SALT, max_age=MAX_AGE, httponly=True, samesite="Lax")
+    return response
+
+
+def apply_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """A service's ``ValidationError`` onto the form: on the field it names, else on the form."""
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    for name, messages in errors.items():
+        for message in messages:
+            form.add_error(name if name in form.fields else None, message)
+
+
+def _remember(response: HttpResponse, openid: str, customer_id: int) -> None:
+    for name, value in ((VISITOR_COOKIE, openid), (CUSTOMER_COOKIE, str(customer_id))):
+        response.set_signed_cookie(name, value, salt=SALT, max_age=MAX_AGE, httponly=True, samesite="Lax")
+
+
+public_urlpatterns = [path("c/<str:token>", scan_landing, name="scan")]
