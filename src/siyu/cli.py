@@ -550,5 +550,107 @@ def bench_run(name: str, scale: str, out_dir: Path | None, size: int | None) -> 
     console.print(f"→ {path}")
 
 
+# --- Import (helper-import) --------------------------------------------------------------------
+@main.group("import")
+def import_() -> None:
+    """Import data from files: `siyu import members FILE --brand CODE [--dry-run] [--skip-bad]`."""
+
+
+@import_.command("members")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--brand", "brand_code", required=True, help="The code of the brand to import into.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report the bad ones; change nothing.")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows even when some rows are bad.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write every bad row (line, column, reason) to this CSV file.",
+)
+def import_members(file: Path, brand_code: str, dry_run: bool, skip_bad: bool, report_path: Path | None) -> None:
+    """Import members from a CSV (UTF-8 or GBK) or Excel (.xlsx) file: a check first, then batches."""
+    import csv
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    setup_django()
+    from siyu.members import services as members
+    from siyu.org import services as org
+
+    brand_id = org.brand_by_code(brand_code)
+    if brand_id is None:
+        raise click.UsageError(_("There is no brand with the code %(code)s (--brand).") % {"code": brand_code})
+    scope = org.hq_scope(brand_id, f"siyu import {file.name}")
+    out = report_path.open("w", encoding="utf-8-sig", newline="") if report_path else None
+    writer = csv.writer(out) if out else None
+    if writer:
+        writer.writerow([_("line"), _("column"), _("reason")])
+
+    def on_bad(bad: members.BadRow) -> None:
+        if writer:
+            writer.writerow([bad.line, bad.column, bad.reason])
+
+    console = _console()
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=_console(stderr=True),
+    )  # fmt: skip
+    tasks: dict[str, TaskID] = {}
+    labels = {"check": _("Checking rows"), "import": _("Importing")}
+
+    def step(phase: str, done: int, total: int | None) -> None:
+        if phase not in tasks:
+            tasks[phase] = progress.add_task(labels[phase], total=total)
+        progress.update(tasks[phase], completed=done, total=total)
+
+    started = time.perf_counter()
+    try:
+        with progress:
+            report = members.import_members(
+                scope, file, dry_run=dry_run, skip_bad=skip_bad, progress=step, on_bad=on_bad
+            )
+    except members.ImportFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if out:
+            out.close()
+    for notice in report.notices:
+        console.print(notice)
+    if report.errors:
+        table = Table(_("line"), _("column"), _("reason"), title=_("Bad rows"))
+        for bad in report.errors[:50]:
+            table.add_row(str(bad.line), bad.column, bad.reason)
+        console.print(table)
+        if report.rows_bad > 50 or len(report.errors) > 50:
+            more = _("The first 50 problems are shown.")
+            console.print(more if report_path else more + " " + _("--report PATH writes all of them to a CSV file."))
+    figures = {
+        "rows": report.rows_total, "bad": report.rows_bad, "added": report.rows_added,
+        "unchanged": report.rows_unchanged, "seconds": f"{time.perf_counter() - started:.1f}",
+    }  # fmt: skip
+    if dry_run:
+        console.print(
+            _(
+                "Checked %(rows)s rows in %(seconds)s s: %(bad)s bad, %(added)s would be added, "
+                "%(unchanged)s already there."
+            )
+            % figures
+        )
+    elif report.refused:
+        raise click.ClickException(report.message + " " + _("Run again with --skip-bad to import the good rows only."))
+    else:
+        console.print(
+            _(
+                "Imported %(rows)s rows in %(seconds)s s: %(added)s added, %(unchanged)s already there, "
+                "%(bad)s bad skipped."
+            )
+            % figures
+        )
+    if report_path:
+        console.print(f"→ {report_path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

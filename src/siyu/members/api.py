@@ -95,3 +95,7 @@ router.add_router("", profile_router)
 from siyu.members.api_identity import router as identity_router  # noqa: E402
 
 router.add_router("", identity_router)
+
+from siyu.members.api_import import router as import_router  # noqa: E402  (helper-import)
+
+router.add_router("", import_router)

@@ -32,7 +32,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -814,6 +814,7 @@ def import_members(
                 report.status = ImportRun.Status.CHECKED.value
             elif report.rows_bad and not skip_bad:
                 report.refused = True
+                report.rows_added = report.rows_unchanged = 0  # nothing was applied
                 report.status = ImportRun.Status.FAILED.value
                 report.message = _(
                     "%(bad)s bad rows: nothing was imported. Correct them and import again, or skip them."
@@ -985,9 +986,16 @@ def get_run(scope: Scope, run_id: int) -> ImportRun:
     return get_scoped(visible_runs(scope), scope, pk=run_id)
 
 
-def run_in_background(run: ImportRun) -> None:
-    """Queue a recorded run for the worker (``siyu worker``)."""
-    import_job(run.pk)
+def process(scope: Scope, run: ImportRun, path: Path) -> bool:
+    """Run a recorded run's file: inline when it is small, else as a job (``siyu worker``); returns
+    whether it was queued. A failure is recorded on the run (status ``failed``, ``message``)."""
+    if path.stat().st_size > INLINE_BYTES:
+        import_job(run.pk)
+        return True
+    with suppress(ImportFailed):
+        import_members(scope, path, file_name=run.file_name, dry_run=run.dry_run, skip_bad=run.skip_bad, run=run)
+    run.refresh_from_db()
+    return False
 
 
 def bad_rows(run: ImportRun) -> list[BadRow]:

@@ -183,12 +183,13 @@ erase_customer = _rights.erase_customer
 export_customer_data = _rights.export_customer_data
 
 # --- import (helper-import): members from CSV / Excel, dry run and batched real run ------------
-from siyu.members.importer import (  # noqa: E402
-    BadRow as BadRow,
-    ImportFailed as ImportFailed,
-    Report as ImportReport,
-    import_members as import_members,
-)
+# isort: split
+from siyu.members import importer as _importer  # noqa: E402
+
+BadRow = _importer.BadRow
+ImportFailed = _importer.ImportFailed
+ImportReport = _importer.Report
+import_members = _importer.import_members
 
 
 # --- identity, binding, transfers, codes & scans (helper-identity) ------------------------------

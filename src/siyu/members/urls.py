@@ -13,3 +13,6 @@ from siyu.members import views_codes, views_identity, views_scan, views_transfer
 hq_urlpatterns += [*views_codes.hq_urlpatterns, *views_transfers.hq_urlpatterns, *views_identity.hq_urlpatterns]
 guide_urlpatterns += views_codes.guide_urlpatterns
 public_urlpatterns += views_scan.public_urlpatterns
+from siyu.members import views_import  # noqa: E402  (helper-import)
+
+hq_urlpatterns += views_import.hq_urlpatterns  # helper-import: /hq/customers/imports/
