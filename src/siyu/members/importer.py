@@ -593,6 +593,7 @@ class Table:
         self.sql = "INSERT INTO {} ({}) VALUES ({})".format(
             qn(self.table), ", ".join(qn(c) for c in columns), ", ".join(["%s"] * len(columns))
         )
+        self.copy_sql = "COPY {} ({}) FROM STDIN".format(qn(self.table), ", ".join(qn(c) for c in columns))
 
     def ids(self, n: int) -> list[int]:
         """``n`` new primary keys, allocated inside the caller's transaction."""
@@ -615,6 +616,11 @@ class Table:
             return
         constants = self.constants
         with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":  # COPY: one stream instead of a statement per row
+                with connection.wrap_database_errors, cursor.cursor.copy(self.copy_sql) as copy:
+                    for r in rows:
+                        copy.write_row(r + constants)
+                return
             cursor.executemany(self.sql, [r + constants for r in rows])
 
 
