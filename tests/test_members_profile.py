@@ -421,3 +421,10 @@ def test_recompute_now_is_hq_only_and_audited(world: Any, tiered: dict[str, Any]
     assert summary.tier_changes == 12
     assert AuditEntry.objects.filter(action="members.recompute").exists()
     assert org.hq_scope(world.brand.pk).brand_id == world.brand.pk
+
+
+def test_the_nightly_job_recomputes_every_brand(world: Any, tiered: dict[str, Any]) -> None:
+    from siyu.members.jobs import recompute_profiles
+
+    assert recompute_profiles.call_local() == {world.brand.pk: 12, world.rival_brand.pk: 0}
+    assert recompute_profiles.call_local() == {world.brand.pk: 0, world.rival_brand.pk: 0}

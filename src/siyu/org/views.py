@@ -739,7 +739,11 @@ def _my_store(scope: Scope) -> Store | None:
 @require_GET
 def guide_home(request: HttpRequest) -> HttpResponse:
     scope = require_scope(request)
-    context = {"store": _my_store(scope), "customer_count": members.visible_customers(scope).count()}
+    context = {
+        "store": _my_store(scope),
+        "customer_count": members.visible_customers(scope).count(),
+        "follow_ups_due": members.follow_ups_due(scope).count(),
+    }
     return render(request, "org/guide_home.html", context)
 
 
