@@ -22,19 +22,19 @@ from django.forms.models import fields_for_model
 from django.utils.translation import gettext_lazy as _
 
 from siyu.org.models import Franchisee, Region, Staff, Store
-from siyu.org.rules import MANAGEABLE_ROLES, POSTED_TO, ROLE_LABELS, TOKEN_PERMS, Perm, Role, valid_opening_hours
+from siyu.org.rules import (
+    MANAGEABLE_ROLES,
+    PERM_LABELS,
+    POSTED_TO,
+    ROLE_LABELS,
+    TOKEN_PERMS,
+    Perm,
+    Role,
+    valid_opening_hours,
+)
 from siyu.platform.tenancy import Scope, restrict
 
 ANY = [("", _("All"))]
-
-TOKEN_PERM_LABELS = {
-    Perm.ORG_VIEW: _("Read the organisation"),
-    Perm.ORG_STRUCTURE: _("Manage regions, franchisees and new stores"),
-    Perm.ORG_STORE: _("Edit stores"),
-    Perm.ORG_STAFF: _("Manage staff"),
-    Perm.MEMBERS_VIEW: _("Read customers"),
-    Perm.CATALOG_VIEW: _("Read the catalog"),
-}
 
 
 def apply_errors(form: forms.BaseForm, exc: ValidationError) -> None:
@@ -228,7 +228,7 @@ class TokenForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=80, help_text=_("Which system uses it, e.g. 'POS Shanghai'."))
     perms = forms.MultipleChoiceField(
         label=_("Permissions"),
-        choices=[(p, TOKEN_PERM_LABELS.get(Perm(p), p)) for p in TOKEN_PERMS],
+        choices=[(p, PERM_LABELS[Perm(p)]) for p in TOKEN_PERMS],
         widget=forms.CheckboxSelectMultiple,
     )
 

@@ -8,6 +8,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from siyu.org.rules import LEVEL_OF_ROLE, ROLE_LABELS, ROLE_PERMS, Role
 from siyu.platform.tenancy import Level, Scope, ScopeRule
@@ -15,6 +16,12 @@ from siyu.platform.tenancy import Level, Scope, ScopeRule
 code_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$",
     _("Use 1–32 letters, digits, '-' or '_', starting with a letter or digit."),
+)
+
+
+contact_phone_validator = RegexValidator(
+    r"^\+?[0-9][0-9 ()-]{4,18}[0-9]$",
+    _("A phone number: digits, with optional +, spaces, dashes or brackets, e.g. 021-62881234."),
 )
 
 
@@ -33,8 +40,8 @@ class Brand(models.Model):
 
 
 class Status(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    INACTIVE = "inactive", _("Inactive")
+    ACTIVE = "active", pgettext_lazy("status", "Active")
+    INACTIVE = "inactive", pgettext_lazy("status", "Inactive")
 
 
 class Region(models.Model):
@@ -79,7 +86,9 @@ class Franchisee(models.Model):
         validators=[RegexValidator(r"^[0-9A-HJ-NPQRTUWXY]{18}$", _("18 characters: digits and capital letters"))],
     )
     contact_name = models.CharField(_("contact"), max_length=60, blank=True)
-    contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
+    contact_phone = models.CharField(
+        _("contact phone"), max_length=20, blank=True, validators=[contact_phone_validator]
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
 
     class Meta:
@@ -122,7 +131,7 @@ class Store(models.Model):
         validators=[MinValueValidator(73), MaxValueValidator(136)],
     )
     opening_hours = models.CharField(_("opening hours"), max_length=11, default="10:00-22:00")
-    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, validators=[contact_phone_validator])
     status = models.CharField(_("status"), max_length=16, choices=State.choices, default=State.OPEN)
     opened_on = models.DateField(_("opened on"), null=True, blank=True)
 
@@ -148,8 +157,8 @@ class Staff(AbstractBaseUser):
     """A member of the brand's staff; signs in with username or phone and a password."""
 
     class Employment(models.TextChoices):
-        ACTIVE = "active", _("Active")
-        LEFT = "left", _("Left")
+        ACTIVE = "active", pgettext_lazy("employment", "Active")
+        LEFT = "left", pgettext_lazy("employment", "Left")
 
     scope_rule: ClassVar[ScopeRule] = ScopeRule(region=("region_id", "store__region_id"), store="store_id", own="id")
 
@@ -168,7 +177,7 @@ class Staff(AbstractBaseUser):
         blank=True,
         validators=[RegexValidator(r"^1[3-9]\d{9}$", _("11 digits starting with 13–19, e.g. 13812345678."))],
     )
-    name = models.CharField(_("name"), max_length=60)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=60)
     role = models.CharField(_("role"), max_length=20, choices=[(r.value, ROLE_LABELS[r]) for r in Role])
     region = models.ForeignKey(
         Region, on_delete=models.PROTECT, null=True, blank=True, related_name="staff", verbose_name=_("region")

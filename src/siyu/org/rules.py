@@ -67,6 +67,28 @@ class Perm(StrEnum):
     CATALOG_VIEW = "catalog.view"
 
 
+PERM_LABELS: dict[Perm, str] = {
+    Perm.HQ_CONSOLE: _("Open the HQ console"),
+    Perm.GUIDE_WORKBENCH: _("Open the guide workbench"),
+    Perm.ORG_VIEW: _("Read the organisation"),
+    Perm.ORG_STRUCTURE: _("Manage regions, franchisees and new stores"),
+    Perm.ORG_STORE: _("Edit stores"),
+    Perm.ORG_STAFF: _("Manage staff"),
+    Perm.AUDIT_VIEW: _("Read the audit log"),
+    Perm.TOKENS: _("Manage API tokens"),
+    Perm.MEMBERS_VIEW: _("Read customers"),
+    Perm.MEMBERS_EDIT: _("Tag and annotate customers, record consent"),
+    Perm.MEMBERS_REGISTER: _("Register customers and touches"),
+    Perm.MEMBERS_BIND: _("Assign and transfer customers"),
+    Perm.MEMBERS_MERGE: _("Merge and unmerge customers"),
+    Perm.MEMBERS_CODES: _("Manage codes"),
+    Perm.MEMBERS_IMPORT: _("Import customers"),
+    Perm.MEMBERS_EXPORT: _("Export customer lists"),
+    Perm.MEMBERS_POLICY: _("Set tags, lifecycle, tiers and binding rules"),
+    Perm.MEMBERS_PRIVACY: _("Export or erase a customer's data on request"),
+    Perm.CATALOG_VIEW: _("Read the catalog"),
+}
+
 _EVERY_STAFF = {Perm.ORG_VIEW, Perm.MEMBERS_VIEW, Perm.MEMBERS_EDIT, Perm.MEMBERS_REGISTER, Perm.CATALOG_VIEW}
 _MANAGERS = {Perm.HQ_CONSOLE, Perm.MEMBERS_BIND, Perm.MEMBERS_CODES, Perm.MEMBERS_EXPORT}
 

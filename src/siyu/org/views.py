@@ -44,7 +44,7 @@ from siyu.org.forms import (
     apply_errors,
 )
 from siyu.org.models import ApiToken, Franchisee, Posting, Region, Staff, Store
-from siyu.org.rules import ROLE_LABELS, Perm, Role, can_manage_role
+from siyu.org.rules import PERM_LABELS, ROLE_LABELS, Perm, Role, can_manage_role
 from siyu.platform.access import access, require_scope
 from siyu.platform.exports import csv_response
 from siyu.platform.models import AuditEntry
@@ -701,6 +701,8 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 def token_list(request: HttpRequest) -> HttpResponse:
     scope = require_scope(request)
     rows = restrict(ApiToken, scope).select_related("store", "created_by").order_by("-created_at", "-id")
+    for token in rows:
+        token.perm_names = [PERM_LABELS.get(p, p) for p in token.perms]  # type: ignore[attr-defined, call-overload]
     return render(request, "org/token_list.html", {"rows": rows})
 
 

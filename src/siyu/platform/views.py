@@ -70,8 +70,13 @@ def guide_login(request: HttpRequest) -> HttpResponse:
 @access(AUTHENTICATED)
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
+    """Sign out and land on the sign-in page of the surface she used (workbench or console)."""
+    scope = scope_of(request)
+    surface = "hq" if scope is not None and scope.can("hq.console") else "guide"
+    if request.resolver_match is not None and request.resolver_match.namespace == "guide":
+        surface = "guide"
     logout(request)
-    return redirect("hq:login")
+    return redirect(f"{surface}:login")
 
 
 @access(PUBLIC)
