@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
 from siyu.platform.tenancy import Level
+
+if TYPE_CHECKING:  # django-stubs is a development dependency
+    from django_stubs_ext import StrOrPromise
 
 
 class Role(StrEnum):
@@ -67,7 +71,7 @@ class Perm(StrEnum):
     CATALOG_VIEW = "catalog.view"
 
 
-PERM_LABELS: dict[Perm, str] = {
+PERM_LABELS: dict[Perm, StrOrPromise] = {
     Perm.HQ_CONSOLE: _("Open the HQ console"),
     Perm.GUIDE_WORKBENCH: _("Open the guide workbench"),
     Perm.ORG_VIEW: _("Read the organisation"),

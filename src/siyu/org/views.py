@@ -702,7 +702,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
     scope = require_scope(request)
     rows = restrict(ApiToken, scope).select_related("store", "created_by").order_by("-created_at", "-id")
     for token in rows:
-        token.perm_names = [PERM_LABELS.get(p, p) for p in token.perms]  # type: ignore[attr-defined, call-overload]
+        token.perm_names = [PERM_LABELS.get(p, p) for p in token.perms]  # type: ignore[attr-defined]
     return render(request, "org/token_list.html", {"rows": rows})
 
 
