@@ -20,7 +20,7 @@ from django.utils.translation import gettext_noop
 
 from siyu.demo import personas as P
 from siyu.demo.codes import PhoneNumbering
-from siyu.demo.generator import LOCAL, Context, DemoError, Step
+from siyu.demo.generator import LOCAL, Context, DemoError, Step, register
 from siyu.demo.people import chinese_name
 from siyu.demo.places import CITIES
 from siyu.demo.products import STYLES
@@ -220,3 +220,8 @@ def write_customers(ctx: Context) -> None:
 BATCH_SIZE = 2000
 
 STEP = Step("customers", gettext_noop("Customers"), run=write_customers, done=customers_exist)
+
+# The customers' identities, bindings, codes, tags, tiers, merges and transfers: the next step.
+from siyu.demo import seed_assets  # noqa: E402
+
+register(seed_assets.STEP, after="customers")

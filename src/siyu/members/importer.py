@@ -641,6 +641,9 @@ class Writer:
             Identity, ["brand", "customer", "origin", "kind", "app_id", "key", "verified", "source", "created_at"]
         )
         self.bindings = Table(Binding, ["brand", "customer", "guide", "store", "source", "actor_label", "at"])
+        self.coded_bindings = Table(
+            Binding, ["brand", "customer", "guide", "store", "source", "actor_label", "at", "code"]
+        )
         self.tags = Table(CustomerTag, ["brand", "customer", "tag", "added_by_label", "source", "at"])
         self.consents = Table(Consent, ["brand", "customer", "channel", "granted", "source", "at"])
         self.adapt_dt = connection.ops.adapt_datetimefield_value
@@ -715,6 +718,62 @@ class Writer:
         ):
             table.insert([(i, *r) for i, r in zip(table.ids(len(rows)), rows, strict=True)])
         return len(new), len(batch) - len(new)
+
+
+# --- Attaching identities and bindings to existing customers in bulk (the demo generator) -------
+@dataclass(frozen=True)
+class Attach:
+    """Identities and the first binding of a customer who has neither yet."""
+
+    customer_id: int
+    phone_hash: str
+    at: dt.datetime
+    guide_id: int | None = None
+    store_id: int | None = None
+    binding_source: str = ""  # a BindingSource; "" for no binding
+    code_id: int | None = None
+    unionid: str = ""
+    openid: str = ""
+    openid_app: str = ""
+    pos_card: str = ""
+
+
+def bulk_attach(brand_id: int, rows: Iterable[Attach], *, actor_label: str, batch_size: int = BATCH_SIZE) -> int:
+    """Give existing customers their identities (a verified phone, unionid, openid, POS card) and
+    their first binding, in batches of one transaction each, with the importer's raw inserts. For
+    seeding (the demo): the caller vouches the customers have none yet. Returns the rows written."""
+    writer = Writer(brand_id, actor_label)
+    adapt = writer.adapt_dt
+    written = 0
+    it = iter(rows)
+    while True:
+        batch = [r for _i, r in zip(range(batch_size), it, strict=False)]
+        if not batch:
+            return written
+        identities: list[tuple[Any, ...]] = []
+        bindings: list[tuple[Any, ...]] = []
+        for r in batch:
+            at = adapt(r.at)
+            c = r.customer_id
+            if r.phone_hash:
+                identities.append((brand_id, c, c, IdentityKind.PHONE, "", r.phone_hash, True, Source.IMPORT, at))
+            if r.unionid:
+                identities.append((brand_id, c, c, IdentityKind.UNIONID, "", r.unionid, False, "", at))
+            if r.openid:
+                identities.append((brand_id, c, c, IdentityKind.OPENID, r.openid_app, r.openid, False, "", at))
+            if r.pos_card:
+                identities.append((brand_id, c, c, IdentityKind.POS_CARD, "", r.pos_card, False, "", at))
+            if r.binding_source:
+                bindings.append(
+                    (brand_id, c, r.guide_id, r.store_id, r.binding_source, writer.actor_label, at, r.code_id)
+                )
+        with transaction.atomic():
+            writer.identities.insert(
+                [(i, *t) for i, t in zip(writer.identities.ids(len(identities)), identities, strict=True)]
+            )
+            table = writer.coded_bindings
+            table.insert([(i, *t) for i, t in zip(table.ids(len(bindings)), bindings, strict=True)])
+        written += len(identities) + len(bindings)
 
 
 # --- Running an import -----------------------------------------------------------------------

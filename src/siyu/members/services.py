@@ -190,6 +190,24 @@ BadRow = _importer.BadRow
 ImportFailed = _importer.ImportFailed
 ImportReport = _importer.Report
 import_members = _importer.import_members
+Attach = _importer.Attach
+bulk_attach = _importer.bulk_attach  # identities and first bindings of existing customers (demo seeding)
+# what the demo generator's customer-assets step uses (src/siyu/demo/seed_assets.py)
+create_tag_group = _profile.create_tag_group
+create_tag = _profile.create_tag
+create_tier_level = _profile.create_tier_level
+
+
+def has_identities(brand_id: int) -> bool:
+    from siyu.members.models import Identity
+
+    return Identity.objects.filter(brand_id=brand_id).exists()
+
+
+def count_transfers(brand_id: int) -> int:
+    from siyu.members.models import Transfer
+
+    return Transfer.objects.filter(brand_id=brand_id).count()
 
 
 # --- identity, binding, transfers, codes & scans (helper-identity) ------------------------------

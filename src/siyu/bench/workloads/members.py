@@ -36,6 +36,7 @@ TAGS = {"兴趣": ["跑步", "篮球", "户外", "健身", "瑜伽"], "价值": 
 class Brand:
     brand_id: int
     stores: list[tuple[str, list[str]]]  # store code, usernames of its active guides
+    tag_ids: list[int]
 
 
 def demo_brand() -> Brand:
@@ -43,21 +44,19 @@ def demo_brand() -> Brand:
     from siyu.demo import generator
     from siyu.members import profile
     from siyu.org import services as org
-    from siyu.org.models import Staff
 
     summary = generator.run(generator.Config(members=1), only={"org"})
     scope = org.hq_scope(summary.brand_id, "bench")
+    tag_ids = []
     for group_name, names in TAGS.items():
         group = profile.create_tag_group(scope, name=group_name)
-        for name in names:
-            profile.create_tag(scope, group=group, name=name)
+        tag_ids += [profile.create_tag(scope, group=group, name=name).pk for name in names]
     guides: dict[int, list[str]] = {}
-    for store_id, username in Staff.objects.filter(
-        brand_id=summary.brand_id, role="guide", employment="active", store__isnull=False
-    ).values_list("store_id", "username"):
-        guides.setdefault(store_id, []).append(username)
-    stores = [(s.code, guides.get(s.id, [])) for s in org.stores(summary.brand_id, open_only=True)]
-    return Brand(summary.brand_id, [s for s in stores if s[1]])
+    for login, info in org.guides_by_login(summary.brand_id).items():
+        if info.active and info.store_id is not None and not login.isdigit():
+            guides.setdefault(info.store_id, []).append(login)
+    stores = [(s.code, sorted(guides.get(s.id, []))) for s in org.stores(summary.brand_id, open_only=True)]
+    return Brand(summary.brand_id, [s for s in stores if s[1]], tag_ids)
 
 
 def write_members_csv(path: Path, size: int, brand: Brand, seed: int = 7) -> None:
@@ -131,11 +130,10 @@ def first_page(
 ) -> list[CustomerRow]:
     """The first page (50) of the HQ customer list, as the page reads it: the scoped query of
     :func:`siyu.members.services.visible_customers`, the tag filter, newest first, masked rows."""
-    from siyu.members import services
+    from siyu.members import profile, services
 
-    qs = services.visible_customers(scope, store_id=store_id, phone=phone)
-    if tag_id is not None:
-        qs = qs.filter(tag_links__tag_id=tag_id)
+    qs = services.visible_customers(scope)
+    qs = profile.filter_customers(qs, {"phone": phone, "store": store_id, "tag": tag_id})
     return [services.to_row(scope, c) for c in qs.order_by("-joined_at", "-id")[:50]]
 
 
@@ -156,7 +154,6 @@ def member_search(size: int) -> Figures:
     from django.test.utils import CaptureQueriesContext
 
     from siyu.demo.codes import PhoneNumbering
-    from siyu.members.models import Tag
     from siyu.org import services as org
 
     brand = demo_brand()
@@ -166,7 +163,7 @@ def member_search(size: int) -> Figures:
         _import(brand, path)
     scope = org.hq_scope(brand.brand_id, "bench")
     stores = {s.code: s.id for s in org.stores(brand.brand_id)}
-    tag_ids = list(Tag.objects.filter(brand_id=brand.brand_id).values_list("pk", flat=True))
+    tag_ids = brand.tag_ids
     rng = random.Random("search")
     phone_of = PhoneNumbering(7)
     timings: list[float] = []
