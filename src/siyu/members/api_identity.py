@@ -159,6 +159,7 @@ def touch_create(request: HttpRequest, payload: TouchIn) -> "Created[TouchOut]":
             result = codes.scan(code, _items(payload.identities), properties=payload.properties)
         except codes.CodeGone as exc:
             raise ValidationError({"token": _("This code is no longer valid.")}) from exc
+        assert result.touch is not None  # a counted scan always records its touch
         return created(TouchOut(touch_id=result.touch.pk, customer_id=result.customer.pk, created=result.created))
     was_created = False
     if payload.customer_id is not None:

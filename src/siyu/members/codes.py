@@ -311,7 +311,7 @@ class ScanResult:
     customer: Customer
     created: bool
     bind: binding.BindResult | None
-    touch: Touch
+    touch: Touch | None  # None when the same visitor only completed her details
 
 
 def consent_from_touchpoint(customer: Customer, consents: Mapping[str, bool]) -> None:
@@ -337,8 +337,12 @@ def scan(
     consents: Mapping[str, bool] | None = None,
     at: dt.datetime | None = None,
     properties: Mapping[str, object] | None = None,
+    count_scan: bool = True,
 ) -> ScanResult:
-    """A visitor scanned ``code`` (hit its URL): find or create her, bind her, record the touch."""
+    """A visitor scanned ``code`` (hit its URL): find or create her, bind her, record the touch.
+
+    ``count_scan=False`` is the same visitor completing her details on the page the scan opened
+    (a phone, consent): identities, binding and consent as usual, but no second touch or scan."""
     now = at or clock.now()
     code = Code.objects.get(pk=code.pk)  # as it is now (deactivated a moment ago?)
     if not is_live(code, now):
@@ -378,18 +382,20 @@ def scan(
             props["referrer"] = code.shared_by_id
         if code.sku_code:
             props.update({"sku_code": code.sku_code, "serial": code.serial})
-        touch = Touch.objects.create(
-            brand_id=code.brand_id,
-            customer=customer,
-            kind=TOUCH_OF_KIND.get(CodeKind(code.kind), TouchKind.SCAN),
-            code=code,
-            store_id=store_id,
-            guide_id=guide_id,
-            campaign=code.campaign,
-            at=now,
-            properties=props,
-        )
-        Code.objects.filter(pk=code.pk).update(scans=F("scans") + 1)
+        touch = None
+        if count_scan:
+            touch = Touch.objects.create(
+                brand_id=code.brand_id,
+                customer=customer,
+                kind=TOUCH_OF_KIND.get(CodeKind(code.kind), TouchKind.SCAN),
+                code=code,
+                store_id=store_id,
+                guide_id=guide_id,
+                campaign=code.campaign,
+                at=now,
+                properties=props,
+            )
+            Code.objects.filter(pk=code.pk).update(scans=F("scans") + 1)
         if consents:
             consent_from_touchpoint(customer, consents)
     return ScanResult(customer=customer, created=created, bind=result, touch=touch)

@@ -2,10 +2,12 @@
 
 The visitor is known by a stable anonymous openid (app ``h5-sandbox``) kept in a signed cookie, as
 the mini-program would know her by the openid WeChat gives it. The page shows the brand, store and
-guide of the code and a form with an optional mobile number and consent per channel; submitting
-it scans the code (:func:`siyu.members.codes.scan`): she is found or created, bound per the brand's
-rules, the touch is recorded. Her customer id is kept in a signed cookie too, so the store mall's
-pages know her (:func:`current_customer`). An inactive or expired code answers a friendly 410.
+guide of the code. Opening the page IS the scan (:func:`siyu.members.codes.scan`), as in the
+mini-program: she is found or created by her openid, bound per the brand's rules, and the touch is
+recorded. The page then offers an optional mobile number and consent per channel; submitting them
+completes her details without counting a second scan. Her customer id is kept in a signed cookie,
+so the store mall's pages know her (:func:`current_customer`). An inactive or expired code answers
+a friendly 410.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from siyu.members.models import Channel, Code, Customer
 from siyu.org import services as org
 from siyu.platform import privacy
 from siyu.platform.access import PUBLIC, access
+from siyu.platform.forms import apply_errors
 
 VISITOR_COOKIE = "siyu_visitor"
 CUSTOMER_COOKIE = "siyu_customer"
@@ -90,18 +93,24 @@ def scan_landing(request: HttpRequest, token: str) -> HttpResponse:
     if not codes.is_live(code):
         return render(request, "members/scan/gone.html", {"code": code}, status=410)
     openid = visitor_openid(request) or "h5-" + secrets.token_urlsafe(18)
+    visitor = [IdentityIn("openid", openid, app_id=codes.SCAN_APP_ID)]
     form = ScanForm(request.POST if request.method == "POST" else None)
-    context = {**_context(code), "form": form, "me": current_customer(request)}
     status = 200
-    if request.method == "POST":
+    if request.method == "GET":
+        try:
+            result = codes.scan(code, visitor)
+        except codes.CodeGone:
+            return render(request, "members/scan/gone.html", {"code": code}, status=410)
+    else:
+        result = None
         if form.is_valid():
             f = form.cleaned_data
-            identities = [IdentityIn("openid", openid, app_id=codes.SCAN_APP_ID)]
+            identities = [*visitor]
             if f["phone"]:
                 identities.append(IdentityIn("phone", f["phone"], verified=True))
             consents = {c: bool(f[c]) for c in Channel.values}
             try:
-                result = codes.scan(code, identities, name=f["name"] or None, consents=consents)
+                done = codes.scan(code, identities, name=f["name"] or None, consents=consents, count_scan=False)
             except codes.CodeGone:
                 return render(request, "members/scan/gone.html", {"code": code}, status=410)
             except ValidationError as exc:
@@ -109,26 +118,20 @@ def scan_landing(request: HttpRequest, token: str) -> HttpResponse:
                 status = 400
             else:
                 response = render(
-                    request,
-                    "members/scan/done.html",
-                    {**context, "result": result, "customer": result.customer},
+                    request, "members/scan/done.html", {**_context(code), "result": done, "customer": done.customer}
                 )
-                _remember(response, openid, result.customer.pk)
+                _remember(response, openid, done.customer.pk)
                 return response
         else:
             status = 400
+    me = result.customer if result is not None else current_customer(request)
+    context = {**_context(code), "form": form, "me": me, "result": result}
     response = render(request, "members/scan/landing.html", context, status=status)
-    if visitor_openid(request) is None:
+    if me is not None:
+        _remember(response, openid, me.pk)
+    elif visitor_openid(request) is None:
         response.set_signed_cookie(VISITOR_COOKIE, openid, salt=SALT, max_age=MAX_AGE, httponly=True, samesite="Lax")
     return response
-
-
-def apply_errors(form: forms.BaseForm, exc: ValidationError) -> None:
-    """A service's ``ValidationError`` onto the form: on the field it names, else on the form."""
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    for name, messages in errors.items():
-        for message in messages:
-            form.add_error(name if name in form.fields else None, message)
 
 
 def _remember(response: HttpResponse, openid: str, customer_id: int) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.core.validators import (
     DecimalValidator,
     MaxLengthValidator,
@@ -32,20 +31,12 @@ from siyu.org.rules import (
     Role,
     valid_opening_hours,
 )
+from siyu.platform.forms import apply_errors
 from siyu.platform.tenancy import Scope, restrict
 
 ANY = [("", _("All"))]
 
-
-def apply_errors(form: forms.BaseForm, exc: ValidationError) -> None:
-    """Put a service's ``ValidationError`` on the form: each message on its field when the form
-    has it, otherwise at the top."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc)
-        return
-    for name, errors in exc.error_dict.items():
-        for error in errors:
-            form.add_error(name if name in form.fields else None, error)
+__all__ = ["ANY", "apply_errors"]
 
 
 _FORM_HAS_ITS_OWN = (MaxLengthValidator, MinLengthValidator, DecimalValidator, ProhibitNullCharactersValidator)
