@@ -80,8 +80,9 @@ class Customer(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["brand", "store"]),
-            models.Index(fields=["brand", "guide"]),
+            # a store's or a guide's customers, newest first, read in index order (member-search, ADR 0008)
+            models.Index(fields=["brand", "store", "joined_at"]),
+            models.Index(fields=["brand", "guide", "joined_at"]),
             models.Index(fields=["brand", "lifecycle"]),
             models.Index(fields=["brand", "tier"]),
             models.Index(fields=["brand", "source"]),
