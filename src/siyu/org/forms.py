@@ -31,12 +31,9 @@ from siyu.org.rules import (
     Role,
     valid_opening_hours,
 )
-from siyu.platform.forms import apply_errors
 from siyu.platform.tenancy import Scope, restrict
 
 ANY = [("", _("All"))]
-
-__all__ = ["ANY", "apply_errors"]
 
 
 _FORM_HAS_ITS_OWN = (MaxLengthValidator, MinLengthValidator, DecimalValidator, ProhibitNullCharactersValidator)

@@ -41,12 +41,12 @@ from siyu.org.forms import (
     StoreForm,
     StoreStatusForm,
     TokenForm,
-    apply_errors,
 )
 from siyu.org.models import ApiToken, Franchisee, Posting, Region, Staff, Store
 from siyu.org.rules import PERM_LABELS, ROLE_LABELS, Perm, Role, can_manage_role
 from siyu.platform.access import access, require_scope
 from siyu.platform.exports import csv_response
+from siyu.platform.forms import apply_errors
 from siyu.platform.models import AuditEntry
 from siyu.platform.pagination import paginate, querystring_without_page
 from siyu.platform.privacy import mask_phone
