@@ -436,6 +436,11 @@ class StaffMoveIn(Input):
 
 class StaffLeaveIn(Input):
     left_on: dt.date | None = Field(None, description="Her last day; today when left out.")
+    to_guides: list[int] | None = Field(
+        None,
+        description="Guide ids who take her customers; when left out, the other active guides of her store, "
+        "the least loaded first.",
+    )
 
 
 class StaffFilter(Schema):
@@ -531,7 +536,9 @@ def staff_move(request: HttpRequest, staff_id: int, payload: StaffMoveIn) -> Sta
 )
 @requires(Perm.ORG_STAFF)
 def staff_leave(request: HttpRequest, staff_id: int, payload: StaffLeaveIn) -> Staff:
-    return services.mark_staff_left(current_scope(request), staff_id, left_on=payload.left_on)
+    return services.mark_staff_left(
+        current_scope(request), staff_id, left_on=payload.left_on, to_guides=payload.to_guides
+    )
 
 
 # --- Audit log -------------------------------------------------------------------------------

@@ -587,6 +587,9 @@ def _staff_detail(request: HttpRequest, staff: Staff, *, error: str = "", status
         "audit": audit,
         "may_manage": manage,
         "may_move": manage and _may_move(scope),
+        "handover_choices": [g for g in services.visible_staff(scope, role=Role.GUIDE) if g.active and g.id != staff.pk]
+        if manage and staff.role == Role.GUIDE
+        else [],
         "error": error,
     }
     return render(request, "org/staff_detail.html", context, status=status)
@@ -655,7 +658,8 @@ def staff_leave(request: HttpRequest, pk: int) -> HttpResponse:
     scope = require_scope(request)
     staff = _managed(request, pk)
     try:
-        services.mark_staff_left(scope, staff.pk)
+        to_guides = [int(g) for g in request.POST.getlist("to_guides") if g.isdigit()] or None
+        services.mark_staff_left(scope, staff.pk, to_guides=to_guides)
     except ValidationError as exc:
         return _staff_detail(request, staff, error=" ".join(exc.messages), status=400)
     messages.success(request, _("%(name)s is marked as left and can no longer sign in.") % {"name": staff.name})
