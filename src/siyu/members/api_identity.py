@@ -271,6 +271,8 @@ def _image(request: HttpRequest, code_id: int, fmt: str) -> HttpResponse:
 
 @router.get(
     "/codes/{code_id}/image.png",
+    response=answers(None),
+    openapi_extra={"responses": {"200": {"description": "The QR image", "content": {"image/png": {}}}}},
     url_name="code_image_png",
     operation_id="code_image_png",
     summary="The code's QR image (PNG)",
@@ -283,6 +285,8 @@ def code_image_png(request: HttpRequest, code_id: int) -> HttpResponse:
 
 @router.get(
     "/codes/{code_id}/image.svg",
+    response=answers(None),
+    openapi_extra={"responses": {"200": {"description": "The QR image", "content": {"image/svg+xml": {}}}}},
     url_name="code_image_svg",
     operation_id="code_image_svg",
     summary="The code's QR image (SVG)",
