@@ -31,9 +31,9 @@ from siyu.members import profile, rights, services
 from siyu.members.models import Channel, Customer, Lifecycle, Note, Source, Tag, TierLevel, Touch
 from siyu.org import services as org
 from siyu.org.services import Perm, Role  # the permission names, re-exported by org's public surface
-from siyu.platform import privacy
 from siyu.platform.access import access, require_scope
 from siyu.platform.exports import csv_response
+from siyu.platform.forms import MobileField
 from siyu.platform.money import fen_to_yuan, format_cny
 from siyu.platform.pagination import paginate, querystring_without_page
 from siyu.platform.tenancy import Scope, get_scoped
@@ -61,7 +61,7 @@ class CustomerFilterForm(forms.Form):
     joined_to = forms.DateField(
         label=gettext_lazy("Joined until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    phone = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)  # older links: ?phone=
+    phone = MobileField(required=False, widget=forms.HiddenInput)  # older links: ?phone=
 
     def __init__(
         self,
@@ -78,15 +78,6 @@ class CustomerFilterForm(forms.Form):
         self.fields["tag"].choices = ANY + [(t.pk, f"{t.group.name} · {t.name}") for t in tags]  # type: ignore[attr-defined]
         tier_choices = [(t.code, t.name) for t in tiers] + [(profile.BASE_TIER, _("Base (no tier)"))]
         self.fields["tier"].choices = ANY + tier_choices  # type: ignore[attr-defined]
-
-    def clean_phone(self) -> str:
-        raw = (self.cleaned_data.get("phone") or "").strip()
-        if not raw:
-            return ""
-        try:
-            return privacy.normalize_phone(raw)
-        except ValueError as exc:
-            raise forms.ValidationError(_("A mobile number has 11 digits and starts with 13–19.")) from exc
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -19,7 +19,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
@@ -27,9 +26,8 @@ from siyu.members import codes
 from siyu.members.identity import IdentityIn, root_of
 from siyu.members.models import Channel, Code, Customer
 from siyu.org import services as org
-from siyu.platform import privacy
 from siyu.platform.access import PUBLIC, access
-from siyu.platform.forms import apply_errors
+from siyu.platform.forms import MobileField, apply_errors
 
 VISITOR_COOKIE = "siyu_visitor"
 CUSTOMER_COOKIE = "siyu_customer"
@@ -38,10 +36,9 @@ MAX_AGE = 400 * 24 * 3600  # browsers keep a cookie at most 400 days
 
 
 class ScanForm(forms.Form):
-    phone = forms.CharField(
+    phone = MobileField(
         label=gettext_lazy("Mobile (optional)"),
         required=False,
-        max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel", "placeholder": "13812345678"}),
         help_text=gettext_lazy("In the mini-program WeChat confirms your number; this page stands in for it."),
     )
@@ -49,15 +46,6 @@ class ScanForm(forms.Form):
     wecom = forms.BooleanField(label=gettext_lazy("The guide may contact me on WeCom"), required=False)
     sms = forms.BooleanField(label=gettext_lazy("Offers by SMS"), required=False)
     mini_program = forms.BooleanField(label=gettext_lazy("Mini-program messages"), required=False)
-
-    def clean_phone(self) -> str:
-        raw = (self.cleaned_data.get("phone") or "").strip()
-        if not raw:
-            return ""
-        try:
-            return privacy.normalize_phone(raw)
-        except ValueError as exc:
-            raise forms.ValidationError(_("A mobile number has 11 digits and starts with 13–19.")) from exc
 
 
 def visitor_openid(request: HttpRequest) -> str | None:
