@@ -665,6 +665,9 @@ class Writer:
         """Which of the batch's phones and identities already belong to a customer: one query."""
         hashes = [m.phone_hash for m in batch]
         keys = hashes + [m.unionid for m in batch if m.unionid] + [m.pos_card for m in batch if m.pos_card]
+        # One SQL text per batch size (padded with a key no identity has): the driver's statement cache
+        # then holds one prepared statement, not one per batch (each with thousands of parameters).
+        keys += [""] * (3 * len(hashes) - len(keys))
         qn = connection.ops.quote_name
         sql = (
             f"SELECT 'phone', phone_hash FROM {qn(Customer._meta.db_table)} "
