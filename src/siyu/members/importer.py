@@ -671,13 +671,14 @@ class Writer:
         qn = connection.ops.quote_name
         sql = (
             f"SELECT 'phone', phone_hash FROM {qn(Customer._meta.db_table)} "
-            f"WHERE brand_id = %s AND phone_hash IN ({', '.join(['%s'] * len(hashes))}) "
+            f"WHERE brand_id = %s AND phone_hash IN ({', '.join(['%s'] * len(hashes))}) AND NOT (phone_hash = %s) "
             f"UNION ALL SELECT kind, {qn('key')} FROM {qn(Identity._meta.db_table)} "
             f"WHERE brand_id = %s AND app_id = '' AND kind IN ('phone', 'unionid', 'pos_card') "
             f"AND {qn('key')} IN ({', '.join(['%s'] * len(keys))})"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [self.brand_id, *hashes, self.brand_id, *keys])
+            # NOT (phone_hash = '') lets SQLite use the partial unique index one_customer_per_phone
+            cursor.execute(sql, [self.brand_id, *hashes, "", self.brand_id, *keys])
             return {(str(kind), str(key)) for kind, key in cursor.fetchall()}
 
     def apply(self, batch: Sequence[Member], now: dt.datetime) -> tuple[int, int]:

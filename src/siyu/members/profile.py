@@ -82,7 +82,8 @@ def search(qs: QuerySet[Customer], text: str) -> QuerySet[Customer]:
     if not text:
         return qs
     try:
-        return qs.filter(phone_hash=privacy.lookup_hash(privacy.normalize_phone(text)))
+        # the exclude lets SQLite use the partial unique index on (brand, phone_hash) (ADR 0008)
+        return qs.filter(phone_hash=privacy.lookup_hash(privacy.normalize_phone(text))).exclude(phone_hash="")
     except ValueError:
         return qs.filter(name_hash=_name_hash(text))
 

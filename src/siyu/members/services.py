@@ -111,7 +111,7 @@ def visible_customers(
         qs = qs.filter(lifecycle=lifecycle)
     if phone:
         try:
-            qs = qs.filter(phone_hash=privacy.lookup_hash(privacy.normalize_phone(phone)))
+            qs = qs.filter(phone_hash=privacy.lookup_hash(privacy.normalize_phone(phone))).exclude(phone_hash="")
         except ValueError:
             qs = qs.none()
     return qs
