@@ -54,7 +54,8 @@ def tags(world: Any, hq: Any) -> dict[str, Any]:
 
 
 GOOD = (
-    "13900000001,王一,女,1990-05-07,SH001,chen.guide,兴趣:跑步;价值:高价值,oUnion000000000001,POS001,yes,2024/3/5 10:30\n"
+    "13900000001,王一,女,1990-05-07,SH001,chen.guide,兴趣:跑步;价值:高价值,oUnion000000000001,POS001,yes,"
+    "2024/3/5 10:30\n"
     "13900000002,王二,男,1988/1/2,SH002,,瑜伽,,,no,\n"
     "13900000003,王三,,,,,,,,,\n"
 )
@@ -252,7 +253,7 @@ def test_unreadable_files_fail_clearly(world: Any, hq: Any, tmp_path: Path) -> N
         importer.import_members(hq, binary)
     xls = tmp_path / "c.xls"
     xls.write_bytes(b"old")
-    with pytest.raises(importer.ImportFailed, match=".xlsx"):
+    with pytest.raises(importer.ImportFailed, match=r"\.xlsx"):
         importer.import_members(hq, xls)
     assert ImportRun.objects.filter(status="failed").count() == 3
 
