@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -154,3 +155,21 @@ def test_bench_list_names_the_workloads() -> None:
 def test_bench_run_of_an_unknown_workload_names_the_known_ones() -> None:
     result = siyu("bench", "run", "nope")
     assert result.exit_code == 2 and "seed-customers" in result.output
+
+
+def test_the_installed_command_runs_outside_the_test_settings(tmp_path: Path) -> None:
+    """The real ``siyu`` executable, with no DJANGO_SETTINGS_MODULE in its environment (as a person
+    runs it): --help and bench list answer without a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).with_name("siyu"))  # the command installed beside this Python
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(SIYU_HOME=str(tmp_path), SIYU_LANGUAGE="en")
+    for args in (["--help"], ["bench", "list"]):
+        done = subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+    listed = subprocess.run([exe, "bench", "list"], env=env, capture_output=True, text=True, timeout=120)
+    assert "seed-customers" in listed.stdout and "import-members" in listed.stdout

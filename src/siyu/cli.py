@@ -42,6 +42,8 @@ def _console(stderr: bool = False) -> Console:
 @click.version_option(package_name="siyu", prog_name="siyu")
 def main() -> None:
     """siyu — private-domain retail operations platform (私域零售运营中台)."""
+    # Every command speaks through Django's translations and settings: set it up once, here.
+    setup_django()
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
