@@ -1,4 +1,4 @@
-"""Measuring tools for workloads and long commands: peak resident memory.
+"""Measuring tools for workloads and long commands: peak resident memory and wall time.
 
 :class:`PeakRss` samples the resident set size with psutil in a background thread. A sampler can
 miss a short spike that holds the GIL, so on Linux it also resets the kernel's high-water mark
@@ -8,6 +8,7 @@ miss a short spike that holds the GIL, so on Linux it also resets the kernel's h
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -22,6 +23,7 @@ class PeakRss:
     with PeakRss() as peak:
         work()
     peak.mb  # the highest resident set size seen, in MiB
+    peak.seconds  # how long the block ran
     """
 
     def __init__(self, interval: float = 0.02) -> None:
@@ -31,6 +33,8 @@ class PeakRss:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)
         self._hwm = False
+        self._started = 0.0
+        self.seconds = 0.0
 
     def _sample(self) -> None:
         while True:
@@ -42,11 +46,13 @@ class PeakRss:
         self._hwm = _reset_high_water_mark()
         self.peak = self._process.memory_info().rss
         self._thread.start()
+        self._started = time.perf_counter()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.seconds = time.perf_counter() - self._started
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, self._process.memory_info().rss)
@@ -56,6 +62,15 @@ class PeakRss:
     @property
     def mb(self) -> float:
         return round(self.peak / MB, 1)
+
+    def throughput(self, rows: int) -> dict[str, float]:
+        """The figures of a workload that moved ``rows`` rows in the block."""
+        return {
+            "rows": rows,
+            "seconds": round(self.seconds, 3),
+            "rows_per_s": round(rows / self.seconds, 1),
+            "peak_rss_mb": self.mb,
+        }
 
 
 def _reset_high_water_mark() -> bool:

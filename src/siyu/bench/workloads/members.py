@@ -95,18 +95,16 @@ def write_members_csv(path: Path, size: int, brand: Brand, seed: int = 7) -> Non
             )
 
 
-def _import(brand: Brand, path: Path) -> tuple[int, float, float]:
+def _import(brand: Brand, path: Path) -> Figures:
     from siyu.members import importer
     from siyu.org import services as org
 
     scope = org.hq_scope(brand.brand_id, "bench")
-    with PeakRss() as peak:
-        started = time.perf_counter()
+    with PeakRss() as run:
         report = importer.import_members(scope, path, dry_run=False)
-        seconds = time.perf_counter() - started
     if report.rows_bad or report.rows_added != report.rows_total:
         raise RuntimeError(f"the benchmark file did not import cleanly: {report}")
-    return report.rows_added, seconds, peak.mb
+    return run.throughput(report.rows_added)
 
 
 @workload(
@@ -121,8 +119,7 @@ def import_members(size: int) -> Figures:
     with tempfile.TemporaryDirectory(prefix="siyu-import-") as tmp:
         path = Path(tmp) / "members.csv"
         write_members_csv(path, size, brand)
-        rows, seconds, mb = _import(brand, path)
-    return {"rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds, 1), "peak_rss_mb": mb}
+        return _import(brand, path)
 
 
 def first_page(

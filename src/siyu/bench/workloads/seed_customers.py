@@ -3,8 +3,6 @@ much memory that takes (it must stay flat however many rows)."""
 
 from __future__ import annotations
 
-import time
-
 from siyu.bench.measure import PeakRss
 from siyu.bench.registry import Figures, workload
 
@@ -21,14 +19,6 @@ def seed_customers(size: int) -> Figures:
 
     config = generator.Config(members=size)
     generator.run(config, only={"org", "catalog"})  # the stores and guides customers belong to
-    with PeakRss() as peak:
-        started = time.perf_counter()
+    with PeakRss() as run:
         summary = generator.run(config, only={"customers"})
-        seconds = time.perf_counter() - started
-    rows = summary.facts["customers"]
-    return {
-        "rows": rows,
-        "seconds": round(seconds, 3),
-        "rows_per_s": round(rows / seconds, 1),
-        "peak_rss_mb": peak.mb,
-    }
+    return run.throughput(summary.facts["customers"])
