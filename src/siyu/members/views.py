@@ -33,7 +33,7 @@ from siyu.org import services as org
 from siyu.org.services import Perm, Role  # the permission names, re-exported by org's public surface
 from siyu.platform.access import access, require_scope
 from siyu.platform.exports import csv_response
-from siyu.platform.forms import MobileField
+from siyu.platform.forms import MobileField, apply_errors
 from siyu.platform.money import fen_to_yuan, format_cny
 from siyu.platform.pagination import paginate, querystring_without_page
 from siyu.platform.tenancy import Scope, get_scoped
@@ -356,8 +356,7 @@ def note_action(request: HttpRequest, scope: Scope, pk: int) -> NoteForm:
             profile.add_note(scope, pk, text=form.cleaned_data["text"], kind=kind, due_on=due)
             messages.success(request, _("Follow-up added.") if due else _("Note added."))
         except ValidationError as exc:
-            for name, errs in exc.message_dict.items():
-                form.add_error(name if name in form.fields else None, errs)
+            apply_errors(form, exc)
     if form.errors:
         messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
     return form

@@ -23,6 +23,7 @@ from siyu.members import profile
 from siyu.members.models import BindingPolicy, LifecyclePolicy, Tag, TagGroup, TierLevel, TierPolicy
 from siyu.org.services import Perm
 from siyu.platform.access import access, require_scope
+from siyu.platform.forms import apply_errors
 from siyu.platform.money import fen_to_yuan, yuan_to_fen
 from siyu.platform.tenancy import Scope, get_scoped
 
@@ -81,12 +82,6 @@ class TagForm(forms.Form):
     )
 
 
-def _errors_to_form(form: forms.BaseForm, exc: ValidationError, rename: dict[str, str] | None = None) -> None:
-    for name, errs in exc.message_dict.items():
-        name = (rename or {}).get(name, name)
-        form.add_error(name if name in form.fields else None, errs)
-
-
 def _save(
     request: HttpRequest, form: forms.BaseForm, verb: Callable[[dict[str, Any]], Any], done: str, **rename: str
 ) -> bool:
@@ -95,7 +90,7 @@ def _save(
     try:
         verb(form.cleaned_data)
     except ValidationError as exc:
-        _errors_to_form(form, exc, rename)
+        apply_errors(form, exc, rename)
         return False
     messages.success(request, done)
     return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -11,15 +12,16 @@ from django.utils.translation import gettext_lazy as _
 from siyu.platform import privacy
 
 
-def apply_errors(form: forms.BaseForm, exc: ValidationError) -> None:
-    """Put a service's ``ValidationError`` on the form: each message on the field it names when the
-    form has that field, otherwise at the top of the form."""
+def apply_errors(form: forms.BaseForm, exc: ValidationError, rename: Mapping[str, str] | None = None) -> None:
+    """Put a service's ``ValidationError`` on the form: each message on the field it names (after
+    ``rename``, service name -> form field) when the form has that field, otherwise at the top."""
     if not hasattr(exc, "error_dict"):
         form.add_error(None, exc)
         return
     for name, errors in exc.error_dict.items():
+        field = (rename or {}).get(name, name)
         for error in errors:
-            form.add_error(name if name in form.fields else None, error)
+            form.add_error(field if field in form.fields else None, error)
 
 
 class MobileField(forms.CharField):
