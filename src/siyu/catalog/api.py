@@ -50,8 +50,6 @@ class ProductFilter(Schema):
 @router.get(
     "/products",
     response=answers(page_of(ProductOut)),
-    url_name="product_list",
-    operation_id="product_list",
     summary="List products",
     tags=["products"],
 )
@@ -72,8 +70,6 @@ def product_list(request: HttpRequest, filters: Query[ProductFilter], page: Quer
 @router.get(
     "/products/{product_id}",
     response=answers(ProductDetailOut),
-    url_name="product_detail",
-    operation_id="product_detail",
     summary="Get a product with its SKUs",
     tags=["products"],
 )

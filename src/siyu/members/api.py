@@ -50,8 +50,6 @@ class CustomerFilter(Schema):
 @router.get(
     "/customers",
     response=answers(page_of(CustomerOut)),
-    url_name="customer_list",
-    operation_id="customer_list",
     summary="List customers",
     description="A guide sees her own customers, a store manager the store's, a region its stores', HQ all.",
     tags=["customers"],
@@ -79,8 +77,6 @@ def customer_list(request: HttpRequest, filters: Query[CustomerFilter], page: Qu
 @router.get(
     "/customers/{int:customer_id}",
     response=answers(CustomerOut),
-    url_name="customer_detail",
-    operation_id="customer_detail",
     summary="Get a customer",
     tags=["customers"],
 )

@@ -84,8 +84,6 @@ def _store_by_code(scope: Scope, store_code: str | None) -> int | None:
 @router.post(
     "/customers/resolve",
     response=answers(ResolveOut),
-    url_name="customer_resolve",
-    operation_id="customer_resolve",
     summary="Register a member (find or create her by her identities)",
     description=(
         "The same unionid or the same verified phone means the same person (customers matched "
@@ -141,8 +139,6 @@ class TouchOut(Schema):
 @router.post(
     "/touches",
     response=answers(TouchOut, 201),
-    url_name="touch_create",
-    operation_id="touch_create",
     summary="Record a touch (a scan by code token, or any moment at a touchpoint)",
     tags=["identity"],
 )
@@ -221,8 +217,6 @@ class CodeFilter(Schema):
 @router.get(
     "/codes",
     response=answers(page_of(CodeOut)),
-    url_name="code_list",
-    operation_id="code_list",
     summary="List codes",
     tags=["codes"],
 )
@@ -235,8 +229,6 @@ def code_list(request: HttpRequest, filters: Query[CodeFilter], page: Query[Page
 @router.post(
     "/codes",
     response=answers(CodeOut, 201),
-    url_name="code_create",
-    operation_id="code_create",
     summary="Create a code",
     description="HQ creates every kind; a region or store manager store and guide codes in her reach.",
     tags=["codes"],
@@ -252,8 +244,6 @@ def code_create(request: HttpRequest, payload: CodeIn) -> "Created[Code]":
 @router.get(
     "/codes/{code_id}",
     response=answers(CodeOut),
-    url_name="code_detail",
-    operation_id="code_detail",
     summary="Get a code",
     tags=["codes"],
 )
@@ -273,8 +263,6 @@ def _image(request: HttpRequest, code_id: int, fmt: str) -> HttpResponse:
     "/codes/{code_id}/image.png",
     response=answers(None),
     openapi_extra={"responses": {"200": {"description": "The QR image", "content": {"image/png": {}}}}},
-    url_name="code_image_png",
-    operation_id="code_image_png",
     summary="The code's QR image (PNG)",
     tags=["codes"],
 )
@@ -287,8 +275,6 @@ def code_image_png(request: HttpRequest, code_id: int) -> HttpResponse:
     "/codes/{code_id}/image.svg",
     response=answers(None),
     openapi_extra={"responses": {"200": {"description": "The QR image", "content": {"image/svg+xml": {}}}}},
-    url_name="code_image_svg",
-    operation_id="code_image_svg",
     summary="The code's QR image (SVG)",
     tags=["codes"],
 )
@@ -336,8 +322,6 @@ class TransferFilter(Schema):
 @router.post(
     "/transfers",
     response=answers(TransferResultOut, 201),
-    url_name="transfer_create",
-    operation_id="transfer_create",
     summary="Ask for an in-service transfer of customers to another guide",
     description="Customers the WeCom rules refuse (2 transfers in 90 days, one waiting) come back in `refused`.",
     tags=["transfers"],
@@ -358,8 +342,6 @@ def transfer_create(request: HttpRequest, payload: TransferIn) -> "Created[Trans
 @router.get(
     "/transfers",
     response=answers(page_of(TransferOut)),
-    url_name="transfer_list",
-    operation_id="transfer_list",
     summary="List transfers",
     tags=["transfers"],
 )
@@ -373,8 +355,6 @@ def transfer_list(request: HttpRequest, filters: Query[TransferFilter], page: Qu
 @router.post(
     "/transfers/{transfer_id}/refuse",
     response=answers(TransferOut),
-    url_name="transfer_refuse",
-    operation_id="transfer_refuse",
     summary="The customer refused a waiting in-service transfer (WeCom callback, sandbox)",
     tags=["transfers"],
 )
@@ -404,8 +384,6 @@ class MergeOut(Schema):
 @router.post(
     "/customers/merge",
     response=answers(MergeOut, 201),
-    url_name="customer_merge",
-    operation_id="customer_merge",
     summary="Merge two customers (HQ)",
     description="Identities move to the survivor; histories stay; undo with /merges/{id}/undo.",
     tags=["identity"],
@@ -422,8 +400,6 @@ def customer_merge(request: HttpRequest, payload: MergeIn) -> "Created[Merge]":
 @router.post(
     "/merges/{merge_id}/undo",
     response=answers(MergeOut),
-    url_name="merge_undo",
-    operation_id="merge_undo",
     summary="Undo a merge",
     tags=["identity"],
 )
@@ -446,8 +422,6 @@ class IdentityOut(Schema):
 @router.get(
     "/customers/{customer_id}/identities",
     response=answers(list[IdentityOut]),
-    url_name="customer_identities",
-    operation_id="customer_identities",
     summary="A customer's identities",
     tags=["identity"],
 )
@@ -471,8 +445,6 @@ class BindOut(Schema):
 @router.put(
     "/customers/{customer_id}/guide",
     response=answers(BindOut),
-    url_name="customer_assign_guide",
-    operation_id="customer_assign_guide",
     summary="Assign a customer to a guide (always binds)",
     tags=["identity"],
 )

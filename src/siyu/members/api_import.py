@@ -55,8 +55,6 @@ def _out(run: ImportRun) -> dict[str, Any]:
 @router.post(
     "/imports",
     response=answers(ImportRunOut, 201),
-    url_name="import_create",
-    operation_id="import_create",
     summary="Import members from a file",
     description="Upload a CSV (UTF-8 or GBK) or .xlsx file as multipart field `file`. `dry_run` (default true) "
     "checks every row and changes nothing; a real run refuses a file with bad rows unless `skip_bad`. "
@@ -84,8 +82,6 @@ def import_create(
 @router.get(
     "/imports/{run_id}",
     response=answers(ImportRunOut),
-    url_name="import_detail",
-    operation_id="import_detail",
     summary="Get an import run",
     tags=["imports"],
 )

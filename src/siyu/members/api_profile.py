@@ -138,8 +138,6 @@ def _group_out(g: Any) -> dict[str, Any]:
 @router.get(
     "/tag-groups",
     response=answers(list[TagGroupOut]),
-    url_name="tag_group_list",
-    operation_id="tag_group_list",
     summary="List tag groups and their tags",
     tags=TAGS,
 )
@@ -151,8 +149,6 @@ def tag_group_list(request: HttpRequest) -> list[dict[str, Any]]:
 @router.post(
     "/tag-groups",
     response=answers(TagGroupOut, 201),
-    url_name="tag_group_create",
-    operation_id="tag_group_create",
     summary="Create a tag group",
     tags=TAGS,
 )
@@ -165,8 +161,6 @@ def tag_group_create(request: HttpRequest, payload: TagGroupIn) -> Any:
 @router.post(
     "/tags",
     response=answers(TagOut, 201),
-    url_name="tag_create",
-    operation_id="tag_create",
     summary="Create a tag in a group",
     tags=TAGS,
 )
@@ -181,8 +175,6 @@ def tag_create(request: HttpRequest, payload: TagIn) -> Any:
 @router.post(
     "/customers/{customer_id}/tags/{tag_id}",
     response=answers(ChangedOut),
-    url_name="customer_tag_add",
-    operation_id="customer_tag_add",
     summary="Tag a customer",
     description="Idempotent; in a group of one tag at a time the tag replaces the group's other tag.",
     tags=TAGS,
@@ -196,8 +188,6 @@ def customer_tag_add(request: HttpRequest, customer_id: int, tag_id: int) -> dic
 @router.delete(
     "/customers/{customer_id}/tags/{tag_id}",
     response=answers(ChangedOut),
-    url_name="customer_tag_remove",
-    operation_id="customer_tag_remove",
     summary="Take a tag off a customer",
     tags=TAGS,
 )
@@ -210,8 +200,6 @@ def customer_tag_remove(request: HttpRequest, customer_id: int, tag_id: int) -> 
 @router.post(
     "/customers/tags/bulk",
     response=answers(BulkOut),
-    url_name="customer_tag_bulk",
-    operation_id="customer_tag_bulk",
     summary="Tag (or untag) many customers",
     description="Every customer must be within the caller's reach, or nothing changes (422).",
     tags=TAGS,
@@ -230,8 +218,6 @@ def _note_out(n: profile.NoteRow) -> dict[str, Any]:
 @router.get(
     "/customers/{customer_id}/notes",
     response=answers(list[NoteOut]),
-    url_name="customer_notes",
-    operation_id="customer_notes",
     summary="A customer's notes and follow-ups",
     tags=TAGS,
 )
@@ -245,8 +231,6 @@ def customer_notes(request: HttpRequest, customer_id: int) -> list[dict[str, Any
 @router.post(
     "/customers/{customer_id}/notes",
     response=answers(NoteOut, 201),
-    url_name="customer_note_add",
-    operation_id="customer_note_add",
     summary="Add a note (or a follow-up, with a due date)",
     tags=TAGS,
 )
@@ -260,8 +244,6 @@ def customer_note_add(request: HttpRequest, customer_id: int, payload: NoteIn) -
 @router.get(
     "/customers/{customer_id}/consent",
     response=answers(list[ConsentOut]),
-    url_name="customer_consent",
-    operation_id="customer_consent",
     summary="The consent in force per channel",
     tags=TAGS,
 )
@@ -274,8 +256,6 @@ def customer_consent(request: HttpRequest, customer_id: int) -> list[profile.Con
 @router.post(
     "/customers/{customer_id}/consent",
     response=answers(ConsentOut, 201),
-    url_name="customer_consent_record",
-    operation_id="customer_consent_record",
     summary="Record a consent or its withdrawal",
     description="Append-only: the history per channel is kept; the latest is in force.",
     tags=TAGS,
@@ -303,8 +283,6 @@ def _policies(brand_id: int) -> dict[str, Any]:
 @router.get(
     "/member-policies",
     response=answers(PoliciesOut),
-    url_name="member_policies",
-    operation_id="member_policies",
     summary="Lifecycle thresholds, tier policy and tier levels",
     tags=TAGS,
 )
@@ -316,8 +294,6 @@ def member_policies(request: HttpRequest) -> dict[str, Any]:
 @router.put(
     "/member-policies",
     response=answers(PoliciesOut),
-    url_name="member_policies_update",
-    operation_id="member_policies_update",
     summary="Set the lifecycle thresholds and the tier policy",
     tags=TAGS,
 )
@@ -337,8 +313,6 @@ def member_policies_update(request: HttpRequest, payload: PoliciesIn) -> dict[st
 @router.get(
     "/customers/{customer_id}/data",
     response=answers(dict[str, Any]),
-    url_name="customer_data",
-    operation_id="customer_data",
     summary="Everything about a customer, decrypted (PIPL access request)",
     tags=TAGS,
 )
@@ -350,8 +324,6 @@ def customer_data(request: HttpRequest, customer_id: int) -> dict[str, Any]:
 @router.post(
     "/customers/{customer_id}/erase",
     response=answers(ErasedOut),
-    url_name="customer_erase",
-    operation_id="customer_erase",
     summary="Erase a customer (PIPL), with every record merged with her",
     description="Irreversible; personal data is removed everywhere, history included. Idempotent.",
     tags=TAGS,

@@ -91,7 +91,7 @@ class MeOut(Schema):
     label: str
 
 
-@router.get("/me", response=answers(MeOut), url_name="me", operation_id="me", summary="Who am I", tags=["me"])
+@router.get("/me", response=answers(MeOut), summary="Who am I", tags=["me"])
 @requires(AUTHENTICATED)
 def me(request: HttpRequest) -> dict[str, Any]:
     scope = current_scope(request)
@@ -131,8 +131,6 @@ class RegionPatch(Input):
 @router.get(
     "/regions",
     response=answers(page_of(RegionOut)),
-    url_name="region_list",
-    operation_id="region_list",
     summary="List regions",
     tags=["regions"],
 )
@@ -144,8 +142,6 @@ def region_list(request: HttpRequest, page: Query[PageQuery]) -> dict[str, Any]:
 @router.post(
     "/regions",
     response=answers(RegionOut, 201),
-    url_name="region_create",
-    operation_id="region_create",
     summary="Create a region",
     tags=["regions"],
 )
@@ -157,8 +153,6 @@ def region_create(request: HttpRequest, payload: RegionIn) -> Created[Region]:
 @router.get(
     "/regions/{region_id}",
     response=answers(RegionOut),
-    url_name="region_detail",
-    operation_id="region_detail",
     summary="Get a region",
     tags=["regions"],
 )
@@ -170,8 +164,6 @@ def region_detail(request: HttpRequest, region_id: int) -> Region:
 @router.patch(
     "/regions/{region_id}",
     response=answers(RegionOut),
-    url_name="region_update",
-    operation_id="region_update",
     summary="Change a region",
     tags=["regions"],
 )
@@ -215,8 +207,6 @@ class FranchiseePatch(Input):
 @router.get(
     "/franchisees",
     response=answers(page_of(FranchiseeOut)),
-    url_name="franchisee_list",
-    operation_id="franchisee_list",
     summary="List franchisees and dealers",
     tags=["franchisees"],
 )
@@ -228,8 +218,6 @@ def franchisee_list(request: HttpRequest, page: Query[PageQuery]) -> dict[str, A
 @router.post(
     "/franchisees",
     response=answers(FranchiseeOut, 201),
-    url_name="franchisee_create",
-    operation_id="franchisee_create",
     summary="Create a franchisee or dealer",
     tags=["franchisees"],
 )
@@ -241,8 +229,6 @@ def franchisee_create(request: HttpRequest, payload: FranchiseeIn) -> Created[Fr
 @router.get(
     "/franchisees/{franchisee_id}",
     response=answers(FranchiseeOut),
-    url_name="franchisee_detail",
-    operation_id="franchisee_detail",
     summary="Get a franchisee",
     tags=["franchisees"],
 )
@@ -254,8 +240,6 @@ def franchisee_detail(request: HttpRequest, franchisee_id: int) -> Franchisee:
 @router.patch(
     "/franchisees/{franchisee_id}",
     response=answers(FranchiseeOut),
-    url_name="franchisee_update",
-    operation_id="franchisee_update",
     summary="Change a franchisee",
     tags=["franchisees"],
 )
@@ -331,8 +315,6 @@ def _stores(scope: Scope, f: StoreFilter) -> QuerySet[Store]:
 @router.get(
     "/stores",
     response=answers(page_of(StoreOut)),
-    url_name="store_list",
-    operation_id="store_list",
     summary="List stores",
     tags=["stores"],
 )
@@ -344,8 +326,6 @@ def store_list(request: HttpRequest, filters: Query[StoreFilter], page: Query[Pa
 @router.post(
     "/stores",
     response=answers(StoreOut, 201),
-    url_name="store_create",
-    operation_id="store_create",
     summary="Open a new store",
     tags=["stores"],
 )
@@ -358,8 +338,6 @@ def store_create(request: HttpRequest, payload: StoreIn) -> Created[Store]:
 @router.get(
     "/stores/{store_id}",
     response=answers(StoreOut),
-    url_name="store_detail",
-    operation_id="store_detail",
     summary="Get a store",
     tags=["stores"],
 )
@@ -371,8 +349,6 @@ def store_detail(request: HttpRequest, store_id: int) -> Store:
 @router.patch(
     "/stores/{store_id}",
     response=answers(StoreOut),
-    url_name="store_update",
-    operation_id="store_update",
     summary="Change a store",
     description="Region, owner and code are HQ's to change; status has its own operation.",
     tags=["stores"],
@@ -386,8 +362,6 @@ def store_update(request: HttpRequest, store_id: int, payload: StorePatch) -> St
 @router.post(
     "/stores/{store_id}/status",
     response=answers(StoreOut),
-    url_name="store_set_status",
-    operation_id="store_set_status",
     summary="Open, pause or close a store",
     description="A closed store keeps its history.",
     tags=["stores"],
@@ -457,8 +431,6 @@ def _staff(scope: Scope, f: StaffFilter) -> QuerySet[Staff]:
 @router.get(
     "/staff",
     response=answers(page_of(StaffOut)),
-    url_name="staff_list",
-    operation_id="staff_list",
     summary="List staff",
     tags=["staff"],
 )
@@ -470,8 +442,6 @@ def staff_list(request: HttpRequest, filters: Query[StaffFilter], page: Query[Pa
 @router.post(
     "/staff",
     response=answers(StaffOut, 201),
-    url_name="staff_create",
-    operation_id="staff_create",
     summary="Add a member of staff",
     description="A manager adds only roles below her own, within her reach.",
     tags=["staff"],
@@ -487,8 +457,6 @@ def staff_create(request: HttpRequest, payload: StaffIn) -> Created[Staff]:
 @router.get(
     "/staff/{staff_id}",
     response=answers(StaffOut),
-    url_name="staff_detail",
-    operation_id="staff_detail",
     summary="Get a member of staff",
     tags=["staff"],
 )
@@ -500,8 +468,6 @@ def staff_detail(request: HttpRequest, staff_id: int) -> Staff:
 @router.patch(
     "/staff/{staff_id}",
     response=answers(StaffOut),
-    url_name="staff_update",
-    operation_id="staff_update",
     summary="Change a member of staff's name, username or mobile",
     tags=["staff"],
 )
@@ -513,8 +479,6 @@ def staff_update(request: HttpRequest, staff_id: int, payload: StaffPatch) -> St
 @router.post(
     "/staff/{staff_id}/move",
     response=answers(StaffOut),
-    url_name="staff_move",
-    operation_id="staff_move",
     summary="Move a member of staff to another store or region",
     description="Both the old and the new place must be within the caller's reach.",
     tags=["staff"],
@@ -528,8 +492,6 @@ def staff_move(request: HttpRequest, staff_id: int, payload: StaffMoveIn) -> Sta
 @router.post(
     "/staff/{staff_id}/leave",
     response=answers(StaffOut),
-    url_name="staff_leave",
-    operation_id="staff_leave",
     summary="Mark a member of staff as left",
     description="She can no longer sign in; her history stays.",
     tags=["staff"],
@@ -565,8 +527,6 @@ class AuditFilter(Schema):
 @router.get(
     "/audit",
     response=answers(page_of(AuditOut)),
-    url_name="audit_list",
-    operation_id="audit_list",
     summary="List audit entries (newest first)",
     tags=["audit"],
 )

@@ -34,6 +34,7 @@ from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as RequestValidationError
 from ninja.openapi.docs import Swagger
+from ninja.operation import Operation
 from ninja.security import SessionAuth
 from ninja.utils import contribute_operation_callback
 from pydantic import ConfigDict, WithJsonSchema
@@ -284,10 +285,18 @@ def _public(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
+class SiyuAPI(NinjaAPI):
+    """One name per operation: its function's name is both its URL name (ninja's default) and its
+    OpenAPI operation id, so neither is written out at each operation."""
+
+    def get_openapi_operation_id(self, operation: Operation) -> str:
+        return operation.view_func.__name__
+
+
 def build_api(*, title: str, version: str, description: str, auth: Sequence[Callable[..., Any]]) -> NinjaAPI:
     """A NinjaAPI with siyu's errors and docs. Swagger UI is served from django-ninja's own static
     files (``ninja`` is an installed app), never from a CDN."""
-    api = NinjaAPI(
+    api = SiyuAPI(
         title=title,
         version=version,
         description=description,
