@@ -145,8 +145,3 @@ def valid_opening_hours(text: str) -> bool:
         return False
     opens, closes = text.split("-")
     return opens != closes
-
-
-def valid_coordinates(lat: float, lng: float) -> bool:
-    """Inside the rough box of China (including Hainan and Heilongjiang)."""
-    return 3.0 <= lat <= 54.0 and 73.0 <= lng <= 136.0

@@ -79,11 +79,6 @@ def _in_scope_ref(scope: Scope, model: type[M], value: Any, field: str) -> M | N
         raise ValidationError({field: _("Choose one that exists and that you may manage.")}) from exc
 
 
-def _ensure_brand_row(scope: Scope, instance: models.Model) -> None:
-    if getattr(instance, "brand_id", None) != scope.brand_id:
-        raise PermissionDenied("another brand")
-
-
 # --- Regions ---------------------------------------------------------------------------------
 @transaction.atomic
 def create_region(scope: Scope, **data: Any) -> Region:
