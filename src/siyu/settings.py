@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "siyu.org",
     "siyu.members",
     "siyu.catalog",
+    "siyu.inventory",
+    "siyu.orders",
 ]
 
 MIDDLEWARE = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import ClassVar
 
 from django.core.validators import MinValueValidator
@@ -46,6 +47,7 @@ class Product(models.Model):
     price_fen = models.PositiveIntegerField(_("price (fen)"), validators=[MinValueValidator(1)])
     launched_on = models.DateField(_("launched on"), null=True, blank=True)
     active = models.BooleanField(_("on sale"), default=True)
+    description = models.TextField(_("description"), blank=True)
 
     class Meta:
         ordering = ["code"]
@@ -73,3 +75,113 @@ class Sku(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+def _image_path(instance: ProductImage, filename: str) -> str:
+    ext = (filename.rsplit(".", 1)[-1] if "." in filename else "png").lower()[:5]
+    return f"catalog/{instance.brand_id}/{instance.product_id}/{uuid.uuid4().hex}.{ext}"
+
+
+class ProductImage(models.Model):
+    """A picture of a product, stored by the platform under ``MEDIA_ROOT``. The first by
+    ``position`` is the product's main picture."""
+
+    scope_rule: ClassVar[ScopeRule] = ScopeRule(shared=True)
+
+    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    image = models.FileField(_("image"), upload_to=_image_path, max_length=200)
+    alt = models.CharField(_("description"), max_length=120, blank=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("product image")
+
+
+class StorePrice(models.Model):
+    """A store's own price for one SKU, set by HQ over the brand price (``Product.price_fen``)."""
+
+    scope_rule: ClassVar[ScopeRule] = ScopeRule(shared=True)
+
+    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey("org.Store", on_delete=models.CASCADE, related_name="+")
+    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="store_prices")
+    price_fen = models.PositiveIntegerField(_("store price (fen)"), validators=[MinValueValidator(1)])
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "sku"], name="one_store_price_per_sku")]
+        verbose_name = _("store price")
+
+
+class PageTemplate(models.Model):
+    """A store-page layout HQ writes once and pushes to many stores: its banners and featured
+    products appear on every store page that uses it, under the store's own."""
+
+    scope_rule: ClassVar[ScopeRule] = ScopeRule(shared=True)
+
+    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("name"), max_length=80)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["brand", "name"], name="page_template_name_per_brand")]
+        verbose_name = _("page template")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StorePage(models.Model):
+    """One store's page in the mall: the template it follows (pushed by HQ) and its own headline."""
+
+    scope_rule: ClassVar[ScopeRule] = ScopeRule(region="store__region_id", store="store_id", own_store="store_id")
+
+    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+")
+    store = models.OneToOneField("org.Store", on_delete=models.CASCADE, related_name="+")
+    template = models.ForeignKey(PageTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="pages")
+    headline = models.CharField(_("headline"), max_length=120, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("store page")
+
+
+class Placement(models.Model):
+    """A banner or a featured product on a template (HQ) or on one store's page (its own, shown
+    first). Exactly one of ``template`` and ``page`` is set."""
+
+    class Kind(models.TextChoices):
+        BANNER = "banner", _("Banner")
+        FEATURED = "featured", _("Featured product")
+
+    scope_rule: ClassVar[ScopeRule] = ScopeRule(shared=True)
+
+    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+")
+    template = models.ForeignKey(
+        PageTemplate, on_delete=models.CASCADE, null=True, blank=True, related_name="placements"
+    )
+    page = models.ForeignKey(StorePage, on_delete=models.CASCADE, null=True, blank=True, related_name="placements")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    title = models.CharField(_("title"), max_length=80, blank=True)
+    subtitle = models.CharField(_("subtitle"), max_length=120, blank=True)
+    image = models.FileField(_("image"), upload_to="catalog/banners/", max_length=200, blank=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    starts_at = models.DateTimeField(_("shown from"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("shown until"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(template__isnull=False, page__isnull=True)
+                | models.Q(template__isnull=True, page__isnull=False),
+                name="placement_on_template_or_page",
+            )
+        ]
+        verbose_name = _("placement")

@@ -69,6 +69,15 @@ class Perm(StrEnum):
     MEMBERS_POLICY = "members.policy"  # tag groups, lifecycle thresholds, tiers, binding rules
     MEMBERS_PRIVACY = "members.privacy"  # a customer's data export and erasure on request
     CATALOG_VIEW = "catalog.view"
+    CATALOG_MANAGE = "catalog.manage"  # products, SKUs, prices, images, catalog import/export, page templates
+    STORE_PAGE = "catalog.store_page"  # a store's own page in the mall: headline, banners, featured products
+    STOCK_VIEW = "inventory.view"
+    STOCK_MANAGE = "inventory.manage"  # receipts, adjustments, transfers between stores, POS stock sync
+    ORDERS_VIEW = "orders.view"
+    ORDERS_FULFIL = "orders.fulfil"  # pick, pack, ship, hand over at pickup
+    ORDERS_MANAGE = "orders.manage"  # cancel orders, decide returns, allocation policy
+    ORDERS_PLACE = "orders.place"  # place orders for customers (the mini-program backend, systems)
+    ORDERS_IMPORT = "orders.import"  # offline POS orders
 
 
 PERM_LABELS: dict[Perm, StrOrPromise] = {
@@ -91,21 +100,56 @@ PERM_LABELS: dict[Perm, StrOrPromise] = {
     Perm.MEMBERS_POLICY: _("Set tags, lifecycle, tiers and binding rules"),
     Perm.MEMBERS_PRIVACY: _("Export or erase a customer's data on request"),
     Perm.CATALOG_VIEW: _("Read the catalog"),
+    Perm.CATALOG_MANAGE: _("Manage the catalog, prices and page templates"),
+    Perm.STORE_PAGE: _("Edit store pages in the mall"),
+    Perm.STOCK_VIEW: _("Read stock"),
+    Perm.STOCK_MANAGE: _("Receive, adjust and transfer stock"),
+    Perm.ORDERS_VIEW: _("Read orders"),
+    Perm.ORDERS_FULFIL: _("Pick, pack, ship and hand over orders"),
+    Perm.ORDERS_MANAGE: _("Cancel orders, decide returns, set the allocation policy"),
+    Perm.ORDERS_PLACE: _("Place orders for customers"),
+    Perm.ORDERS_IMPORT: _("Import offline POS orders"),
 }
 
-_EVERY_STAFF = {Perm.ORG_VIEW, Perm.MEMBERS_VIEW, Perm.MEMBERS_EDIT, Perm.MEMBERS_REGISTER, Perm.CATALOG_VIEW}
-_MANAGERS = {Perm.HQ_CONSOLE, Perm.MEMBERS_BIND, Perm.MEMBERS_CODES, Perm.MEMBERS_EXPORT}
+_EVERY_STAFF = {
+    Perm.ORG_VIEW,
+    Perm.MEMBERS_VIEW,
+    Perm.MEMBERS_EDIT,
+    Perm.MEMBERS_REGISTER,
+    Perm.CATALOG_VIEW,
+    Perm.STOCK_VIEW,
+    Perm.ORDERS_VIEW,
+}
+_MANAGERS = {
+    Perm.HQ_CONSOLE,
+    Perm.MEMBERS_BIND,
+    Perm.MEMBERS_CODES,
+    Perm.MEMBERS_EXPORT,
+    Perm.STORE_PAGE,
+    Perm.STOCK_MANAGE,
+    Perm.ORDERS_MANAGE,
+}
 
 ROLE_PERMS: dict[Role, frozenset[str]] = {
     Role.HQ_ADMIN: frozenset(p.value for p in Perm if p is not Perm.GUIDE_WORKBENCH),
     Role.HQ_OPERATOR: frozenset(
         _EVERY_STAFF
         | _MANAGERS
-        | {Perm.ORG_STRUCTURE, Perm.ORG_STORE, Perm.MEMBERS_MERGE, Perm.MEMBERS_IMPORT, Perm.MEMBERS_POLICY}
+        | {
+            Perm.ORG_STRUCTURE,
+            Perm.ORG_STORE,
+            Perm.MEMBERS_MERGE,
+            Perm.MEMBERS_IMPORT,
+            Perm.MEMBERS_POLICY,
+            Perm.CATALOG_MANAGE,
+            Perm.ORDERS_IMPORT,
+        }
     ),
     Role.REGION_MANAGER: frozenset(_EVERY_STAFF | _MANAGERS | {Perm.ORG_STORE, Perm.ORG_STAFF}),
-    Role.STORE_MANAGER: frozenset(_EVERY_STAFF | _MANAGERS | {Perm.GUIDE_WORKBENCH, Perm.ORG_STAFF}),
-    Role.GUIDE: frozenset(_EVERY_STAFF | {Perm.GUIDE_WORKBENCH}),
+    Role.STORE_MANAGER: frozenset(
+        _EVERY_STAFF | _MANAGERS | {Perm.GUIDE_WORKBENCH, Perm.ORG_STAFF, Perm.ORDERS_FULFIL}
+    ),
+    Role.GUIDE: frozenset(_EVERY_STAFF | {Perm.GUIDE_WORKBENCH, Perm.ORDERS_FULFIL}),
 }
 
 # What an API token may be granted (systems: POS, ERP, callbacks).
@@ -120,6 +164,13 @@ TOKEN_PERMS: tuple[str, ...] = (
     Perm.MEMBERS_BIND,
     Perm.MEMBERS_CODES,
     Perm.CATALOG_VIEW,
+    Perm.CATALOG_MANAGE,
+    Perm.STOCK_VIEW,
+    Perm.STOCK_MANAGE,
+    Perm.ORDERS_VIEW,
+    Perm.ORDERS_FULFIL,
+    Perm.ORDERS_PLACE,
+    Perm.ORDERS_IMPORT,
 )
 
 # Who may manage whom: a manager manages only roles below her own.
