@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from siyu.catalog.models import Category, Product, ProductRole, Sku
+from siyu.catalog.models import Category, Product, ProductRole, Sku, StorePrice
 from siyu.org.services import Perm  # permissions are org knowledge, reached through its services
 from siyu.platform import audit, validation
 from siyu.platform.tenancy import Level, Scope
@@ -126,3 +126,58 @@ def price_list(brand_id: int, *, active_only: bool = True) -> list[PriceInfo]:
         PriceInfo(product_id=p.pk, code=p.code, role=p.role, price_fen=p.price_fen)
         for p in qs.order_by("code").only("pk", "code", "role", "price_fen")
     ]
+
+
+@dataclass(frozen=True)
+class SkuInfo:
+    """One SKU as orders and the mall see it: what it is and what it costs at a store."""
+
+    sku_id: int
+    sku_code: str
+    product_id: int
+    product_code: str
+    product_name: str
+    color: str
+    size: str
+    price_fen: int  # the store's own price where HQ set one, else the brand price
+    on_sale: bool
+
+
+def sku_prices(brand_id: int, sku_ids: Iterable[int], *, store_id: int | None = None) -> dict[int, SkuInfo]:
+    """The SKUs of ``sku_ids`` that belong to the brand, priced at ``store_id`` (a store price set
+    by HQ wins over the brand price). Unknown ids are left out."""
+    ids = {int(i) for i in sku_ids}
+    if not ids:
+        return {}
+    overrides: dict[int, int] = {}
+    if store_id is not None:
+        overrides = dict(
+            StorePrice.objects.filter(brand_id=brand_id, store_id=store_id, sku_id__in=ids).values_list(
+                "sku_id", "price_fen"
+            )
+        )
+    rows = Sku.objects.filter(brand_id=brand_id, pk__in=ids).values_list(
+        "pk",
+        "code",
+        "color",
+        "size",
+        "product_id",
+        "product__code",
+        "product__name",
+        "product__price_fen",
+        "product__active",
+    )
+    return {
+        pk: SkuInfo(
+            sku_id=pk,
+            sku_code=code,
+            product_id=product_id,
+            product_code=product_code,
+            product_name=product_name,
+            color=color,
+            size=size,
+            price_fen=overrides.get(pk, price_fen),
+            on_sale=active,
+        )
+        for pk, code, color, size, product_id, product_code, product_name, price_fen, active in rows
+    }
