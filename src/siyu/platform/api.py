@@ -197,23 +197,55 @@ def requires(perm: str) -> Callable[[F], F]:
     OpenAPI schema (``x-siyu-permission``) and checks ``scope.can(perm)`` on the caller's scope.
     ``AUTHENTICATED`` lets in any caller the API's auth accepted.
 
-    The check runs once django-ninja has parsed the request, so a caller without the permission
-    who sends malformed input hears that it is malformed (the schema is public); with well-formed
-    input she gets 403 and nothing changes."""
+    The check runs right after authentication and **before** django-ninja parses the path, query
+    and body (:class:`PermissionFirst`): a caller without the permission hears 403 whatever she
+    sent, never 422 about a body she may not send, and nothing is parsed or changed. The view
+    checks once more (a view called directly, e.g. by another operation, stays protected)."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            scope = current_scope(request)
-            if perm != AUTHENTICATED and not scope.can(perm):
-                raise PermissionDenied(_("This needs the permission '%(perm)s'.") % {"perm": perm})
+            _check_permission(request, perm)
             return view(request, *args, **kwargs)
 
         wrapped.siyu_access = perm  # type: ignore[attr-defined]
         contribute_operation_callback(wrapped, functools.partial(_document_permission, perm=perm))
+        contribute_operation_callback(wrapped, PermissionFirst.install)
         return wrapped  # type: ignore[return-value]
 
     return decorate
+
+
+def _check_permission(request: HttpRequest, perm: str) -> None:
+    if perm != AUTHENTICATED and not current_scope(request).can(perm):
+        raise PermissionDenied(_("This needs the permission '%(perm)s'.") % {"perm": perm})
+
+
+class PermissionFirst(Operation):
+    """A django-ninja operation that checks the permission its view declares (``siyu_access``,
+    set by :func:`requires`) together with authentication, before any parameter is parsed.
+
+    django-ninja builds every operation as a plain ``Operation``; :func:`requires` turns each of
+    its operations into this class when it is made (``install``). The class survives django-ninja's
+    cloning of operations when a router is mounted (``clone`` keeps the class), so every operation
+    of every router gets the same order: authenticate, check the permission, then parse."""
+
+    @staticmethod
+    def install(operation: Operation) -> None:
+        if operation.is_async:  # pragma: no cover - siyu's operations are synchronous
+            raise TypeError("PermissionFirst supports synchronous operations only")
+        operation.__class__ = PermissionFirst
+
+    def _run_checks(self, request: HttpRequest) -> HttpResponse | None:
+        error = super()._run_checks(request)
+        if error is not None:
+            return error
+        perm = getattr(self.view_func, "siyu_access", AUTHENTICATED)
+        try:
+            _check_permission(request, perm)
+        except PermissionDenied as exc:
+            return self.api.on_exception(request, exc)
+        return None
 
 
 def _document_permission(operation: Any, *, perm: str) -> None:
