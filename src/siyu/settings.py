@@ -130,6 +130,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 MEDIA_ROOT = SIYU_HOME / "media"
+# Uploaded files (product images). The app serves them itself (platform.views.media, for the
+# embedded default and the demo); in production the reverse proxy serves MEDIA_ROOT at MEDIA_URL.
+MEDIA_URL = "/media/"
 
 # --- Jobs (Huey) -----------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -10,16 +10,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils.translation import gettext as _
 
-from siyu.catalog.models import Category, Product, ProductRole, Sku, StorePrice
-from siyu.org.services import Perm  # permissions are org knowledge, reached through its services
-from siyu.platform import audit, validation
+from siyu.catalog import pictures, rules
+from siyu.catalog.models import Category, Product, ProductImage, ProductRole, Sku, StorePrice
+from siyu.org import services as org
+from siyu.org.services import Perm, StoreInfo  # permissions are org knowledge, reached through its services
+from siyu.platform import audit, clock, validation
 from siyu.platform.tenancy import Level, Scope
 
 CATEGORY_FIELDS = ("code", "name")
-PRODUCT_FIELDS = ("category", "code", "name", "role", "price_fen", "launched_on", "active")
+PRODUCT_FIELDS = ("category", "code", "name", "role", "price_fen", "launched_on", "active", "description")
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,9 @@ class NewSku:
 
 
 def _require_hq(scope: Scope) -> None:
-    if scope.level is not Level.BRAND or not scope.can(Perm.HQ_CONSOLE):
+    """Catalog writes belong to HQ: a brand-wide scope with ``catalog.manage`` (HQ admins and
+    operators, a brand token granted it)."""
+    if scope.level is not Level.BRAND or not scope.can(Perm.CATALOG_MANAGE):
         raise PermissionDenied(_("Only HQ may change the catalog."))
 
 
@@ -60,6 +67,7 @@ def create_product(
     role: str = ProductRole.REGULAR,
     launched_on: dt.date | None = None,
     active: bool = True,
+    description: str = "",
     skus: Iterable[NewSku] = (),
 ) -> Product:
     """A product (style) and its SKUs (colour × size), all or nothing."""
@@ -78,6 +86,7 @@ def create_product(
         price_fen=price_fen,
         launched_on=launched_on,
         active=active,
+        description=(description or "").strip(),
     )
     validation.full_clean(product)
     product.save()
@@ -99,6 +108,265 @@ def create_product(
         {**audit.snapshot(product, PRODUCT_FIELDS), "skus": [s.code for s in rows]},
     )
     return product
+
+
+# --- Pictures: PNG, JPEG or WebP under MEDIA_ROOT; the first by position is the main one --------
+
+MAX_IMAGES = 12
+
+
+@transaction.atomic
+def add_image(scope: Scope, product_id: int, *, data: bytes, alt: str = "") -> ProductImage:
+    """Store a picture of a product after the ones it has. Its type and size are read from the
+    bytes (``pictures.sniff``), never from the file name: PNG, JPEG or WebP, at most 5 MB, each side
+    64–8000 px. The file is written under ``MEDIA_ROOT``; if the transaction fails it is removed."""
+    _require_hq(scope)
+    product = Product.objects.select_for_update().filter(brand_id=scope.brand_id, pk=_as_int(product_id) or 0).first()
+    if product is None:
+        raise ValidationError({"product": _("Choose a product of this brand.")})
+    facts = _check_image(data)
+    taken = list(product.images.values_list("position", flat=True))
+    if len(taken) >= MAX_IMAGES:
+        raise ValidationError({"image": _("A product has at most %(n)d pictures.") % {"n": MAX_IMAGES}})
+    image = ProductImage(
+        brand_id=scope.brand_id, product=product, alt=(alt or "").strip(), position=max(taken, default=-1) + 1
+    )
+    validation.full_clean(image, exclude=["image"])
+    image.image.save(f"upload.{facts.kind}", ContentFile(data), save=False)
+    stored = image.image.name or ""
+    try:
+        image.save()
+        audit.record_by(
+            scope,
+            "product.image_add",
+            product,
+            after={"image": stored, "type": facts.content_type, "width": facts.width, "height": facts.height},
+        )
+    except BaseException:
+        default_storage.delete(stored)  # no row, no file
+        raise
+    return image
+
+
+@transaction.atomic
+def reorder_images(scope: Scope, product_id: int, image_ids: Iterable[int]) -> None:
+    """Put a product's pictures in the order of ``image_ids`` (every one of them, once); the first
+    becomes the main picture."""
+    _require_hq(scope)
+    product = Product.objects.select_for_update().filter(brand_id=scope.brand_id, pk=_as_int(product_id) or 0).first()
+    if product is None:
+        raise ValidationError({"product": _("Choose a product of this brand.")})
+    wanted = [_as_int(i) for i in image_ids]
+    current = {i.pk: i for i in product.images.all()}
+    if len(wanted) != len(current) or set(wanted) != set(current):
+        raise ValidationError({"images": _("List every picture of the product exactly once.")})
+    before = list(current)
+    for position, pk in enumerate(wanted):
+        current[pk or 0].position = position
+    ProductImage.objects.bulk_update(current.values(), ["position"])
+    audit.record_by(scope, "product.image_order", product, before={"images": before}, after={"images": wanted})
+
+
+@transaction.atomic
+def delete_image(scope: Scope, image_id: int) -> None:
+    """Remove a picture; its file goes once the transaction commits."""
+    _require_hq(scope)
+    image = (
+        ProductImage.objects.select_related("product")
+        .filter(brand_id=scope.brand_id, pk=_as_int(image_id) or 0)
+        .first()
+    )
+    if image is None:
+        raise ValidationError({"image": _("Choose a picture of this brand's products.")})
+    name = image.image.name or ""
+    image.delete()
+    audit.record_by(scope, "product.image_delete", image.product, before={"image": name}, after=None)
+    transaction.on_commit(lambda: default_storage.delete(name))
+
+
+def _check_image(data: bytes) -> pictures.ImageFacts:
+    if not data:
+        raise ValidationError({"image": _("Choose a picture to upload.")})
+    if len(data) > pictures.MAX_BYTES:
+        raise ValidationError({"image": _("A picture is at most 5 MB; this one is larger.")})
+    facts = pictures.sniff(data)
+    if facts is None:
+        raise ValidationError({"image": _("A picture must be a PNG, JPEG or WebP file.")})
+    low, high = pictures.MIN_SIDE, pictures.MAX_SIDE
+    if not (low <= facts.width <= high and low <= facts.height <= high):
+        raise ValidationError(
+            {
+                "image": _("Each side of a picture is %(low)d to %(high)d pixels; this one is %(w)d × %(h)d.")
+                % {"low": low, "high": high, "w": facts.width, "h": facts.height}
+            }
+        )
+    return facts
+
+
+# --- Store prices: a store's own price per SKU, set by HQ ---------------------------------------
+
+
+def _target_stores(brand_id: int, *, store_id: int | None, region_id: int | None, city: str | None) -> list[StoreInfo]:
+    """The stores a price applies to: one store, every store of a region, or every store of a city
+    (exactly one of the three), all of the brand."""
+    given = [name for name, v in (("store", store_id), ("region", region_id), ("city", city)) if v not in (None, "")]
+    if len(given) != 1:
+        raise ValidationError({"store": _("Choose one store, one region or one city.")})
+    every = org.stores(brand_id)
+    if store_id not in (None, ""):
+        found = [s for s in every if s.id == _as_int(store_id)]
+        if not found:
+            raise ValidationError({"store": _("Choose a store of this brand.")})
+        return found
+    if region_id not in (None, ""):
+        found = [s for s in every if s.region_id == _as_int(region_id)]
+        if not found:
+            raise ValidationError({"region": _("This region has no stores.")})
+        return found
+    found = [s for s in every if s.city == (city or "").strip()]
+    if not found:
+        raise ValidationError({"city": _("The brand has no store in this city.")})
+    return found
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _target_skus(brand_id: int, *, sku_id: int | None, product_id: int | None) -> tuple[Product, list[Sku]]:
+    """One SKU, or every SKU of one product (exactly one of the two), of the brand."""
+    if (sku_id is None) == (product_id is None):
+        raise ValidationError({"sku": _("Choose one SKU or one product.")})
+    if sku_id is not None:
+        sku = Sku.objects.select_related("product").filter(brand_id=brand_id, pk=_as_int(sku_id) or 0).first()
+        if sku is None:
+            raise ValidationError({"sku": _("Choose a SKU of this brand.")})
+        return sku.product, [sku]
+    product = Product.objects.filter(brand_id=brand_id, pk=_as_int(product_id) or 0).first()
+    if product is None:
+        raise ValidationError({"product": _("Choose a product of this brand.")})
+    skus = list(product.skus.order_by("code"))
+    if not skus:
+        raise ValidationError({"product": _("This product has no SKUs to price.")})
+    return product, skus
+
+
+def _check_price(price_fen: Any, field: str = "price_fen") -> int:
+    if not isinstance(price_fen, int) or isinstance(price_fen, bool):
+        raise ValidationError({field: _("A price is a whole number of fen, e.g. 69900 for ¥699.00.")})
+    if price_fen < 1 or price_fen > MAX_PRICE_FEN:
+        raise ValidationError({field: _("A price is between ¥0.01 and ¥1,000,000.00.")})
+    return price_fen
+
+
+MAX_PRICE_FEN = 100_000_000  # ¥1,000,000.00: above it a price is a typing mistake
+
+
+@transaction.atomic
+def set_store_prices(
+    scope: Scope,
+    *,
+    price_fen: int,
+    sku_id: int | None = None,
+    product_id: int | None = None,
+    store_id: int | None = None,
+    region_id: int | None = None,
+    city: str | None = None,
+) -> int:
+    """Give one SKU (or every SKU of a product) its own price at one store (or at every store of a
+    region or a city), replacing the price those stores had; returns how many prices were set.
+    One audit entry on the product names the stores, the SKUs and the price."""
+    _require_hq(scope)
+    price_fen = _check_price(price_fen)
+    product, skus = _target_skus(scope.brand_id, sku_id=sku_id, product_id=product_id)
+    stores = _target_stores(scope.brand_id, store_id=store_id, region_id=region_id, city=city)
+    now = clock.now()
+    rows = [
+        StorePrice(brand_id=scope.brand_id, store_id=st.id, sku_id=sku.pk, price_fen=price_fen, updated_at=now)
+        for st in stores
+        for sku in skus
+    ]
+    replaced = StorePrice.objects.filter(store_id__in=[s.id for s in stores], sku__in=skus).count()
+    StorePrice.objects.bulk_create(
+        rows,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["store", "sku"],
+        update_fields=["price_fen", "updated_at"],
+    )
+    audit.record_by(
+        scope,
+        "product.store_price",
+        product,
+        before={"replaced": replaced},
+        after={"price_fen": price_fen, "stores": [s.code for s in stores], "skus": [s.code for s in skus]},
+    )
+    return len(rows)
+
+
+@transaction.atomic
+def clear_store_prices(
+    scope: Scope,
+    *,
+    sku_id: int | None = None,
+    product_id: int | None = None,
+    store_id: int | None = None,
+    region_id: int | None = None,
+    city: str | None = None,
+) -> int:
+    """Remove the stores' own prices of one SKU (or of every SKU of a product) at one store, a
+    region's or a city's stores: they sell at the brand price again. Returns how many went."""
+    _require_hq(scope)
+    product, skus = _target_skus(scope.brand_id, sku_id=sku_id, product_id=product_id)
+    stores = _target_stores(scope.brand_id, store_id=store_id, region_id=region_id, city=city)
+    gone, _detail = StorePrice.objects.filter(
+        brand_id=scope.brand_id, store_id__in=[s.id for s in stores], sku__in=skus
+    ).delete()
+    if gone:
+        audit.record_by(
+            scope,
+            "product.store_price_clear",
+            product,
+            before={"cleared": gone},
+            after={"stores": [s.code for s in stores], "skus": [s.code for s in skus]},
+        )
+    return gone
+
+
+@dataclass(frozen=True)
+class StorePriceRow:
+    sku_id: int
+    sku_code: str
+    store_id: int
+    store_code: str
+    store_name: str
+    city: str
+    price_fen: int
+
+
+def store_prices(brand_id: int, product_id: int) -> list[StorePriceRow]:
+    """The stores' own prices of one product's SKUs, by store code then SKU code."""
+    names = {s.id: s for s in org.stores(brand_id)}
+    rows = StorePrice.objects.filter(brand_id=brand_id, sku__product_id=product_id).values_list(
+        "sku_id", "sku__code", "store_id", "price_fen"
+    )
+    out = [
+        StorePriceRow(
+            sku_id=sku_id,
+            sku_code=sku_code,
+            store_id=store_id,
+            store_code=names[store_id].code,
+            store_name=names[store_id].name,
+            city=names[store_id].city,
+            price_fen=price,
+        )
+        for sku_id, sku_code, store_id, price in rows
+        if store_id in names
+    ]
+    return sorted(out, key=lambda r: (r.store_code, r.sku_code))
 
 
 def count_products(brand_id: int) -> int:
@@ -181,3 +449,211 @@ def sku_prices(brand_id: int, sku_ids: Iterable[int], *, store_id: int | None = 
         )
         for pk, code, color, size, product_id, product_code, product_name, price_fen, active in rows
     }
+
+
+# --- Reads for the mall: search, product cards, product detail ----------------------------------
+# Plain dataclasses (models never leave the domain). Prices are fen at one store: a store price set
+# by HQ wins over the brand price for its SKU (``rules.price_range``).
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    """A product as a list shows it: at ``store_id`` its price runs from ``min_price_fen`` to
+    ``max_price_fen`` (both the brand price when the store has no price of its own)."""
+
+    id: int
+    code: str
+    name: str
+    role: str
+    category_code: str
+    category_name: str
+    price_fen: int  # the brand price
+    min_price_fen: int
+    max_price_fen: int
+    image_url: str  # the main picture ("" when the product has none)
+    on_sale: bool
+
+    @property
+    def one_price(self) -> bool:
+        return self.min_price_fen == self.max_price_fen
+
+
+@dataclass(frozen=True)
+class ProductResults:
+    total: int  # every match, not only this page
+    cards: list[ProductCard]
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: int
+    url: str
+    alt: str
+
+
+@dataclass(frozen=True)
+class SkuDetail:
+    id: int
+    code: str
+    color: str
+    size: str
+    barcode: str
+    price_fen: int  # at the store
+    store_price: bool  # the store's own price (else the brand price)
+
+
+@dataclass(frozen=True)
+class ProductDetail:
+    card: ProductCard
+    description: str
+    launched_on: dt.date | None
+    images: list[ImageInfo]
+    skus: list[SkuDetail]
+    colors: list[str]  # in the order of the SKU codes
+    sizes: list[str]  # in shop order (rules.ordered_sizes)
+
+    def sku(self, color: str, size: str) -> SkuDetail | None:
+        return next((s for s in self.skus if s.color == color and s.size == size), None)
+
+
+def media_url(name: str) -> str:
+    """The URL of a stored file (``MEDIA_URL`` + its name), "" for none."""
+    return default_storage.url(name) if name else ""
+
+
+def search_filter(text: str | None, *, barcode: bool = True) -> Q:
+    """Products matching every word of ``text`` in their name, style code, one of their SKU codes
+    or (``barcode``) barcodes. Case-insensitive for Latin letters; Chinese matches as written (a
+    substring), on SQLite and PostgreSQL alike."""
+    condition = Q()
+    for word in rules.search_terms(text):
+        skus = Q(code__icontains=word) | Q(barcode__icontains=word) if barcode else Q(code__icontains=word)
+        condition &= (
+            Q(name__icontains=word)
+            | Q(code__icontains=word)
+            | Q(Exists(Sku.objects.filter(skus, product_id=OuterRef("pk"))))
+        )
+    return condition
+
+
+def search_products(
+    brand_id: int,
+    q: str | None,
+    *,
+    category: str | None = None,
+    role: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+    store_id: int | None = None,
+) -> ProductResults:
+    """The on-sale products of the brand matching ``q`` (name, style code, SKU code or barcode;
+    every word must match), in a category (its code) and with a role, newest first, one page of
+    ``limit`` from ``offset``; cards priced at ``store_id``."""
+    qs = Product.objects.filter(search_filter(q), brand_id=brand_id, active=True)
+    if category:
+        qs = qs.filter(category__code=category)
+    if role:
+        qs = qs.filter(role=role)
+    limit, offset = max(0, min(int(limit), 200)), max(0, int(offset))
+    ids = list(
+        qs.order_by(F("launched_on").desc(nulls_last=True), "code").values_list("pk", flat=True)[
+            offset : offset + limit
+        ]
+    )
+    total = qs.count() if (offset or len(ids) == limit) else offset + len(ids)
+    return ProductResults(total=total, cards=product_cards(brand_id, ids, store_id=store_id))
+
+
+def product_cards(brand_id: int, product_ids: Iterable[int], *, store_id: int | None = None) -> list[ProductCard]:
+    """Cards of the brand's products in ``product_ids``, in that order (unknown ids left out), priced
+    at ``store_id``. Four queries whatever the number of products."""
+    ids = list(dict.fromkeys(int(i) for i in product_ids))
+    if not ids:
+        return []
+    products = {
+        p.pk: p
+        for p in Product.objects.filter(brand_id=brand_id, pk__in=ids)
+        .select_related("category")
+        .only("pk", "code", "name", "role", "price_fen", "active", "category__code", "category__name")
+    }
+    sku_counts = dict(
+        Sku.objects.filter(product_id__in=products)
+        .values("product_id")
+        .annotate(n=Count("pk"))
+        .values_list("product_id", "n")
+    )
+    overrides: dict[int, list[int]] = {}
+    if store_id is not None and products:
+        for product_id, price in StorePrice.objects.filter(
+            brand_id=brand_id, store_id=store_id, sku__product_id__in=products
+        ).values_list("sku__product_id", "price_fen"):
+            overrides.setdefault(product_id, []).append(price)
+    main_picture: dict[int, str] = {}
+    for product_id, name in ProductImage.objects.filter(product_id__in=products).values_list("product_id", "image"):
+        main_picture.setdefault(product_id, name)  # the model's ordering puts the main picture first
+    return [
+        _card(products[i], sku_counts.get(i, 0), overrides.get(i, []), media_url(main_picture.get(i, "")))
+        for i in ids
+        if i in products
+    ]
+
+
+def _card(p: Product, sku_count: int, overrides: list[int], image_url: str) -> ProductCard:
+    low, high = rules.price_range(p.price_fen, sku_count, overrides)
+    return ProductCard(
+        id=p.pk,
+        code=p.code,
+        name=p.name,
+        role=p.role,
+        category_code=p.category.code,
+        category_name=p.category.name,
+        price_fen=p.price_fen,
+        min_price_fen=low,
+        max_price_fen=high,
+        image_url=image_url,
+        on_sale=p.active,
+    )
+
+
+def product_card(brand_id: int, product_id: int, *, store_id: int | None = None) -> ProductCard | None:
+    cards = product_cards(brand_id, [product_id], store_id=store_id)
+    return cards[0] if cards else None
+
+
+def product_detail(brand_id: int, product: int | str, store_id: int | None = None) -> ProductDetail | None:
+    """One product of the brand by id (an int) or style code (a str), with its pictures and its SKUs
+    priced at ``store_id``; ``None`` when the brand has no such product. An off-sale product is
+    returned too (``card.on_sale`` is False): the caller decides whether to show it."""
+    lookup = {"pk": product} if isinstance(product, int) else {"code": str(product).strip()}
+    p = Product.objects.select_related("category").filter(brand_id=brand_id, **lookup).first()
+    if p is None:
+        return None
+    skus = list(Sku.objects.filter(product=p).order_by("code"))
+    overrides: dict[int, int] = {}
+    if store_id is not None:
+        overrides = dict(
+            StorePrice.objects.filter(brand_id=brand_id, store_id=store_id, sku__product=p).values_list(
+                "sku_id", "price_fen"
+            )
+        )
+    gallery = [ImageInfo(id=i.pk, url=media_url(i.image.name or ""), alt=i.alt or p.name) for i in p.images.all()]
+    return ProductDetail(
+        card=_card(p, len(skus), list(overrides.values()), gallery[0].url if gallery else ""),
+        description=p.description,
+        launched_on=p.launched_on,
+        images=gallery,
+        skus=[
+            SkuDetail(
+                id=s.pk,
+                code=s.code,
+                color=s.color,
+                size=s.size,
+                barcode=s.barcode,
+                price_fen=overrides.get(s.pk, p.price_fen),
+                store_price=s.pk in overrides,
+            )
+            for s in skus
+        ],
+        colors=rules.ordered_colors(s.color for s in skus),
+        sizes=rules.ordered_sizes(s.size for s in skus),
+    )
