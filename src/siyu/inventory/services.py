@@ -1,0 +1,611 @@
+"""Use-cases of stock (ADR 0009). Every change of a quantity is a ``Movement`` written in the same
+transaction as the ``StockLevel`` it changes, through one function (:func:`_move`), whose update is
+conditional: it changes the row only when the result keeps ``0 ≤ reserved ≤ on_hand``. That
+single conditional ``UPDATE`` is the concurrency technique: under any number of concurrent
+checkouts the database serialises the updates of one row and re-checks the condition after each,
+so a store never sells or holds more than it has.
+
+Staff verbs (receive, adjust, transfer, POS sync) take a :class:`Scope`, check ``inventory.manage``
+and the store's reach, and leave an audit entry. The checkout verbs (reserve, sell, release,
+allocate) are called by the orders domain and take a brand id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
+from django.utils.translation import gettext as _
+
+from siyu.catalog import services as catalog
+from siyu.inventory import rules
+from siyu.inventory.models import (
+    AllocationPolicy,
+    Movement,
+    MovementKind,
+    Reservation,
+    ReservationLine,
+    SplitPolicy,
+    StockLevel,
+)
+from siyu.org import services as org
+from siyu.org.services import Perm
+from siyu.platform import audit, clock, geo
+from siyu.platform.tenancy import Level, Scope
+
+MAX_QUANTITY = 1_000_000  # one movement never moves more units than this
+
+
+class StockError(Exception):
+    """A stock change that cannot be made; ``str()`` says why and what to do."""
+
+
+class OutOfStock(StockError):
+    """Not enough stock. ``short`` maps SKU id → the units missing."""
+
+    def __init__(self, short: Mapping[int, int], message: str | None = None) -> None:
+        self.short = dict(short)
+        super().__init__(message or _("Not enough stock for %(n)d item(s).") % {"n": len(self.short)})
+
+
+class ReservationGone(StockError):
+    """The reservation was released or expired: its stock is no longer held."""
+
+
+@dataclass(frozen=True)
+class StoreStock:
+    store_id: int
+    sku_id: int
+    available: int
+
+
+@dataclass(frozen=True)
+class LevelInfo:
+    store_id: int
+    sku_id: int
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    split: str
+    hold_minutes: int
+    beyond_city: bool
+
+
+@dataclass(frozen=True)
+class Allocation:
+    key: str
+    expires_at: dt.datetime
+    shipments: list[rules.Shipment]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    store_id: int
+    sku_id: int
+    on_hand: int
+    on_hand_ledger: int
+    reserved: int
+    reserved_ledger: int
+
+
+# ---- the one way a quantity changes -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Move:
+    store_id: int
+    sku_id: int
+    kind: str
+    on_hand_delta: int = 0
+    reserved_delta: int = 0
+
+
+def _move(brand_id: int, moves: Sequence[Move], *, key: str, reference: str, note: str, actor: str) -> bool:
+    """Apply ``moves`` (all or nothing) with one ledger row each. Returns ``False`` when ``key`` was
+    applied before (nothing changes), raises :class:`OutOfStock` when a move would take a quantity
+    below zero or hold more than is on hand. Must run inside a transaction."""
+    if Movement.objects.filter(brand_id=brand_id, key=f"{key}#0").exists():
+        return False
+    at = clock.now()
+    short: dict[int, int] = {}
+    # One lock order for every writer (store, SKU): two checkouts never wait on each other in a circle.
+    ordered = sorted(enumerate(moves), key=lambda im: (im[1].store_id, im[1].sku_id, im[0]))
+    try:
+        with transaction.atomic():
+            for _i, m in ordered:
+                if m.on_hand_delta >= 0 and m.reserved_delta >= 0 and m.reserved_delta <= m.on_hand_delta:
+                    StockLevel.objects.get_or_create(
+                        store_id=m.store_id, sku_id=m.sku_id, defaults={"brand_id": brand_id, "updated_at": at}
+                    )
+                changed = _guarded(m)
+                if not changed.update(
+                    on_hand=F("on_hand") + m.on_hand_delta, reserved=F("reserved") + m.reserved_delta, updated_at=at
+                ):
+                    on_hand, reserved = (
+                        StockLevel.objects.filter(store_id=m.store_id, sku_id=m.sku_id)
+                        .values_list("on_hand", "reserved")
+                        .first()
+                    ) or (0, 0)
+                    after_on, after_res = on_hand + m.on_hand_delta, reserved + m.reserved_delta
+                    missing = max(-after_on, after_res - after_on, 1)
+                    short[m.sku_id] = short.get(m.sku_id, 0) + missing
+            if short:
+                raise OutOfStock(short)
+            Movement.objects.bulk_create(
+                Movement(
+                    brand_id=brand_id,
+                    store_id=m.store_id,
+                    sku_id=m.sku_id,
+                    kind=m.kind,
+                    on_hand_delta=m.on_hand_delta,
+                    reserved_delta=m.reserved_delta,
+                    key=f"{key}#{i}",
+                    reference=reference[:60],
+                    note=note[:200],
+                    actor_label=actor[:120],
+                    at=at,
+                )
+                for i, m in enumerate(moves)
+            )
+    except IntegrityError:
+        # A concurrent writer applied the same key first (the unique key), or a check constraint
+        # caught what the guard should have: either way nothing of this call was written.
+        if Movement.objects.filter(brand_id=brand_id, key=f"{key}#0").exists():
+            return False
+        raise
+    return True
+
+
+def _guarded(m: Move) -> Any:
+    """The stock row of ``m``, only if applying ``m`` keeps ``0 ≤ reserved ≤ on_hand``."""
+    return StockLevel.objects.filter(
+        Q(on_hand__gte=F("reserved") + (m.reserved_delta - m.on_hand_delta)),
+        store_id=m.store_id,
+        sku_id=m.sku_id,
+        on_hand__gte=-m.on_hand_delta,
+        reserved__gte=-m.reserved_delta,
+    )
+
+
+def _positive_lines(lines: Mapping[int, int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for sku_id, qty in lines.items():
+        if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0 or qty > MAX_QUANTITY:
+            raise ValidationError(
+                {"quantity": _("A quantity is a whole number from 1 to %(max)d.") % {"max": MAX_QUANTITY}}
+            )
+        out[int(sku_id)] = qty
+    if not out:
+        raise ValidationError({"lines": _("Give at least one SKU and quantity.")})
+    return out
+
+
+def _require_key(key: str) -> str:
+    key = (key or "").strip()
+    if not key or len(key) > 100:
+        raise ValidationError({"key": _("An idempotency key of 1 to 100 characters is required.")})
+    return key
+
+
+# ---- staff verbs -------------------------------------------------------------------------------
+
+
+def _store_in_reach(scope: Scope, store_id: int) -> org.StoreInfo:
+    if not scope.can(Perm.STOCK_MANAGE):
+        raise PermissionDenied(_("You may not change stock."))
+    store = org.store_info(scope.brand_id, store_id, scope=scope)
+    if store is None:
+        raise ValidationError({"store": _("Choose a store within your reach.")})
+    if scope.level is Level.SELF:
+        raise PermissionDenied(_("You may not change stock."))
+    return store
+
+
+def _check_skus(brand_id: int, sku_ids: Iterable[int]) -> None:
+    ids = set(sku_ids)
+    known = set(catalog.sku_prices(brand_id, ids))
+    missing = sorted(ids - known)
+    if missing:
+        raise ValidationError({"sku": _("Unknown SKU id(s): %(ids)s.") % {"ids": ", ".join(map(str, missing))}})
+
+
+def _staff_move(
+    scope: Scope, action: str, store_id: int, moves: list[Move], *, key: str, reference: str, note: str
+) -> bool:
+    _check_skus(scope.brand_id, {m.sku_id for m in moves})
+    with transaction.atomic():
+        done = _move(scope.brand_id, moves, key=key, reference=reference, note=note, actor=scope.label)
+        if done:
+            first = Movement.objects.get(brand_id=scope.brand_id, key=f"{key}#0")
+            audit.record_by(
+                scope,
+                action,
+                first,
+                after={
+                    "key": key,
+                    "reference": reference,
+                    "note": note,
+                    "moves": [[m.store_id, m.sku_id, m.kind, m.on_hand_delta] for m in moves],
+                },
+            )
+    return done
+
+
+def receive(
+    scope: Scope, store_id: int, lines: Mapping[int, int], *, key: str, reference: str = "", note: str = ""
+) -> bool:
+    """Goods arrived at the store. Returns ``False`` when ``key`` was received before."""
+    _store_in_reach(scope, store_id)
+    wanted = _positive_lines(lines)
+    moves = [Move(store_id, sku, MovementKind.RECEIPT, on_hand_delta=q) for sku, q in wanted.items()]
+    return _staff_move(scope, "stock.receive", store_id, moves, key=_require_key(key), reference=reference, note=note)
+
+
+def adjust(scope: Scope, store_id: int, sku_id: int, *, counted: int, reason: str, key: str) -> bool:
+    """Set the store's on-hand count of a SKU to what was counted (a stock-take correction)."""
+    _store_in_reach(scope, store_id)
+    if not isinstance(counted, int) or isinstance(counted, bool) or not 0 <= counted <= MAX_QUANTITY:
+        raise ValidationError({"counted": _("The count is a whole number, 0 or more.")})
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Say why the count changes (stock-take, damage, loss...).")})
+    return _set_counts(scope, store_id, {sku_id: counted}, MovementKind.ADJUSTMENT, key=key, note=reason.strip())
+
+
+def pos_sync(scope: Scope, store_id: int, counts: Mapping[int, int], *, key: str, reference: str = "") -> bool:
+    """A POS reports what the store holds: each SKU's on-hand becomes the reported count."""
+    _store_in_reach(scope, store_id)
+    for sku_id, n in counts.items():
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_QUANTITY:
+            raise ValidationError({"counts": _("SKU %(sku)s: a count is a whole number, 0 or more.") % {"sku": sku_id}})
+    if not counts:
+        raise ValidationError({"counts": _("Give at least one SKU count.")})
+    return _set_counts(scope, store_id, counts, MovementKind.POS_SYNC, key=key, reference=reference)
+
+
+def _set_counts(
+    scope: Scope, store_id: int, counts: Mapping[int, int], kind: str, *, key: str, note: str = "", reference: str = ""
+) -> bool:
+    key = _require_key(key)
+    with transaction.atomic():
+        current = {
+            sku: (on_hand, reserved)
+            for sku, on_hand, reserved in StockLevel.objects.select_for_update()
+            .filter(store_id=store_id, sku_id__in=list(counts))
+            .values_list("sku_id", "on_hand", "reserved")
+        }
+        below = {sku: current[sku][1] for sku, n in counts.items() if sku in current and n < current[sku][1]}
+        if below:
+            raise StockError(
+                _(
+                    "The count of %(n)d SKU(s) is below what open checkouts hold (%(detail)s): "
+                    "wait for them to be paid or released, or cancel those orders first."
+                )
+                % {"n": len(below), "detail": ", ".join(f"{sku}: {held}" for sku, held in sorted(below.items()))}
+            )
+        moves = [
+            Move(store_id, sku, kind, on_hand_delta=n - current.get(sku, (0, 0))[0])
+            for sku, n in counts.items()
+            if n != current.get(sku, (0, 0))[0]
+        ]
+        if not moves:
+            return False
+        return _staff_move(scope, f"stock.{kind}", store_id, moves, key=key, reference=reference, note=note)
+
+
+def transfer(
+    scope: Scope, from_store_id: int, to_store_id: int, lines: Mapping[int, int], *, key: str, note: str = ""
+) -> bool:
+    """Move units from one store to another of the brand (sent and received at once)."""
+    _store_in_reach(scope, from_store_id)
+    if from_store_id == to_store_id or org.store_info(scope.brand_id, to_store_id) is None:
+        raise ValidationError({"to_store": _("Choose another store of the brand to send to.")})
+    wanted = _positive_lines(lines)
+    moves = [Move(from_store_id, sku, MovementKind.TRANSFER_OUT, on_hand_delta=-q) for sku, q in wanted.items()]
+    moves += [Move(to_store_id, sku, MovementKind.TRANSFER_IN, on_hand_delta=q) for sku, q in wanted.items()]
+    return _staff_move(
+        scope, "stock.transfer", from_store_id, moves, key=_require_key(key), reference=key[:60], note=note
+    )
+
+
+# ---- checkout verbs (called by orders) -----------------------------------------------------------
+
+
+def reserve(
+    brand_id: int,
+    key: str,
+    lines: Sequence[tuple[int, int, int]],
+    *,
+    minutes: int,
+    actor: str = "",
+) -> Reservation:
+    """Hold ``lines`` ((store_id, sku_id, units)) until ``minutes`` from now, all or nothing.
+    Raises :class:`OutOfStock`. The same ``key`` again returns the reservation made before."""
+    key = _require_key(key)
+    found = Reservation.objects.filter(brand_id=brand_id, key=key).first()
+    if found is not None:
+        return found
+    merged: dict[tuple[int, int], int] = {}
+    for store_id, sku_id, qty in lines:
+        if qty <= 0:
+            raise ValidationError(
+                {"quantity": _("A quantity is a whole number from 1 to %(max)d.") % {"max": MAX_QUANTITY}}
+            )
+        merged[(store_id, sku_id)] = merged.get((store_id, sku_id), 0) + qty
+    now = clock.now()
+    with transaction.atomic():
+        reservation = Reservation.objects.create(
+            brand_id=brand_id, key=key, expires_at=now + dt.timedelta(minutes=minutes), created_at=now
+        )
+        moves = [Move(s, k, MovementKind.RESERVATION, reserved_delta=q) for (s, k), q in merged.items()]
+        _move(brand_id, moves, key=f"r:{key}", reference=key, note="", actor=actor)
+        ReservationLine.objects.bulk_create(
+            ReservationLine(reservation=reservation, brand_id=brand_id, store_id=s, sku_id=k, quantity=q)
+            for (s, k), q in merged.items()
+        )
+    return reservation
+
+
+def _close(brand_id: int, key: str, status: str, kind: str, actor: str) -> bool:
+    with transaction.atomic():
+        reservation = Reservation.objects.select_for_update().filter(brand_id=brand_id, key=key).first()
+        if reservation is None:
+            raise ReservationGone(_("No stock is held under %(key)s.") % {"key": key})
+        if reservation.status == status:
+            return False
+        if reservation.status != Reservation.Status.HELD:
+            raise ReservationGone(
+                _("The stock held under %(key)s was already %(status)s.")
+                % {"key": key, "status": reservation.get_status_display().lower()}
+            )
+        lines = list(reservation.lines.values_list("store_id", "sku_id", "quantity"))
+        sold = kind == MovementKind.SALE
+        moves = [Move(s, k, kind, on_hand_delta=-q if sold else 0, reserved_delta=-q) for s, k, q in lines]
+        _move(brand_id, moves, key=f"{kind}:{key}", reference=key, note="", actor=actor)
+        reservation.status = status
+        reservation.closed_at = clock.now()
+        reservation.save(update_fields=["status", "closed_at"])
+    return True
+
+
+def sell(brand_id: int, key: str, *, actor: str = "") -> bool:
+    """The checkout was paid: the held units leave the stores' stock. Idempotent."""
+    return _close(brand_id, key, Reservation.Status.COMMITTED, MovementKind.SALE, actor)
+
+
+def release(brand_id: int, key: str, *, actor: str = "", expired: bool = False) -> bool:
+    """The checkout was cancelled (or ran out of time): the held units are free again. Idempotent."""
+    status = Reservation.Status.EXPIRED if expired else Reservation.Status.RELEASED
+    with transaction.atomic():
+        current = Reservation.objects.filter(brand_id=brand_id, key=key).values_list("status", flat=True).first()
+        if current in (Reservation.Status.RELEASED, Reservation.Status.EXPIRED):
+            return False
+        return _close(brand_id, key, status, MovementKind.RELEASE, actor)
+
+
+def expire_due(*, grace_minutes: int = 5) -> int:
+    """Release every reservation whose time ran out ``grace_minutes`` ago (the orders domain
+    cancels its unpaid orders first; this catches anything left). Returns how many."""
+    cutoff = clock.now() - dt.timedelta(minutes=grace_minutes)
+    due = list(
+        Reservation.objects.filter(status=Reservation.Status.HELD, expires_at__lt=cutoff).values_list("brand_id", "key")
+    )
+    released = 0
+    for brand_id, key in due:
+        try:
+            released += release(brand_id, key, actor="system: expiry", expired=True)
+        except ReservationGone:
+            continue
+    return released
+
+
+def restock(brand_id: int, key: str, lines: Sequence[tuple[int, int, int]], *, reference: str, actor: str = "") -> bool:
+    """Returned goods go back into the stores' stock ((store_id, sku_id, units)). Idempotent."""
+    moves = [Move(s, k, MovementKind.RETURN, on_hand_delta=q) for s, k, q in lines if q > 0]
+    if not moves:
+        return False
+    with transaction.atomic():
+        return _move(brand_id, moves, key=_require_key(key), reference=reference, note="", actor=actor)
+
+
+def sell_offline(
+    brand_id: int, store_id: int, lines: Mapping[int, int], *, key: str, reference: str, actor: str = ""
+) -> bool:
+    """An in-store (POS) sale: the units leave the store's stock. Raises :class:`OutOfStock` when
+    the store's free stock is below the sale (sync the count first). Idempotent."""
+    wanted = _positive_lines(lines)
+    moves = [Move(store_id, sku, MovementKind.SALE, on_hand_delta=-q) for sku, q in wanted.items()]
+    with transaction.atomic():
+        return _move(brand_id, moves, key=_require_key(key), reference=reference, note="", actor=actor)
+
+
+# ---- allocation ----------------------------------------------------------------------------------
+
+
+def allocation_policy(brand_id: int) -> PolicyInfo:
+    row = AllocationPolicy.objects.filter(brand_id=brand_id).first()
+    if row is None:
+        return PolicyInfo(split=SplitPolicy.FEWEST_SHIPMENTS, hold_minutes=15, beyond_city=False)
+    return PolicyInfo(split=row.split, hold_minutes=row.hold_minutes, beyond_city=row.beyond_city)
+
+
+@transaction.atomic
+def set_allocation_policy(scope: Scope, *, split: str, hold_minutes: int, beyond_city: bool) -> PolicyInfo:
+    if scope.level is not Level.BRAND or not scope.can(Perm.ORDERS_MANAGE):
+        raise PermissionDenied(_("Only HQ may set the allocation policy."))
+    if split not in SplitPolicy.values:
+        raise ValidationError({"split": _("Choose fewest shipments or nearest first.")})
+    if not isinstance(hold_minutes, int) or not 5 <= hold_minutes <= 120:
+        raise ValidationError({"hold_minutes": _("Hold stock between 5 and 120 minutes.")})
+    row, _created = AllocationPolicy.objects.get_or_create(
+        brand_id=scope.brand_id, defaults={"updated_at": clock.now()}
+    )
+    before = audit.snapshot(row, ("split", "hold_minutes", "beyond_city"))
+    row.split, row.hold_minutes, row.beyond_city, row.updated_at = split, hold_minutes, bool(beyond_city), clock.now()
+    row.save()
+    audit.record_by(
+        scope,
+        "stock.allocation_policy",
+        row,
+        before=before,
+        after=audit.snapshot(row, ("split", "hold_minutes", "beyond_city")),
+    )
+    return allocation_policy(scope.brand_id)
+
+
+def _candidates(
+    brand_id: int,
+    wanted: Mapping[int, int],
+    *,
+    city: str,
+    origin: tuple[float, float] | None,
+    pickup_store_id: int | None,
+    beyond_city: bool,
+) -> list[rules.Candidate]:
+    stores = {s.id: s for s in org.stores(brand_id, open_only=True)}
+    if pickup_store_id is not None:
+        ids = [pickup_store_id] if pickup_store_id in stores else []
+    else:
+        ids = [s.id for s in stores.values() if s.city == city] if city else list(stores)
+    free: dict[int, dict[int, int]] = {}
+
+    def load(store_ids: Iterable[int]) -> None:
+        for store_id, sku_id, on_hand, reserved in StockLevel.objects.filter(
+            brand_id=brand_id, store_id__in=list(store_ids), sku_id__in=list(wanted), on_hand__gt=F("reserved")
+        ).values_list("store_id", "sku_id", "on_hand", "reserved"):
+            free.setdefault(store_id, {})[sku_id] = on_hand - reserved
+
+    load(ids)
+    if beyond_city and pickup_store_id is None and city:
+        short = [k for k, q in wanted.items() if sum(f.get(k, 0) for f in free.values()) < q]
+        if short:
+            load([s for s in stores if s not in ids])
+    return [
+        rules.Candidate(
+            store_id=store_id,
+            distance_m=None
+            if origin is None
+            else geo.distance_m(origin[0], origin[1], stores[store_id].latitude, stores[store_id].longitude),
+            available=avail,
+        )
+        for store_id, avail in free.items()
+    ]
+
+
+def allocate(
+    brand_id: int,
+    key: str,
+    wanted: Mapping[int, int],
+    *,
+    city: str = "",
+    origin: tuple[float, float] | None = None,
+    pickup_store_id: int | None = None,
+    actor: str = "",
+    attempts: int = 3,
+) -> Allocation:
+    """Choose the stores for ``wanted`` (sku_id → units) — the nearest that can fill it, split per
+    the brand's policy when none can — and hold the stock there under ``key``. Candidates are the
+    open stores of ``city`` (or only ``pickup_store_id``). Raises :class:`OutOfStock` with the
+    missing units. When another checkout takes the stock between the plan and the hold, plans
+    again (up to ``attempts`` times)."""
+    wanted = _positive_lines(wanted)
+    policy = allocation_policy(brand_id)
+    split = rules.FEWEST if policy.split == SplitPolicy.FEWEST_SHIPMENTS else rules.NEAREST
+    last: OutOfStock | None = None
+    for _attempt in range(max(1, attempts)):
+        candidates = _candidates(
+            brand_id, wanted, city=city, origin=origin, pickup_store_id=pickup_store_id, beyond_city=policy.beyond_city
+        )
+        plan = rules.plan(wanted, candidates, split)
+        if plan.short:
+            raise OutOfStock(plan.short)
+        lines = [(s.store_id, sku, q) for s in plan.shipments for sku, q in s.lines.items()]
+        try:
+            with transaction.atomic():
+                reservation = reserve(brand_id, key, lines, minutes=policy.hold_minutes, actor=actor)
+        except OutOfStock as exc:
+            last = exc
+            continue
+        return Allocation(key=key, expires_at=reservation.expires_at, shipments=plan.shipments)
+    assert last is not None
+    raise last
+
+
+# ---- reads ---------------------------------------------------------------------------------------
+
+
+def store_stock(brand_id: int, store_id: int, sku_ids: Iterable[int]) -> dict[int, int]:
+    """What the store can sell now, per SKU (SKUs it never held are left out)."""
+    return {
+        sku: on_hand - reserved
+        for sku, on_hand, reserved in StockLevel.objects.filter(
+            brand_id=brand_id, store_id=store_id, sku_id__in=list(sku_ids)
+        ).values_list("sku_id", "on_hand", "reserved")
+    }
+
+
+def stock_by_store(brand_id: int, city: str, sku_ids: Iterable[int]) -> list[StoreStock]:
+    """What each open store of ``city`` can sell now, per SKU (only rows with stock)."""
+    ids = [s.id for s in org.stores(brand_id, open_only=True) if s.city == city]
+    return [
+        StoreStock(store_id=s, sku_id=k, available=on_hand - reserved)
+        for s, k, on_hand, reserved in StockLevel.objects.filter(
+            brand_id=brand_id, store_id__in=ids, sku_id__in=list(sku_ids), on_hand__gt=F("reserved")
+        )
+        .order_by("store_id", "sku_id")
+        .values_list("store_id", "sku_id", "on_hand", "reserved")
+    ]
+
+
+def city_stock(brand_id: int, city: str, sku_ids: Iterable[int]) -> dict[int, int]:
+    """City-wide availability: what the city's open stores hold minus what checkouts hold, per SKU."""
+    total: dict[int, int] = {}
+    for row in stock_by_store(brand_id, city, sku_ids):
+        total[row.sku_id] = total.get(row.sku_id, 0) + row.available
+    return total
+
+
+def levels(brand_id: int, store_id: int, sku_ids: Iterable[int] | None = None) -> list[LevelInfo]:
+    qs = StockLevel.objects.filter(brand_id=brand_id, store_id=store_id)
+    if sku_ids is not None:
+        qs = qs.filter(sku_id__in=list(sku_ids))
+    return [
+        LevelInfo(store_id=s, sku_id=k, on_hand=o, reserved=r)
+        for s, k, o, r in qs.order_by("sku_id").values_list("store_id", "sku_id", "on_hand", "reserved")
+    ]
+
+
+def check_ledger(brand_id: int) -> list[Mismatch]:
+    """Every (store, SKU) whose quantities differ from the sum of its movements. Empty when the
+    ledger balances (it always should)."""
+    sums = {
+        (s, k): (o or 0, r or 0)
+        for s, k, o, r in Movement.objects.filter(brand_id=brand_id)
+        .values("store_id", "sku_id")
+        .annotate(o=Sum("on_hand_delta"), r=Sum("reserved_delta"))
+        .values_list("store_id", "sku_id", "o", "r")
+    }
+    out: list[Mismatch] = []
+    seen: set[tuple[int, int]] = set()
+    for s, k, on_hand, reserved in StockLevel.objects.filter(brand_id=brand_id).values_list(
+        "store_id", "sku_id", "on_hand", "reserved"
+    ):
+        seen.add((s, k))
+        o, r = sums.get((s, k), (0, 0))
+        if (o, r) != (on_hand, reserved):
+            out.append(Mismatch(s, k, on_hand, o, reserved, r))
+    for (s, k), (o, r) in sums.items():
+        if (s, k) not in seen and (o, r) != (0, 0):
+            out.append(Mismatch(s, k, 0, o, 0, r))
+    return out
