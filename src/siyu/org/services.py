@@ -434,6 +434,11 @@ class StoreInfo:
     latitude: float
     longitude: float
     status: str
+    # what a customer reads on the store's page in the mall
+    district: str = ""
+    address: str = ""
+    opening_hours: str = ""
+    phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -459,6 +464,10 @@ def _store_info(s: Store) -> StoreInfo:
         latitude=float(s.latitude),
         longitude=float(s.longitude),
         status=s.status,
+        district=s.district,
+        address=s.address,
+        opening_hours=s.opening_hours,
+        phone=s.phone,
     )
 
 
@@ -496,6 +505,12 @@ def stores(brand_id: int, *, open_only: bool = False) -> list[StoreInfo]:
     if open_only:
         qs = qs.filter(status=Store.State.OPEN)
     return [_store_info(s) for s in qs.order_by("code")]
+
+
+def stores_with_code(code: str) -> list[StoreInfo]:
+    """The stores of every brand whose code is ``code`` (a store code is unique within its brand):
+    the public mall finds a store from its address ``/m/<code>/`` before it knows the brand."""
+    return [_store_info(s) for s in Store.objects.filter(code=code).order_by("brand_id")]
 
 
 def guides(brand_id: int, *, store_id: int | None = None, active_only: bool = True) -> list[StaffInfo]:
