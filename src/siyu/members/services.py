@@ -245,3 +245,78 @@ def hand_over_customers_of(scope: Scope, staff_id: int, to_guides: list[int] | N
     ``siyu.org.services.mark_staff_left`` inside its transaction; refuses (``ValidationError``)
     when nobody can take them."""
     return len(_transfers.hand_over_customers_of(scope, staff_id, to_guides).transfers)
+
+
+# --- what the orders domain needs of a customer --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """A customer as an order sees her: who she is now (after merges), her store and guide."""
+
+    customer_id: int
+    brand_id: int
+    store_id: int | None
+    guide_id: int | None
+
+
+def buyer(brand_id: int, customer_id: int) -> Buyer | None:
+    """The live customer behind ``customer_id`` (followed through merges), or ``None`` when she is
+    unknown, of another brand or erased."""
+    found = Customer.objects.filter(pk=customer_id, brand_id=brand_id).first()
+    if found is None:
+        return None
+    found = _identity.root_of(found)
+    if found.erased_at is not None:
+        return None
+    return Buyer(customer_id=found.pk, brand_id=found.brand_id, store_id=found.store_id, guide_id=found.guide_id)
+
+
+def record_purchase(
+    brand_id: int,
+    customer_id: int,
+    *,
+    amount_fen: int,
+    store_id: int,
+    guide_id: int | None,
+    at: dt.datetime,
+    reference: str,
+    pos: bool = False,
+) -> None:
+    """A paid order (or POS sale): her purchase summary moves on, a purchase touch is recorded,
+    and a first purchase with a guide binds her to that guide per the brand's binding rules."""
+    from django.db.models import F
+
+    from siyu.members.models import BindingSource, Touch, TouchKind
+
+    with transaction.atomic():
+        c = Customer.objects.select_for_update().get(pk=customer_id, brand_id=brand_id)
+        first = c.orders_count == 0
+        Customer.objects.filter(pk=c.pk).update(
+            orders_count=F("orders_count") + 1,
+            total_spent_fen=F("total_spent_fen") + amount_fen,
+            last_purchase_at=at if c.last_purchase_at is None or c.last_purchase_at < at else c.last_purchase_at,
+        )
+        Touch.objects.create(
+            brand_id=brand_id,
+            customer=c,
+            kind=TouchKind.POS if pos else TouchKind.PURCHASE,
+            store_id=store_id,
+            guide_id=guide_id,
+            at=at,
+            properties={"order": reference, "amount_fen": amount_fen},
+        )
+        if first and guide_id is not None and _binding.can_receive(brand_id, guide_id):
+            _binding.bind(c, guide_id=guide_id, source=BindingSource.FIRST_PURCHASE, at=at, actor_label=reference)
+        elif c.store_id is None:
+            _binding.bind(c, store_id=store_id, source=BindingSource.FIRST_PURCHASE, at=at, actor_label=reference)
+
+
+def record_refund(brand_id: int, customer_id: int, *, amount_fen: int) -> None:
+    """A paid order was refunded in full: her purchase summary steps back (never below zero)."""
+    from django.db.models import Case, F, When
+
+    Customer.objects.filter(pk=customer_id, brand_id=brand_id).update(
+        orders_count=Case(When(orders_count__gt=0, then=F("orders_count") - 1), default=0),
+        total_spent_fen=Case(When(total_spent_fen__gte=amount_fen, then=F("total_spent_fen") - amount_fen), default=0),
+    )

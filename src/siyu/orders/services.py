@@ -1,0 +1,847 @@
+"""Use-cases of orders: place (allocate and hold stock), pay (sandbox), hand to the stores, pick,
+pack, ship or set out for pickup, complete, cancel, return. Each verb owns its transaction, moves the
+order only along the state machine of :mod:`siyu.orders.rules`, writes an ``OrderEvent`` and the
+notifications, and reaches stock only through :mod:`siyu.inventory.services` (ADR 0009).
+
+Customers act on their own orders (``customer_id``); staff act through a :class:`Scope` (an order or
+fulfilment outside its reach is a 404)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from siyu.catalog import services as catalog
+from siyu.inventory import services as stock
+from siyu.members import services as members
+from siyu.orders import rules
+from siyu.orders.models import (
+    Channel,
+    Fulfilment,
+    Mode,
+    Notification,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Payment,
+    ReturnRequest,
+    Status,
+)
+from siyu.org import services as org
+from siyu.org.services import Perm
+from siyu.platform import audit, clock, privacy
+from siyu.platform.tenancy import Scope, get_scoped, restrict
+
+OutOfStock = stock.OutOfStock
+
+
+class OrderError(ValidationError):
+    """An order cannot do what was asked in its current state; the message says why."""
+
+
+@dataclass(frozen=True)
+class NewLine:
+    sku_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    recipient: str
+    phone: str
+    city: str
+    address: str
+    district: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+@dataclass(frozen=True)
+class LineInfo:
+    sku_id: int
+    sku_code: str
+    product_code: str
+    product_name: str
+    color: str
+    size: str
+    quantity: int
+    unit_price_fen: int
+    amount_fen: int
+    fulfilment_id: int | None
+
+
+@dataclass(frozen=True)
+class FulfilmentInfo:
+    id: int
+    store_id: int
+    status: str
+    distance_m: int | None
+    carrier: str
+    tracking_no: str
+    pickup_code: str
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    status: str
+    note: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class OrderInfo:
+    id: int
+    number: str
+    status: str
+    mode: str
+    channel: str
+    customer_id: int
+    store_id: int
+    guide_id: int | None
+    code_id: int | None
+    pickup_store_id: int | None
+    city: str
+    items_fen: int
+    shipping_fen: int
+    total_fen: int
+    created_at: dt.datetime
+    pay_by: dt.datetime | None
+    paid_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    lines: list[LineInfo] = field(default_factory=list)
+    fulfilments: list[FulfilmentInfo] = field(default_factory=list)
+    events: list[EventInfo] = field(default_factory=list)
+
+    @property
+    def status_label(self) -> str:
+        return str(Status(self.status).label)
+
+
+# ---- reads ---------------------------------------------------------------------------------------
+
+
+def _info(order: Order, *, lines: Iterable[OrderLine] | None = None, full: bool = True) -> OrderInfo:
+    info = OrderInfo(
+        id=order.pk,
+        number=order.number,
+        status=order.status,
+        mode=order.mode,
+        channel=order.channel,
+        customer_id=order.customer_id,
+        store_id=order.store_id,
+        guide_id=order.guide_id,
+        code_id=order.code_id,
+        pickup_store_id=order.pickup_store_id,
+        city=order.city,
+        items_fen=order.items_fen,
+        shipping_fen=order.shipping_fen,
+        total_fen=order.total_fen,
+        created_at=order.created_at,
+        pay_by=order.pay_by,
+        paid_at=order.paid_at,
+        completed_at=order.completed_at,
+        cancelled_at=order.cancelled_at,
+    )
+    if not full:
+        return info
+    source = lines if lines is not None else order.lines.all()
+    info.lines.extend(
+        LineInfo(
+            sku_id=ln.sku_id,
+            sku_code=ln.sku_code,
+            product_code=ln.product_code,
+            product_name=ln.product_name,
+            color=ln.color,
+            size=ln.size,
+            quantity=ln.quantity,
+            unit_price_fen=ln.unit_price_fen,
+            amount_fen=ln.amount_fen,
+            fulfilment_id=ln.fulfilment_id,
+        )
+        for ln in source
+    )
+    info.fulfilments.extend(
+        FulfilmentInfo(
+            id=f.pk,
+            store_id=f.store_id,
+            status=f.status,
+            distance_m=f.distance_m,
+            carrier=f.carrier,
+            tracking_no=f.tracking_no,
+            pickup_code=f.pickup_code,
+        )
+        for f in order.fulfilments.all()
+    )
+    if lines is None:
+        info.events.extend(EventInfo(status=e.status, note=e.note, at=e.at) for e in order.events.all())
+    return info
+
+
+def order_info(brand_id: int, number: str) -> OrderInfo | None:
+    order = Order.objects.filter(brand_id=brand_id, number=number).first()
+    return _info(order) if order is not None else None
+
+
+def customer_order(brand_id: int, customer_id: int, number: str) -> OrderInfo | None:
+    """One of her own orders (also those placed before a merge into her), else ``None``."""
+    ids = members.cluster_ids(customer_id)
+    order = Order.objects.filter(brand_id=brand_id, number=number, customer_id__in=ids).first()
+    return _info(order) if order is not None else None
+
+
+def orders_of_customer(brand_id: int, customer_id: int, *, limit: int = 50) -> list[OrderInfo]:
+    ids = members.cluster_ids(customer_id)
+    qs = Order.objects.filter(brand_id=brand_id, customer_id__in=ids).prefetch_related("lines", "fulfilments")
+    return [_info(o, lines=o.lines.all()) for o in qs[:limit]]
+
+
+def visible_orders(
+    scope: Scope,
+    *,
+    status: str | None = None,
+    store_id: int | None = None,
+    channel: str | None = None,
+    q: str | None = None,
+) -> QuerySet[Order]:
+    """Orders within the viewer's reach, newest first, for lists and exports."""
+    if not scope.can(Perm.ORDERS_VIEW):
+        raise PermissionDenied(_("You may not read orders."))
+    qs = restrict(Order, scope)
+    if status:
+        qs = qs.filter(status=status)
+    if store_id:
+        qs = qs.filter(store_id=store_id) | qs.filter(fulfilments__store_id=store_id)
+        qs = qs.distinct()
+    if channel:
+        qs = qs.filter(channel=channel)
+    if q:
+        qs = qs.filter(number__icontains=q.strip())
+    return qs.order_by("-created_at", "-id")
+
+
+def staff_order(scope: Scope, number: str) -> OrderInfo:
+    if not scope.can(Perm.ORDERS_VIEW):
+        raise PermissionDenied(_("You may not read orders."))
+    return _info(get_scoped(Order, scope, number=number))
+
+
+def store_queue(scope: Scope, store_id: int, statuses: Sequence[str]) -> QuerySet[Fulfilment]:
+    """The fulfilments a store has to work on (within the viewer's reach), oldest first."""
+    if not scope.can(Perm.ORDERS_VIEW):
+        raise PermissionDenied(_("You may not read orders."))
+    return (
+        restrict(Fulfilment, scope)
+        .filter(store_id=store_id, status__in=list(statuses))
+        .select_related("order")
+        .order_by("updated_at", "id")
+    )
+
+
+def recipient_of(order_id: int, *, masked: bool) -> dict[str, str]:
+    """The delivery recipient (name, phone, address), masked unless the viewer needs it."""
+    order = Order.objects.get(pk=order_id)
+    name, phone, address = (
+        privacy.unseal(v) if v else "" for v in (order.recipient_sealed, order.phone_sealed, order.address_sealed)
+    )
+    if masked:
+        return {"name": privacy.mask_name(name), "phone": privacy.mask_phone(phone), "address": order.district}
+    return {"name": name, "phone": phone, "address": address}
+
+
+# ---- placing an order ----------------------------------------------------------------------------
+
+
+def _new_number(at: dt.datetime) -> str:
+    return f"{at:%y%m%d}{secrets.randbelow(10**8):08d}"
+
+
+def _event(
+    order: Order, status: str, *, at: dt.datetime, actor: str, note: str = "", fulfilment: Fulfilment | None = None
+) -> None:
+    OrderEvent.objects.create(
+        brand_id=order.brand_id,
+        order=order,
+        fulfilment=fulfilment,
+        status=status,
+        note=note[:200],
+        actor_label=actor[:120],
+        at=at,
+    )
+
+
+def _notify(order: Order, kind: str, *, at: dt.datetime, stores: Iterable[int] = (), customer: bool = True) -> None:
+    rows = [
+        Notification(
+            brand_id=order.brand_id,
+            order=order,
+            audience=Notification.Audience.STORE,
+            store_id=s,
+            kind=kind,
+            created_at=at,
+        )
+        for s in sorted(set(stores))
+    ]
+    if customer:
+        rows.append(
+            Notification(
+                brand_id=order.brand_id,
+                order=order,
+                audience=Notification.Audience.CUSTOMER,
+                customer_id=order.customer_id,
+                kind=kind,
+                created_at=at,
+            )
+        )
+    Notification.objects.bulk_create(rows)
+
+
+def _clean_lines(lines: Sequence[NewLine]) -> dict[int, int]:
+    if not lines:
+        raise ValidationError({"lines": _("The order has no items.")})
+    if len(lines) > rules.MAX_LINES:
+        raise ValidationError({"lines": _("An order holds at most %(n)d different items.") % {"n": rules.MAX_LINES}})
+    wanted: dict[int, int] = {}
+    for ln in lines:
+        qty = ln.quantity
+        if not isinstance(qty, int) or isinstance(qty, bool) or not 1 <= qty <= rules.MAX_UNITS_PER_LINE:
+            raise ValidationError({"quantity": _("A quantity is from 1 to %(n)d.") % {"n": rules.MAX_UNITS_PER_LINE}})
+        wanted[int(ln.sku_id)] = wanted.get(int(ln.sku_id), 0) + qty
+    if any(q > rules.MAX_UNITS_PER_LINE for q in wanted.values()):
+        raise ValidationError({"quantity": _("A quantity is from 1 to %(n)d.") % {"n": rules.MAX_UNITS_PER_LINE}})
+    return wanted
+
+
+def _clean_delivery(d: Delivery | None) -> Delivery:
+    if d is None:
+        raise ValidationError({"address": _("Give a delivery address, or choose store pickup.")})
+    errors: dict[str, str] = {}
+    recipient, city, address = d.recipient.strip(), d.city.strip(), d.address.strip()
+    if not recipient or len(recipient) > 40:
+        errors["recipient"] = _("Give the recipient's name (up to 40 characters).")
+    try:
+        phone = privacy.normalize_phone(d.phone)
+    except ValueError:
+        phone = ""
+    if not phone:
+        errors["phone"] = _("Give the recipient's mobile number, e.g. 13812345678.")
+    if not city or len(city) > 40:
+        errors["city"] = _("Give the city.")
+    if not address or len(address) > 200:
+        errors["address"] = _("Give the street address (up to 200 characters).")
+    if (d.latitude is None) != (d.longitude is None) or (
+        d.latitude is not None and not (-90 <= d.latitude <= 90 and -180 <= (d.longitude or 0) <= 180)
+    ):
+        errors["latitude"] = _("The location is not a valid latitude and longitude.")
+    if errors:
+        raise ValidationError(errors)
+    return Delivery(recipient, phone, city, address, d.district.strip()[:40], d.latitude, d.longitude)
+
+
+def place_order(
+    brand_id: int,
+    customer_id: int,
+    *,
+    store_id: int,
+    lines: Sequence[NewLine],
+    mode: str = Mode.DELIVERY,
+    delivery: Delivery | None = None,
+    pickup_store_id: int | None = None,
+    origin: tuple[float, float] | None = None,
+    guide_id: int | None = None,
+    code_id: int | None = None,
+    client_key: str = "",
+    note: str = "",
+    channel: str = Channel.MALL,
+    actor: str = "",
+) -> OrderInfo:
+    """Place an order for ``customer_id`` from ``store_id``'s page: price the lines at that store,
+    allocate them to the nearest stores that can fill them (or the pickup store), hold the stock
+    until the payment deadline, and record who brought the order (store, guide, code). The same
+    ``client_key`` again returns the order placed the first time. Raises :class:`OutOfStock`
+    (nothing changes) or ``ValidationError``."""
+    client_key = (client_key or "").strip()[:80]
+    if client_key:
+        found = Order.objects.filter(brand_id=brand_id, client_key=client_key).first()
+        if found is not None:
+            return _info(found)
+    if mode not in Mode.values:
+        raise ValidationError({"mode": _("Choose delivery or store pickup.")})
+    wanted = _clean_lines(lines)
+    buyer = members.buyer(brand_id, customer_id)
+    if buyer is None:
+        raise ValidationError({"customer": _("Unknown customer.")})
+    stores = {s.id: s for s in org.stores(brand_id, open_only=True)}
+    store = stores.get(store_id)
+    if store is None:
+        raise ValidationError({"store": _("This store is not open for orders.")})
+    if mode == Mode.PICKUP:
+        if pickup_store_id not in stores:
+            raise ValidationError({"pickup_store": _("Choose an open store to pick the order up at.")})
+        pickup = stores[int(pickup_store_id or 0)]
+        city = pickup.city
+        place = None
+    else:
+        place = _clean_delivery(delivery)
+        city = place.city
+        if place.latitude is not None and place.longitude is not None:
+            origin = (place.latitude, place.longitude)
+    skus = catalog.sku_prices(brand_id, wanted, store_id=store_id)
+    unknown = [s for s in wanted if s not in skus or not skus[s].on_sale]
+    if unknown:
+        raise ValidationError(
+            {"lines": _("%(n)d item(s) are not on sale: remove them and try again.") % {"n": len(unknown)}}
+        )
+    if guide_id is None:
+        guide_id = buyer.guide_id
+    now = clock.now()
+    items_fen = sum(skus[s].price_fen * q for s, q in wanted.items())
+    shipping = rules.shipping_fen(mode, items_fen)
+    for _attempt in range(5):
+        number = _new_number(now)
+        try:
+            with transaction.atomic():
+                allocation = stock.allocate(
+                    brand_id,
+                    number,
+                    wanted,
+                    city=city,
+                    origin=origin,
+                    pickup_store_id=pickup_store_id if mode == Mode.PICKUP else None,
+                    actor=actor,
+                )
+                order = Order.objects.create(
+                    brand_id=brand_id,
+                    number=number,
+                    client_key=client_key,
+                    channel=channel,
+                    mode=mode,
+                    customer_id=buyer.customer_id,
+                    store_id=store_id,
+                    guide_id=guide_id,
+                    code_id=code_id,
+                    pickup_store_id=pickup_store_id if mode == Mode.PICKUP else None,
+                    recipient_sealed=privacy.seal(place.recipient) if place else "",
+                    phone_sealed=privacy.seal(place.phone) if place else "",
+                    address_sealed=privacy.seal(place.address) if place else "",
+                    city=city,
+                    district=place.district if place else "",
+                    latitude=place.latitude if place else None,
+                    longitude=place.longitude if place else None,
+                    items_fen=items_fen,
+                    shipping_fen=shipping,
+                    total_fen=items_fen + shipping,
+                    note=note.strip()[:200],
+                    created_at=now,
+                    pay_by=allocation.expires_at,
+                )
+                fulfilments = Fulfilment.objects.bulk_create(
+                    Fulfilment(
+                        brand_id=brand_id, order=order, store_id=s.store_id, distance_m=s.distance_m, updated_at=now
+                    )
+                    for s in allocation.shipments
+                )
+                rows = [
+                    OrderLine(
+                        brand_id=brand_id,
+                        order=order,
+                        fulfilment=f,
+                        sku_id=sku,
+                        product_code=skus[sku].product_code,
+                        product_name=skus[sku].product_name,
+                        sku_code=skus[sku].sku_code,
+                        color=skus[sku].color,
+                        size=skus[sku].size,
+                        quantity=qty,
+                        unit_price_fen=skus[sku].price_fen,
+                        amount_fen=skus[sku].price_fen * qty,
+                    )
+                    for s, f in zip(allocation.shipments, fulfilments, strict=True)
+                    for sku, qty in s.lines.items()
+                ]
+                OrderLine.objects.bulk_create(rows)
+                _event(order, Status.CREATED, at=now, actor=actor)
+                _notify(order, Status.CREATED, at=now)
+        except IntegrityError:
+            if client_key:
+                found = Order.objects.filter(brand_id=brand_id, client_key=client_key).first()
+                if found is not None:
+                    return _info(found)
+            if Order.objects.filter(brand_id=brand_id, number=number).exists():
+                continue  # the number was taken: draw another
+            raise
+        info = _info(order, lines=rows, full=True)
+        return info
+    raise RuntimeError("could not draw a free order number")  # pragma: no cover - 10^8 numbers a day
+
+
+# ---- paying ---------------------------------------------------------------------------------------
+
+
+def _locked(brand_id: int, number: str) -> Order:
+    order = Order.objects.select_for_update().filter(brand_id=brand_id, number=number).first()
+    if order is None:
+        raise OrderError({"order": _("No such order.")})
+    return order
+
+
+def pay(brand_id: int, number: str, *, key: str, succeed: bool = True, actor: str = "") -> OrderInfo:
+    """The sandbox payment step: a charge of the order's total under ``key`` (the same key again
+    is the same payment). A successful charge sells the held stock, hands the order to its
+    fulfilling stores and tells them; a failed one leaves the order awaiting payment."""
+    key = (key or "").strip()[:80]
+    if not key:
+        raise ValidationError({"key": _("A payment key is required.")})
+    now = clock.now()
+    with transaction.atomic():
+        order = _locked(brand_id, number)
+        done = Payment.objects.filter(brand_id=brand_id, key=key).first()
+        if done is not None:
+            if done.order_id != order.pk:
+                raise OrderError({"key": _("This payment key belongs to another order.")})
+            return _info(order)
+        if order.status != Status.CREATED:
+            raise OrderError(
+                {"order": _("This order is %(status)s: it cannot be paid.") % {"status": order.get_status_display()}}
+            )
+        if order.pay_by is not None and now > order.pay_by:
+            _cancel(order, at=now, actor="system: payment deadline", note=_("Not paid in time."), expired=True)
+            too_late = True
+        else:
+            too_late = False
+    if too_late:  # raised after the commit: the cancellation stands
+        raise OrderError({"order": _("The time to pay ran out and the order was cancelled. Place it again.")})
+    with transaction.atomic():
+        order = _locked(brand_id, number)
+        if order.status != Status.CREATED:
+            raise OrderError(
+                {"order": _("This order is %(status)s: it cannot be paid.") % {"status": order.get_status_display()}}
+            )
+        payment = Payment.objects.create(
+            brand_id=brand_id,
+            order=order,
+            key=key,
+            amount_fen=order.total_fen,
+            status=Payment.Status.SUCCEEDED if succeed else Payment.Status.FAILED,
+            provider_ref=f"sandbox-{secrets.token_hex(8)}",
+            created_at=now,
+            settled_at=now,
+        )
+        if not succeed:
+            _event(order, order.status, at=now, actor=actor, note=_("Payment failed."))
+            return _info(order)
+        stock.sell(brand_id, number, actor=actor)
+        order.status, order.paid_at = Status.PAID, now
+        order.save(update_fields=["status", "paid_at"])
+        _event(order, Status.PAID, at=now, actor=actor, note=payment.provider_ref)
+        store_ids = list(order.fulfilments.values_list("store_id", flat=True))
+        order.fulfilments.update(status=rules.F_TO_PICK, updated_at=now)
+        order.status = Status.ALLOCATED
+        order.save(update_fields=["status"])
+        _event(order, Status.ALLOCATED, at=now, actor="system")
+        _notify(order, Status.ALLOCATED, at=now, stores=store_ids)
+        members.record_purchase(
+            brand_id,
+            order.customer_id,
+            amount_fen=order.total_fen,
+            store_id=order.store_id,
+            guide_id=order.guide_id,
+            at=now,
+            reference=order.number,
+        )
+    return _info(order)
+
+
+# ---- cancelling ----------------------------------------------------------------------------------
+
+
+def _cancel(order: Order, *, at: dt.datetime, actor: str, note: str, expired: bool = False) -> None:
+    fulfilments = list(order.fulfilments.all())
+    if order.status == Status.CREATED:
+        stock.release(order.brand_id, order.number, actor=actor, expired=expired)
+    else:  # paid: the units were sold from the stores and never left them
+        stock.restock(
+            order.brand_id, f"cancel:{order.number}", _stock_lines(order), reference=order.number, actor=actor
+        )
+        _refund(order, at=at)
+    for f in fulfilments:
+        f.status, f.updated_at = rules.F_CANCELLED, at
+    Fulfilment.objects.bulk_update(fulfilments, ["status", "updated_at"])
+    order.status, order.cancelled_at = Status.CANCELLED, at
+    order.save(update_fields=["status", "cancelled_at"])
+    _event(order, Status.CANCELLED, at=at, actor=actor, note=note)
+    _notify(order, Status.CANCELLED, at=at, stores=[f.store_id for f in fulfilments] if order.paid_at else ())
+
+
+def _stock_lines(order: Order) -> list[tuple[int, int, int]]:
+    """(store, SKU, units) of each line, at the store that fulfils it (the order's store if none)."""
+    return [
+        (ln.fulfilment.store_id if ln.fulfilment else order.store_id, ln.sku_id, ln.quantity)
+        for ln in order.lines.select_related("fulfilment")
+    ]
+
+
+def _refund(order: Order, *, at: dt.datetime) -> None:
+    Payment.objects.create(
+        brand_id=order.brand_id,
+        order=order,
+        kind=Payment.Kind.REFUND,
+        key=f"refund:{order.number}",
+        amount_fen=order.total_fen,
+        status=Payment.Status.SUCCEEDED,
+        provider_ref=f"sandbox-{secrets.token_hex(8)}",
+        created_at=at,
+        settled_at=at,
+    )
+    members.record_refund(order.brand_id, order.customer_id, amount_fen=order.total_fen)
+
+
+def cancel_own(brand_id: int, customer_id: int, number: str, *, reason: str = "") -> OrderInfo:
+    """The customer cancels her order, until a store has sent or set out any part of it."""
+    now = clock.now()
+    with transaction.atomic():
+        order = _locked(brand_id, number)
+        if order.customer_id not in members.cluster_ids(customer_id):
+            raise OrderError({"order": _("No such order.")})
+        if not rules.customer_may_cancel(order.status, order.fulfilments.values_list("status", flat=True)):
+            raise OrderError({"order": _("This order is already on its way: ask for a return once it arrives.")})
+        _cancel(order, at=now, actor="customer", note=reason or _("Cancelled by the customer."))
+    return _info(order)
+
+
+def cancel_by_staff(scope: Scope, number: str, *, reason: str) -> OrderInfo:
+    if not scope.can(Perm.ORDERS_MANAGE):
+        raise PermissionDenied(_("You may not cancel orders."))
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Say why the order is cancelled (the customer is told).")})
+    now = clock.now()
+    with transaction.atomic():
+        get_scoped(Order, scope, number=number)
+        order = _locked(scope.brand_id, number)
+        if (
+            order.status not in (Status.CREATED, Status.PAID, Status.ALLOCATED)
+            or order.fulfilments.filter(status__in=[rules.F_SHIPPED, rules.F_READY, rules.F_DONE]).exists()
+        ):
+            raise OrderError({"order": _("Only an order no store has sent or set out can be cancelled.")})
+        _cancel(order, at=now, actor=scope.label, note=reason.strip())
+        audit.record_by(scope, "order.cancel", order, after={"number": number, "reason": reason.strip()})
+    return _info(order)
+
+
+def expire_unpaid() -> int:
+    """Cancel every order whose payment deadline passed, freeing its stock. Returns how many."""
+    now = clock.now()
+    due = list(Order.objects.filter(status=Status.CREATED, pay_by__lt=now).values_list("brand_id", "number"))
+    n = 0
+    for brand_id, number in due:
+        with transaction.atomic():
+            order = _locked(brand_id, number)
+            if order.status == Status.CREATED and order.pay_by is not None and order.pay_by < now:
+                _cancel(order, at=now, actor="system: payment deadline", note=_("Not paid in time."), expired=True)
+                n += 1
+    return n
+
+
+# ---- the stores' work ----------------------------------------------------------------------------
+
+
+def _fulfilment(scope: Scope, fulfilment_id: int) -> tuple[Fulfilment, Order]:
+    if not scope.can(Perm.ORDERS_FULFIL):
+        raise PermissionDenied(_("You may not fulfil orders."))
+    found = get_scoped(Fulfilment, scope, pk=fulfilment_id)
+    order = _locked(scope.brand_id, found.order.number)
+    f = Fulfilment.objects.select_for_update().get(pk=found.pk)
+    return f, order
+
+
+def _advance(scope: Scope, fulfilment_id: int, target: str, *, note: str = "", **changes: object) -> OrderInfo:
+    now = clock.now()
+    with transaction.atomic():
+        f, order = _fulfilment(scope, fulfilment_id)
+        if not rules.can_move_fulfilment(f.status, target):
+            raise OrderError(
+                {
+                    "status": _("This parcel is %(status)s: it cannot be moved on that way.")
+                    % {"status": f.get_status_display()}
+                }
+            )
+        f.status, f.updated_at = target, now
+        for name, value in changes.items():
+            setattr(f, name, value)
+        if target == rules.F_SHIPPED:
+            f.shipped_at = now
+        if target == rules.F_DONE:
+            f.done_at = now
+        f.save()
+        _event(order, order.status, at=now, actor=scope.label, note=note or f.get_status_display(), fulfilment=f)
+        _settle(order, at=now, actor=scope.label)
+    return _info(order)
+
+
+def _settle(order: Order, *, at: dt.datetime, actor: str) -> None:
+    """Move the order to the state its fulfilments put it in, telling the customer."""
+    target = rules.order_state(order.status, order.fulfilments.values_list("status", flat=True))
+    if target == order.status:
+        return
+    order.status = target
+    fields = ["status"]
+    if target == Status.COMPLETED:
+        order.completed_at = at
+        fields.append("completed_at")
+    order.save(update_fields=fields)
+    _event(order, target, at=at, actor=actor)
+    _notify(order, target, at=at)
+
+
+def pack(scope: Scope, fulfilment_id: int) -> OrderInfo:
+    return _advance(scope, fulfilment_id, rules.F_PACKED)
+
+
+def ship(scope: Scope, fulfilment_id: int, *, carrier: str, tracking_no: str) -> OrderInfo:
+    carrier, tracking_no = (carrier or "").strip(), (tracking_no or "").strip()
+    errors = {}
+    if not carrier or len(carrier) > 40:
+        errors["carrier"] = _("Name the carrier (e.g. SF Express).")
+    if not tracking_no or len(tracking_no) > 40:
+        errors["tracking_no"] = _("Give the tracking number.")
+    if errors:
+        raise ValidationError(errors)
+    f = get_scoped(Fulfilment, scope, pk=fulfilment_id) if scope.can(Perm.ORDERS_FULFIL) else None
+    if f is not None and f.order.mode != Mode.DELIVERY:
+        raise OrderError({"status": _("This order is picked up at the store: set it out for pickup instead.")})
+    return _advance(
+        scope, fulfilment_id, rules.F_SHIPPED, carrier=carrier, tracking_no=tracking_no, note=f"{carrier} {tracking_no}"
+    )
+
+
+def set_out_for_pickup(scope: Scope, fulfilment_id: int) -> OrderInfo:
+    f = get_scoped(Fulfilment, scope, pk=fulfilment_id) if scope.can(Perm.ORDERS_FULFIL) else None
+    if f is not None and f.order.mode != Mode.PICKUP:
+        raise OrderError({"status": _("This order is delivered: ship it instead.")})
+    return _advance(scope, fulfilment_id, rules.F_READY, pickup_code=f"{secrets.randbelow(10**6):06d}")
+
+
+def hand_over(scope: Scope, fulfilment_id: int, *, pickup_code: str) -> OrderInfo:
+    """The customer collects her order at the store and shows her pickup code."""
+    f = get_scoped(Fulfilment, scope, pk=fulfilment_id) if scope.can(Perm.ORDERS_FULFIL) else None
+    if f is not None and (pickup_code or "").strip() != f.pickup_code:
+        raise ValidationError(
+            {"pickup_code": _("That is not this order's pickup code: ask the customer to show it again.")}
+        )
+    return _advance(scope, fulfilment_id, rules.F_DONE, note=_("Picked up"))
+
+
+def mark_delivered(scope: Scope, fulfilment_id: int) -> OrderInfo:
+    """The carrier delivered the parcel (the store records the carrier's confirmation)."""
+    return _advance(scope, fulfilment_id, rules.F_DONE, note=_("Delivered"))
+
+
+def confirm_receipt(brand_id: int, customer_id: int, number: str) -> OrderInfo:
+    """The customer says her parcels arrived: every shipped parcel is delivered."""
+    now = clock.now()
+    with transaction.atomic():
+        order = _locked(brand_id, number)
+        if order.customer_id not in members.cluster_ids(customer_id):
+            raise OrderError({"order": _("No such order.")})
+        shipped = list(order.fulfilments.filter(status=rules.F_SHIPPED))
+        if not shipped:
+            raise OrderError({"order": _("Nothing of this order is on its way to you.")})
+        for f in shipped:
+            f.status, f.done_at, f.updated_at = rules.F_DONE, now, now
+            f.save(update_fields=["status", "done_at", "updated_at"])
+            _event(order, order.status, at=now, actor="customer", note=_("Delivered"), fulfilment=f)
+        _settle(order, at=now, actor="customer")
+    return _info(order)
+
+
+# ---- returns -------------------------------------------------------------------------------------
+
+
+def request_return(brand_id: int, customer_id: int, number: str, *, reason: str) -> OrderInfo:
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 200:
+        raise ValidationError({"reason": _("Say why you return it (up to 200 characters).")})
+    now = clock.now()
+    with transaction.atomic():
+        order = _locked(brand_id, number)
+        if order.customer_id not in members.cluster_ids(customer_id):
+            raise OrderError({"order": _("No such order.")})
+        if not rules.may_request_return(order.status, order.completed_at, now):
+            raise OrderError({"order": _("A return can be asked for within 7 days of receiving the order.")})
+        ReturnRequest.objects.create(
+            brand_id=brand_id, order=order, reason=reason, requested_at=now, refund_fen=order.total_fen
+        )
+        order.status = Status.RETURN_REQUESTED
+        order.save(update_fields=["status"])
+        _event(order, Status.RETURN_REQUESTED, at=now, actor="customer", note=reason)
+        _notify(
+            order,
+            Status.RETURN_REQUESTED,
+            at=now,
+            stores=order.fulfilments.values_list("store_id", flat=True),
+            customer=False,
+        )
+    return _info(order)
+
+
+def decide_return(scope: Scope, number: str, *, accept: bool, note: str = "") -> OrderInfo:
+    """A store manager or HQ receives the returned goods (they go back into the fulfilling stores'
+    stock and the customer is refunded) or refuses the return (the order is completed again)."""
+    if not scope.can(Perm.ORDERS_MANAGE):
+        raise PermissionDenied(_("You may not decide returns."))
+    now = clock.now()
+    with transaction.atomic():
+        get_scoped(Order, scope, number=number)
+        order = _locked(scope.brand_id, number)
+        request = ReturnRequest.objects.select_for_update().filter(order=order).first()
+        if order.status != Status.RETURN_REQUESTED or request is None:
+            raise OrderError({"order": _("No return is waiting for a decision on this order.")})
+        if not accept and not note.strip():
+            raise ValidationError({"note": _("Say why the return is refused (the customer is told).")})
+        request.decided_at, request.decided_by = now, scope.label[:120]
+        if accept:
+            stock.restock(scope.brand_id, f"return:{number}", _stock_lines(order), reference=number, actor=scope.label)
+            _refund(order, at=now)
+            request.status = ReturnRequest.Status.RECEIVED
+            order.status = Status.RETURNED
+        else:
+            request.status = ReturnRequest.Status.REFUSED
+            order.status = Status.COMPLETED
+        request.save()
+        order.save(update_fields=["status"])
+        _event(order, order.status, at=now, actor=scope.label, note=note.strip())
+        _notify(order, order.status, at=now)
+        audit.record_by(
+            scope,
+            "order.return_" + ("accept" if accept else "refuse"),
+            order,
+            after={"number": number, "note": note.strip()},
+        )
+    return _info(order)
+
+
+# ---- notifications -------------------------------------------------------------------------------
+
+
+def unread_for_store(scope: Scope, store_id: int) -> int:
+    return restrict(Notification, scope).filter(store_id=store_id, read_at__isnull=True).count()
+
+
+def notifications_of_customer(
+    brand_id: int, customer_id: int, *, limit: int = 20
+) -> list[tuple[str, str, dt.datetime]]:
+    """Her latest order messages: (order number, status/event kind, when)."""
+    ids = members.cluster_ids(customer_id)
+    rows = (
+        Notification.objects.filter(brand_id=brand_id, customer_id__in=ids)
+        .select_related("order")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return [(n.order.number, n.kind, n.created_at) for n in rows]
