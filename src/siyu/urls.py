@@ -3,11 +3,14 @@
 from django.urls import include, path
 
 from siyu.api import api
+from siyu.catalog import urls as catalog_urls
 from siyu.members import urls as members_urls
 from siyu.org import views as org_views
+from siyu.platform import media
 from siyu.platform import views as platform_views
 
 hq_patterns = [*platform_views.hq_urlpatterns, *org_views.hq_urlpatterns, *members_urls.hq_urlpatterns]
+hq_patterns += catalog_urls.hq_urlpatterns
 guide_patterns = [*platform_views.guide_urlpatterns, *org_views.guide_urlpatterns, *members_urls.guide_urlpatterns]
 
 urlpatterns = [
@@ -18,4 +21,5 @@ urlpatterns = [
     path("guide/", include((guide_patterns, "guide"))),
     path("api/v1/", api.urls),
     *members_urls.public_urlpatterns,
+    *media.urlpatterns(),  # uploaded pictures under MEDIA_ROOT (production: the reverse proxy serves them)
 ]

@@ -185,3 +185,44 @@ class Placement(models.Model):
             )
         ]
         verbose_name = _("placement")
+
+
+class CatalogImport(models.Model):
+    """One import of a catalog file (products and SKUs, or store prices): a dry run that checked it,
+    or a real run that applied it whole or refused it. Kept so HQ sees what was imported, by whom,
+    and the bad rows of a check; the file itself is kept under ``SIYU_HOME/imports/catalog/``."""
+
+    scope_rule: ClassVar[ScopeRule] = ScopeRule()  # HQ only
+
+    class Kind(models.TextChoices):
+        PRODUCTS = "products", _("Products and SKUs")
+        PRICES = "prices", _("Store prices")
+
+    class Status(models.TextChoices):
+        CHECKED = "checked", _("Dry run checked")
+        DONE = "done", _("Imported")
+        REFUSED = "refused", _("Refused: bad rows")
+        FAILED = "failed", _("Failed")
+
+    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    file_name = models.CharField(_("file"), max_length=200)
+    file_sha256 = models.CharField(max_length=64)
+    dry_run = models.BooleanField(_("dry run"), default=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_bad = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict)  # e.g. {"products_created": 3, "skus_updated": 2, "rows_unchanged": 40}
+    errors = models.JSONField(default=list)  # [{"line", "column", "reason"}], the first 1,000
+    notices = models.JSONField(default=list)
+    message = models.TextField(blank=True)
+    actor_label = models.CharField(max_length=120)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("catalog import")
+
+    def __str__(self) -> str:
+        return self.file_name

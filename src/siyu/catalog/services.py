@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from siyu.catalog import pictures, rules
@@ -21,9 +21,10 @@ from siyu.catalog.models import Category, Product, ProductImage, ProductRole, Sk
 from siyu.org import services as org
 from siyu.org.services import Perm, StoreInfo  # permissions are org knowledge, reached through its services
 from siyu.platform import audit, clock, validation
-from siyu.platform.tenancy import Level, Scope
+from siyu.platform.tenancy import Level, Scope, restrict
 
 CATEGORY_FIELDS = ("code", "name")
+SKU_FIELDS = ("code", "color", "size", "barcode")
 PRODUCT_FIELDS = ("category", "code", "name", "role", "price_fen", "launched_on", "active", "description")
 
 
@@ -72,8 +73,7 @@ def create_product(
 ) -> Product:
     """A product (style) and its SKUs (colour × size), all or nothing."""
     _require_hq(scope)
-    if not isinstance(price_fen, int) or isinstance(price_fen, bool):
-        raise ValidationError({"price_fen": _("A price is a whole number of fen, e.g. 69900 for ¥699.00.")})
+    price_fen = _check_price(price_fen)
     category = Category.objects.filter(brand_id=scope.brand_id, pk=category_id).first()
     if category is None:
         raise ValidationError({"category": _("Choose a category of this brand.")})
@@ -91,7 +91,14 @@ def create_product(
     validation.full_clean(product)
     product.save()
     rows = [
-        Sku(brand_id=scope.brand_id, product=product, code=s.code, color=s.color, size=s.size, barcode=s.barcode)
+        Sku(
+            brand_id=scope.brand_id,
+            product=product,
+            code=s.code.strip(),
+            color=s.color.strip(),
+            size=s.size.strip(),
+            barcode=s.barcode.strip(),
+        )
         for s in skus
     ]
     seen: set[str] = set()
@@ -99,6 +106,7 @@ def create_product(
         if sku.code in seen:
             raise ValidationError({"skus": _("SKU code %(code)s appears twice.") % {"code": sku.code}})
         seen.add(sku.code)
+        _check_barcode(sku.barcode)
         validation.full_clean(sku, exclude=["product"])
     Sku.objects.bulk_create(rows)
     _record(
@@ -108,6 +116,116 @@ def create_product(
         {**audit.snapshot(product, PRODUCT_FIELDS), "skus": [s.code for s in rows]},
     )
     return product
+
+
+def _changes(instance: Any, data: dict[str, Any], allowed: Iterable[str]) -> dict[str, Any]:
+    """Set ``data`` on ``instance`` (only ``allowed`` fields; text stripped); returns the audited
+    values before the change."""
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set here.") for name in sorted(unknown)})
+    before = audit.snapshot(instance, allowed)
+    for name, value in data.items():
+        setattr(instance, name, value.strip() if isinstance(value, str) else value)
+    return before
+
+
+@transaction.atomic
+def update_category(scope: Scope, category_id: int, **data: Any) -> Category:
+    """Rename a category or change its code (``code``, ``name``)."""
+    _require_hq(scope)
+    category = (
+        Category.objects.select_for_update().filter(brand_id=scope.brand_id, pk=_as_int(category_id) or 0).first()
+    )
+    if category is None:
+        raise ValidationError({"category": _("Choose a category of this brand.")})
+    before = _changes(category, data, CATEGORY_FIELDS)
+    validation.full_clean(category)
+    category.save()
+    audit.record_by(scope, "category.update", category, before=before, after=audit.snapshot(category, CATEGORY_FIELDS))
+    return category
+
+
+@transaction.atomic
+def update_product(scope: Scope, product_id: int, *, skus: Iterable[NewSku] | None = None, **data: Any) -> Product:
+    """Change a product's facts (any of ``category`` — an id of the brand's —, ``code``, ``name``,
+    ``role``, ``price_fen``, ``launched_on``, ``active``, ``description``) and, with ``skus``, add
+    or change its SKUs by code (a SKU not named is left as it is), all in one transaction."""
+    _require_hq(scope)
+    product = Product.objects.select_for_update().filter(brand_id=scope.brand_id, pk=_as_int(product_id) or 0).first()
+    if product is None:
+        raise ValidationError({"product": _("Choose a product of this brand.")})
+    if "price_fen" in data:
+        data["price_fen"] = _check_price(data["price_fen"])
+    if "category" in data:
+        category = Category.objects.filter(brand_id=scope.brand_id, pk=_as_int(data.pop("category")) or 0).first()
+        if category is None:
+            raise ValidationError({"category": _("Choose a category of this brand.")})
+        data["category"] = category
+    before = _changes(product, data, PRODUCT_FIELDS)
+    validation.full_clean(product)
+    product.save()
+    after = audit.snapshot(product, PRODUCT_FIELDS)
+    if after != before:
+        audit.record_by(scope, "product.update", product, before=before, after=after)
+    if skus is not None:
+        _upsert_skus(scope, product, list(skus))
+    return product
+
+
+def _upsert_skus(scope: Scope, product: Product, skus: list[NewSku]) -> None:
+    codes = [s.code.strip() for s in skus]
+    repeated = sorted({c for c in codes if codes.count(c) > 1})
+    if repeated:
+        raise ValidationError({"skus": _("SKU code %(code)s appears twice.") % {"code": repeated[0]}})
+    mine = {s.code: s for s in product.skus.all()}
+    for new in skus:
+        values = {"code": new.code, "color": new.color, "size": new.size, "barcode": new.barcode}
+        current = mine.get(new.code.strip())
+        if current is None:
+            add_sku(scope, product.pk, **values)
+        else:
+            update_sku(scope, current.pk, **values)
+
+
+@transaction.atomic
+def add_sku(scope: Scope, product_id: int, *, code: str, color: str, size: str, barcode: str = "") -> Sku:
+    """A new SKU (colour × size) of a product; its code is unique in the brand."""
+    _require_hq(scope)
+    product = Product.objects.filter(brand_id=scope.brand_id, pk=_as_int(product_id) or 0).first()
+    if product is None:
+        raise ValidationError({"product": _("Choose a product of this brand.")})
+    sku = Sku(brand_id=scope.brand_id, product=product)
+    _changes(sku, {"code": code, "color": color, "size": size, "barcode": barcode}, SKU_FIELDS)
+    _check_barcode(sku.barcode)
+    validation.full_clean(sku)
+    sku.save()
+    audit.record_by(
+        scope, "sku.create", sku, before=None, after={"product": product.code, **audit.snapshot(sku, SKU_FIELDS)}
+    )
+    return sku
+
+
+@transaction.atomic
+def update_sku(scope: Scope, sku_id: int, **data: Any) -> Sku:
+    """Change a SKU's ``code``, ``color``, ``size`` or ``barcode``."""
+    _require_hq(scope)
+    sku = Sku.objects.select_for_update().filter(brand_id=scope.brand_id, pk=_as_int(sku_id) or 0).first()
+    if sku is None:
+        raise ValidationError({"sku": _("Choose a SKU of this brand.")})
+    before = _changes(sku, data, SKU_FIELDS)
+    _check_barcode(sku.barcode)
+    validation.full_clean(sku)
+    sku.save()
+    after = audit.snapshot(sku, SKU_FIELDS)
+    if after != before:
+        audit.record_by(scope, "sku.update", sku, before=before, after=after)
+    return sku
+
+
+def _check_barcode(barcode: str) -> None:
+    if barcode and not barcode.isdigit():
+        raise ValidationError({"barcode": _("A barcode is digits only (EAN-13, UPC).")})
 
 
 # --- Pictures: PNG, JPEG or WebP under MEDIA_ROOT; the first by position is the main one --------
@@ -369,6 +487,24 @@ def store_prices(brand_id: int, product_id: int) -> list[StorePriceRow]:
     return sorted(out, key=lambda r: (r.store_code, r.sku_code))
 
 
+def sku_counts(product_ids: Iterable[int]) -> dict[int, int]:
+    """How many SKUs each product has (products without any are left out)."""
+    return dict(
+        Sku.objects.filter(product_id__in=list(product_ids))
+        .values("product_id")
+        .annotate(n=Count("pk"))
+        .values_list("product_id", "n")
+    )
+
+
+def category_counts(scope: Scope) -> list[tuple[Category, int, int]]:
+    """The brand's categories with how many products each has and how many of them are on sale."""
+    qs = restrict(Category, scope).annotate(
+        n=Count("products"), on_sale=Count("products", filter=Q(products__active=True))
+    )
+    return [(c, c.n, c.on_sale) for c in qs.order_by("code")]
+
+
 def count_products(brand_id: int) -> int:
     return Product.objects.filter(brand_id=brand_id).count()
 
@@ -536,6 +672,28 @@ def search_filter(text: str | None, *, barcode: bool = True) -> Q:
     return condition
 
 
+def find_products(
+    scope: Scope,
+    *,
+    q: str | None = None,
+    category: Any = None,
+    role: str | None = None,
+    on_sale: bool | None = None,
+) -> QuerySet[Product]:
+    """The brand's products as HQ lists them (on sale or not): ``q`` matches every word in the name,
+    style code, a SKU code or a barcode; ``category`` is a category id or code. One reader for the
+    HQ pages, the exports and the API."""
+    qs = restrict(Product, scope).filter(search_filter(q))
+    if category not in (None, ""):
+        pk = _as_int(category)
+        qs = qs.filter(category_id=pk) if pk is not None else qs.filter(category__code=str(category))
+    if role:
+        qs = qs.filter(role=role)
+    if on_sale is not None:
+        qs = qs.filter(active=on_sale)
+    return qs
+
+
 def search_products(
     brand_id: int,
     q: str | None,
@@ -576,12 +734,7 @@ def product_cards(brand_id: int, product_ids: Iterable[int], *, store_id: int | 
         .select_related("category")
         .only("pk", "code", "name", "role", "price_fen", "active", "category__code", "category__name")
     }
-    sku_counts = dict(
-        Sku.objects.filter(product_id__in=products)
-        .values("product_id")
-        .annotate(n=Count("pk"))
-        .values_list("product_id", "n")
-    )
+    counts = sku_counts(products)
     overrides: dict[int, list[int]] = {}
     if store_id is not None and products:
         for product_id, price in StorePrice.objects.filter(
@@ -592,7 +745,7 @@ def product_cards(brand_id: int, product_ids: Iterable[int], *, store_id: int | 
     for product_id, name in ProductImage.objects.filter(product_id__in=products).values_list("product_id", "image"):
         main_picture.setdefault(product_id, name)  # the model's ordering puts the main picture first
     return [
-        _card(products[i], sku_counts.get(i, 0), overrides.get(i, []), media_url(main_picture.get(i, "")))
+        _card(products[i], counts.get(i, 0), overrides.get(i, []), media_url(main_picture.get(i, "")))
         for i in ids
         if i in products
     ]
@@ -656,4 +809,25 @@ def product_detail(brand_id: int, product: int | str, store_id: int | None = Non
         ],
         colors=rules.ordered_colors(s.color for s in skus),
         sizes=rules.ordered_sizes(s.size for s in skus),
+    )
+
+
+def sku_ids_by_code(brand_id: int, codes: Iterable[str]) -> dict[str, int]:
+    """SKU code → SKU id for the codes of ``codes`` that belong to the brand (POS feeds and stock
+    forms name SKUs by code). Unknown codes are left out."""
+    wanted = {str(c).strip() for c in codes if str(c).strip()}
+    if not wanted:
+        return {}
+    return dict(Sku.objects.filter(brand_id=brand_id, code__in=wanted).values_list("code", "pk"))
+
+
+def sku_ids_matching(brand_id: int, text: str, *, limit: int = 500) -> list[int]:
+    """The ids of the brand's SKUs whose SKU code or style code contains ``text`` (stock search)."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    return list(
+        Sku.objects.filter(Q(code__icontains=text) | Q(product__code__icontains=text), brand_id=brand_id)
+        .order_by("code")
+        .values_list("pk", flat=True)[:limit]
     )
