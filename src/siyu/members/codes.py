@@ -99,54 +99,121 @@ def is_live(code: Code, now: dt.datetime | None = None) -> bool:
 
 
 # --- Creating and managing codes --------------------------------------------------------------
-def _text(data: Mapping[str, object], name: str, max_length: int) -> str:
+class _Errors:
+    """Every problem of one input, reported together (a form shows them all in one round)."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.found.setdefault(field, []).append(message)
+
+    def catch(self, exc: ValidationError) -> None:
+        for field, messages in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+            for message in messages:
+                self.add(field, message)
+
+    def has(self, field: str) -> bool:
+        return field in self.found
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise ValidationError(self.found)
+
+
+def _text(data: Mapping[str, object], name: str, max_length: int, errors: _Errors) -> str:
     value = str(data.get(name) or "").strip()
     if len(value) > max_length:
-        raise ValidationError({name: _("At most %(n)d characters.") % {"n": max_length}})
+        errors.add(name, _("At most %(n)d characters.") % {"n": max_length})
+        return ""
     return value
 
 
+def _id(data: Mapping[str, object], name: str, errors: _Errors) -> int | None:
+    value = data.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        errors.add(name, _("Choose one from the list."))
+        return None
+
+
+def _item_taken(brand_id: int, sku_code: str, serial: str) -> bool:
+    return Code.objects.filter(brand_id=brand_id, kind=CodeKind.PRODUCT, sku_code=sku_code, serial=serial).exists()
+
+
 def _prepare(scope: Scope, data: Mapping[str, object]) -> Code:
+    """The code ``data`` describes, checked as a whole: every problem is reported at once, each on
+    its field (a missing store and a duplicate item serial and a past expiry in one answer)."""
+    errors = _Errors()
     kind = str(data.get("kind") or "")
     if kind not in CodeKind.values:
-        raise ValidationError({"kind": _("Choose a kind of code.")})
-    if scope.level is not Level.BRAND and kind not in LOCAL_KINDS:
-        raise ValidationError({"kind": _("Only HQ creates this kind of code; you may create store and guide codes.")})
+        errors.add("kind", _("Choose a kind of code."))
+    elif kind == CodeKind.SHARE:
+        errors.add("kind", _("A share link is made for a customer from her own page."))
+    elif scope.level is not Level.BRAND and kind not in LOCAL_KINDS:
+        errors.add("kind", _("Only HQ creates this kind of code; you may create store and guide codes."))
     code = Code(brand_id=scope.brand_id, kind=kind, token=new_token(), created_at=clock.now(), active=True)
-    code.campaign = _text(data, "campaign", 60)
-    code.sku_code = _text(data, "sku_code", 40)
-    code.serial = _text(data, "serial", 40)
-    store_id, guide_id = data.get("store"), data.get("guide")
-    if guide_id not in (None, ""):
-        guide = binding.receiver(scope.brand_id, int(str(guide_id)), scope=scope)
-        code.guide_id, code.store_id = guide.id, guide.store_id
-    if store_id not in (None, "") and code.guide_id is None:
-        store = org.store_info(scope.brand_id, int(str(store_id)), scope=scope)
+    code.campaign = _text(data, "campaign", 60, errors)
+    code.sku_code = _text(data, "sku_code", 40, errors)
+    code.serial = _text(data, "serial", 40, errors)
+    name = _text(data, "name", 100, errors)
+    store_id, guide_id = _id(data, "store", errors), _id(data, "guide", errors)
+    if guide_id is not None:
+        try:
+            guide = binding.receiver(scope.brand_id, guide_id, scope=scope)
+            code.guide_id, code.store_id = guide.id, guide.store_id
+        except ValidationError as exc:
+            errors.catch(exc)
+    if store_id is not None and code.guide_id is None:
+        store = org.store_info(scope.brand_id, store_id, scope=scope)
         if store is None:
-            raise ValidationError({"store": _("Choose a store that you may manage.")})
-        code.store_id = store.id
+            errors.add("store", _("Choose a store that you may manage."))
+        else:
+            code.store_id = store.id
     expires = data.get("expires_at")
     if expires not in (None, ""):
         if not isinstance(expires, dt.datetime):
-            raise ValidationError({"expires_at": _("Give a date and time.")})
-        if expires <= clock.now():
-            raise ValidationError({"expires_at": _("An expiry lies in the future.")})
-        code.expires_at = expires
-    if kind == CodeKind.STORE and code.store_id is None:
-        raise ValidationError({"store": _("A store code belongs to a store.")})
-    if kind == CodeKind.GUIDE and code.guide_id is None:
-        raise ValidationError({"guide": _("A guide code belongs to a guide.")})
-    if kind == CodeKind.CAMPAIGN and not code.campaign:
-        raise ValidationError({"campaign": _("Name the campaign.")})
-    if kind == CodeKind.PRODUCT and not code.sku_code:
-        raise ValidationError({"sku_code": _("Give the SKU code of the product.")})
-    if kind == CodeKind.POS and code.store_id is None:
-        raise ValidationError({"store": _("A POS code belongs to a store.")})
-    if kind == CodeKind.SHARE:
-        raise ValidationError({"kind": _("A share link is made for a customer from her own page.")})
-    name = _text(data, "name", 100)
+            errors.add("expires_at", _("Give a date and time."))
+        elif expires <= clock.now():
+            errors.add("expires_at", _("An expiry lies in the future."))
+        else:
+            code.expires_at = expires
+    if kind == CodeKind.STORE and code.store_id is None and not errors.has("store"):
+        errors.add("store", _("A store code belongs to a store."))
+    if kind == CodeKind.GUIDE and code.guide_id is None and not errors.has("guide"):
+        errors.add("guide", _("A guide code belongs to a guide."))
+    if kind == CodeKind.CAMPAIGN and not code.campaign and not errors.has("campaign"):
+        errors.add("campaign", _("Name the campaign."))
+    if kind == CodeKind.PRODUCT and not code.sku_code and not errors.has("sku_code"):
+        errors.add("sku_code", _("Give the SKU code of the product."))
+    if kind == CodeKind.POS and code.store_id is None and not errors.has("store"):
+        errors.add("store", _("A POS code belongs to a store."))
+    if code.serial and kind != CodeKind.PRODUCT and kind in CodeKind.values:
+        errors.add("serial", _("Only a product code carries an item serial."))
+    if (
+        kind == CodeKind.PRODUCT
+        and code.sku_code
+        and code.serial
+        and _item_taken(scope.brand_id, code.sku_code, code.serial)
+    ):
+        errors.add(
+            "serial",
+            _("Item %(serial)s of %(sku)s already has its code: one code per item.")
+            % {"serial": code.serial, "sku": code.sku_code},
+        )
+    errors.raise_any()
     code.name = name or _default_name(code)
     return code
+
+
+def check_code(scope: Scope, **data: object) -> None:
+    """Check a code's data without making it: a ``ValidationError`` with every problem, or nothing
+    (a form reports these next to its own field errors, all in one round)."""
+    _require_codes(scope)
+    _prepare(scope, data)
 
 
 def _default_name(code: Code) -> str:
@@ -189,12 +256,21 @@ def create_product_codes(
     scope: Scope, *, sku_code: str, count: int, name: str = "", store: object = None
 ) -> list[Code]:
     """One code per item (一物一码): ``count`` new serials of ``sku_code`` (1 to 1,000 at once),
-    numbered after the serials the SKU already has."""
+    numbered after the highest serial the SKU already has."""
     _require_codes(scope)
+    errors = _Errors()
     if not isinstance(count, int) or not 1 <= count <= MAX_BATCH:
-        raise ValidationError({"count": _("Make 1 to %(n)d codes at once.") % {"n": MAX_BATCH}})
-    template = _prepare(scope, {"kind": CodeKind.PRODUCT, "sku_code": sku_code, "name": name, "store": store})
-    start = Code.objects.filter(brand_id=scope.brand_id, kind=CodeKind.PRODUCT, sku_code=template.sku_code).count()
+        errors.add("count", _("Make 1 to %(n)d codes at once.") % {"n": MAX_BATCH})
+    try:
+        template = _prepare(scope, {"kind": CodeKind.PRODUCT, "sku_code": sku_code, "name": name, "store": store})
+    except ValidationError as exc:
+        errors.catch(exc)
+    errors.raise_any()
+    serials = Code.objects.select_for_update().filter(
+        brand_id=scope.brand_id, kind=CodeKind.PRODUCT, sku_code=template.sku_code
+    )
+    # numbered after the highest numbered serial, so a serial given by hand is never repeated
+    start = max((int(s) for s in serials.values_list("serial", flat=True) if s.isdigit()), default=0)
     now = clock.now()
     codes = [
         Code(

@@ -20,10 +20,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from siyu.members import codes
 from siyu.members.models import Code, CodeKind
-from siyu.members.views_scan import apply_errors
 from siyu.org import services as org
 from siyu.org.services import Perm, Role
 from siyu.platform.access import access, require_scope
+from siyu.platform.forms import apply_errors
 from siyu.platform.pagination import paginate, querystring_without_page
 from siyu.platform.tenancy import Level, Scope, get_scoped
 
@@ -74,6 +74,12 @@ class CodeForm(forms.Form):
     )
     campaign = forms.CharField(label=gettext_lazy("Campaign"), required=False, max_length=60)
     sku_code = forms.CharField(label=gettext_lazy("SKU code"), required=False, max_length=40)
+    serial = forms.CharField(
+        label=gettext_lazy("Item serial"),
+        required=False,
+        max_length=40,
+        help_text=gettext_lazy("Product codes: the serial of one item; or leave it empty and say how many."),
+    )
     count = forms.IntegerField(
         label=gettext_lazy("How many item codes"),
         required=False,
@@ -112,27 +118,40 @@ def code_list(request: HttpRequest) -> HttpResponse:
 @access(Perm.MEMBERS_CODES)
 @require_http_methods(["GET", "POST"])
 def code_create(request: HttpRequest) -> HttpResponse:
+    """Make a code, or a batch of product codes. A refused form lists every problem at once: the
+    form's own (a malformed date) and the service's (no store for a store code, an item that
+    already has its code)."""
     scope = require_scope(request)
     initial = {"kind": request.GET.get("kind", CodeKind.STORE)}
     form = CodeForm(scope, request.POST if request.method == "POST" else None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        f = form.cleaned_data
+    if request.method == "POST":
+        valid = form.is_valid()
+        f = {k: v for k, v in getattr(form, "cleaned_data", {}).items() if k not in form.errors}
+        batch = f.get("kind") == CodeKind.PRODUCT and (f.get("count") or 1) > 1
+        if batch and f.get("serial"):
+            form.add_error("serial", _("Give one item's serial, or a number of codes to number them for you."))
+            valid = False
+        data = {k: f.get(k) for k in CODE_FIELDS if k in f}
         try:
-            if f["kind"] == CodeKind.PRODUCT and (f.get("count") or 1) > 1:
+            if not valid:
+                codes.check_code(scope, **data)  # only to report its problems beside the form's
+            elif batch:
                 made = codes.create_product_codes(
                     scope, sku_code=f["sku_code"], count=f["count"], name=f["name"], store=f.get("store")
                 )
                 messages.success(request, _("%(n)d product codes made.") % {"n": len(made)})
                 return redirect(f"{_url('hq:code_list')}?kind=product")
-            data = {k: f.get(k) for k in ("kind", "name", "store", "guide", "campaign", "sku_code", "expires_at")}
-            code = codes.create_code(scope, **data)
+            else:
+                code = codes.create_code(scope, **data)
+                messages.success(request, _("Code %(name)s made.") % {"name": code.name})
+                return redirect("hq:code_detail", pk=code.pk)
         except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, _("Code %(name)s made.") % {"name": code.name})
-            return redirect("hq:code_detail", pk=code.pk)
+            apply_errors(form, exc, skip=set(form.errors))
     status = 400 if request.method == "POST" else 200
     return render(request, "members/codes/code_form.html", {"form": form}, status=status)
+
+
+CODE_FIELDS = ("kind", "name", "store", "guide", "campaign", "sku_code", "serial", "expires_at")
 
 
 def _url(name: str) -> str:

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from siyu.members import services as members
-from siyu.org import services
+from siyu.org import audit_display, services
 from siyu.org.forms import (
     AuditFilterForm,
     FranchiseeForm,
@@ -574,11 +574,12 @@ def _may_move(scope: Scope) -> bool:
 def _staff_detail(request: HttpRequest, staff: Staff, *, error: str = "", status: int = 200) -> HttpResponse:
     scope = require_scope(request)
     postings = restrict(Posting, scope).filter(staff=staff).select_related("store", "region")
-    audit: QuerySet[AuditEntry] | list[AuditEntry] = []
+    audit: list[audit_display.Row] = []
     if scope.can(Perm.AUDIT_VIEW):
-        audit = restrict(AuditEntry, scope).filter(
+        entries = restrict(AuditEntry, scope).filter(
             Q(object_type="staff", object_id=str(staff.pk)) | Q(actor_id=staff.pk)
         )[:50]
+        audit = audit_display.readable(scope.brand_id, entries)
     manage = _may_manage(request, staff) and staff.employment == Staff.Employment.ACTIVE
     context = {
         "member": staff,
@@ -696,6 +697,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(actor_label__icontains=actor)
     context = _list_context(request, qs.order_by("-at", "-id"))
     context["form"] = form
+    context["rows"] = audit_display.readable(scope.brand_id, context["rows"])  # names, masked personal data
     return render(request, "org/audit_list.html", context)
 
 

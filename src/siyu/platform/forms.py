@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from django import forms
@@ -12,14 +12,23 @@ from django.utils.translation import gettext_lazy as _
 from siyu.platform import privacy
 
 
-def apply_errors(form: forms.BaseForm, exc: ValidationError, rename: Mapping[str, str] | None = None) -> None:
+def apply_errors(
+    form: forms.BaseForm,
+    exc: ValidationError,
+    rename: Mapping[str, str] | None = None,
+    *,
+    skip: Collection[str] = (),
+) -> None:
     """Put a service's ``ValidationError`` on the form: each message on the field it names (after
-    ``rename``, service name -> form field) when the form has that field, otherwise at the top."""
+    ``rename``, service name -> form field) when the form has that field, otherwise at the top.
+    Fields in ``skip`` (those the form itself already refused) keep only their own message."""
     if not hasattr(exc, "error_dict"):
         form.add_error(None, exc)
         return
     for name, errors in exc.error_dict.items():
         field = (rename or {}).get(name, name)
+        if field in skip:
+            continue
         for error in errors:
             form.add_error(field if field in form.fields else None, error)
 
