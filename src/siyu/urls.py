@@ -13,6 +13,13 @@ hq_patterns = [*platform_views.hq_urlpatterns, *org_views.hq_urlpatterns, *membe
 hq_patterns += catalog_urls.hq_urlpatterns
 guide_patterns = [*platform_views.guide_urlpatterns, *org_views.guide_urlpatterns, *members_urls.guide_urlpatterns]
 
+from siyu.inventory import views as stock_views  # noqa: E402  (helper-stock-orders)
+from siyu.orders import views_hq as orders_hq_views  # noqa: E402
+from siyu.orders import views_staff as orders_staff_views  # noqa: E402
+
+hq_patterns += [*orders_hq_views.hq_urlpatterns, *stock_views.hq_urlpatterns]  # /hq/orders/, /hq/stock/
+guide_patterns += orders_staff_views.guide_urlpatterns  # /guide/orders/: the store's parcels
+
 urlpatterns = [
     path("", platform_views.root, name="root"),
     path("i18n/setlang/", platform_views.set_language, name="set_language"),

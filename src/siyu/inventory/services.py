@@ -609,3 +609,62 @@ def check_ledger(brand_id: int) -> list[Mismatch]:
         if (s, k) not in seen and (o, r) != (0, 0):
             out.append(Mismatch(s, k, 0, o, 0, r))
     return out
+
+
+# ---- the HQ stock pages (helper-stock-orders) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MovementInfo:
+    store_id: int
+    sku_id: int
+    kind: str
+    on_hand_delta: int
+    reserved_delta: int
+    key: str
+    reference: str
+    note: str
+    actor: str
+    at: dt.datetime
+
+    @property
+    def kind_label(self) -> str:
+        return str(MovementKind(self.kind).label)
+
+
+def _readable_store(scope: Scope, store_id: int) -> org.StoreInfo:
+    if not scope.can(Perm.STOCK_VIEW):
+        raise PermissionDenied(_("You may not read stock."))
+    store = org.store_info(scope.brand_id, store_id, scope=scope)
+    if store is None:
+        raise ValidationError({"store": _("Choose a store within your reach.")})
+    return store
+
+
+def store_levels(scope: Scope, store_id: int, sku_ids: Iterable[int] | None = None) -> list[LevelInfo]:
+    """A store's stock (within the viewer's reach), per SKU."""
+    _readable_store(scope, store_id)
+    return levels(scope.brand_id, store_id, sku_ids)
+
+
+def movements(scope: Scope, store_id: int, *, sku_id: int | None = None, limit: int = 200) -> list[MovementInfo]:
+    """The ledger of a store (of one SKU when given), newest first."""
+    _readable_store(scope, store_id)
+    qs = Movement.objects.filter(brand_id=scope.brand_id, store_id=store_id)
+    if sku_id is not None:
+        qs = qs.filter(sku_id=sku_id)
+    return [
+        MovementInfo(
+            m.store_id,
+            m.sku_id,
+            m.kind,
+            m.on_hand_delta,
+            m.reserved_delta,
+            m.key,
+            m.reference,
+            m.note,
+            m.actor_label,
+            m.at,
+        )
+        for m in qs.order_by("-at", "-id")[:limit]
+    ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
 from siyu.catalog import services as catalog
@@ -210,6 +210,8 @@ def visible_orders(
     store_id: int | None = None,
     channel: str | None = None,
     q: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> QuerySet[Order]:
     """Orders within the viewer's reach, newest first, for lists and exports."""
     if not scope.can(Perm.ORDERS_VIEW):
@@ -224,6 +226,10 @@ def visible_orders(
         qs = qs.filter(channel=channel)
     if q:
         qs = qs.filter(number__icontains=q.strip())
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    if until is not None:
+        qs = qs.filter(created_at__lt=until)
     return qs.order_by("-created_at", "-id")
 
 
@@ -845,3 +851,239 @@ def notifications_of_customer(
         .order_by("-created_at", "-id")[:limit]
     )
     return [(n.order.number, n.kind, n.created_at) for n in rows]
+
+
+# ---- the stores' screens and the HQ console (helper-stock-orders) ---------------------------------
+
+
+@dataclass(frozen=True)
+class ParcelInfo:
+    """One store's part of an order as its staff work on it: the order, the parcel, its lines."""
+
+    order: OrderInfo
+    fulfilment: FulfilmentInfo
+    lines: list[LineInfo]
+
+    @property
+    def status_label(self) -> str:
+        return str(Fulfilment.Status(self.fulfilment.status).label)
+
+
+@dataclass(frozen=True)
+class PaymentInfo:
+    kind: str
+    provider: str
+    amount_fen: int
+    status: str
+    provider_ref: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ReturnInfo:
+    status: str
+    reason: str
+    refund_fen: int
+    requested_at: dt.datetime
+    decided_at: dt.datetime | None
+    decided_by: str
+
+
+QUEUE = (rules.F_TO_PICK, rules.F_PACKED, rules.F_READY, rules.F_SHIPPED)  # what a store works on
+
+
+def parcel(scope: Scope, fulfilment_id: int) -> ParcelInfo:
+    """A parcel within the viewer's reach (else 404), with its order and its own lines."""
+    if not scope.can(Perm.ORDERS_VIEW):
+        raise PermissionDenied(_("You may not read orders."))
+    f = get_scoped(Fulfilment, scope, pk=fulfilment_id)
+    order = _info(f.order)
+    shown = next(x for x in order.fulfilments if x.id == f.pk)
+    return ParcelInfo(order=order, fulfilment=shown, lines=[ln for ln in order.lines if ln.fulfilment_id == f.pk])
+
+
+def queue_counts(scope: Scope, store_id: int) -> dict[str, int]:
+    """How many of the store's parcels wait in each working state (to pick, packed, ready, shipped)."""
+    counts = dict.fromkeys(QUEUE, 0)
+    rows = store_queue(scope, store_id, QUEUE).order_by().values_list("status").annotate(n=Count("id"))
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def mark_read(scope: Scope, store_id: int, order_id: int) -> int:
+    """The store's staff opened the order: its notifications to the store are read."""
+    return (
+        restrict(Notification, scope)
+        .filter(store_id=store_id, order_id=order_id, read_at__isnull=True)
+        .update(read_at=clock.now())
+    )
+
+
+def order_money(scope: Scope, number: str) -> tuple[list[PaymentInfo], ReturnInfo | None]:
+    """The payments and refunds of an order within the viewer's reach, and its return if any."""
+    if not scope.can(Perm.ORDERS_VIEW):
+        raise PermissionDenied(_("You may not read orders."))
+    order = get_scoped(Order, scope, number=number)
+    payments = [
+        PaymentInfo(p.kind, p.provider, p.amount_fen, p.status, p.provider_ref, p.created_at)
+        for p in Payment.objects.filter(order=order)
+    ]
+    r = ReturnRequest.objects.filter(order=order).first()
+    ret = (
+        ReturnInfo(r.status, r.reason, r.refund_fen, r.requested_at, r.decided_at, r.decided_by)
+        if r is not None
+        else None
+    )
+    return payments, ret
+
+
+def parcel_of(scope: Scope, number: str, store_id: int) -> int | None:
+    """The id of the store's parcel of an order within the viewer's reach, if it has one."""
+    return (
+        restrict(Fulfilment, scope).filter(order__number=number, store_id=store_id).values_list("pk", flat=True).first()
+    )
+
+
+# ---- offline POS orders --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PosLine:
+    sku_id: int
+    quantity: int
+    unit_price_fen: int
+
+
+def record_pos_order(
+    scope: Scope,
+    *,
+    store_id: int,
+    document: str,
+    customer_id: int,
+    lines: Sequence[PosLine],
+    at: dt.datetime,
+) -> tuple[OrderInfo, bool]:
+    """An in-store sale a POS reports: recorded as a completed ``pos`` order handed over at the store,
+    attributed to the customer's bound guide; the units leave the store's stock
+    (``inventory.services.sell_offline``) and her purchase summary moves on. ``document`` (the POS
+    document number) makes it idempotent: the same document again returns the order recorded the
+    first time and ``False``. Raises ``ValidationError`` or :class:`OutOfStock` (nothing changes)."""
+    if not scope.can(Perm.ORDERS_IMPORT):
+        raise PermissionDenied(_("You may not import POS orders."))
+    document = (document or "").strip()
+    if not document or len(document) > 60:
+        raise ValidationError({"document": _("Give the POS document number (up to 60 characters).")})
+    found = Order.objects.filter(brand_id=scope.brand_id, external_ref=document).first()
+    if found is not None:
+        return _info(found), False
+    store = org.store_info(scope.brand_id, store_id, scope=scope)
+    if store is None:
+        raise ValidationError({"store": _("Choose a store within your reach.")})
+    if not lines or len(lines) > rules.MAX_LINES:
+        raise ValidationError({"lines": _("A POS order has 1 to %(n)d lines.") % {"n": rules.MAX_LINES}})
+    for ln in lines:
+        if not isinstance(ln.quantity, int) or isinstance(ln.quantity, bool) or not 1 <= ln.quantity <= 9999:
+            raise ValidationError({"quantity": _("A quantity is a whole number from 1 to 9999.")})
+        if not isinstance(ln.unit_price_fen, int) or isinstance(ln.unit_price_fen, bool) or ln.unit_price_fen < 0:
+            raise ValidationError({"price": _("A price is a whole number of fen, 0 or more.")})
+    buyer = members.buyer(scope.brand_id, customer_id)
+    if buyer is None:
+        raise ValidationError({"customer": _("Unknown customer.")})
+    skus = catalog.sku_prices(scope.brand_id, {ln.sku_id for ln in lines})
+    unknown = sorted({ln.sku_id for ln in lines} - set(skus))
+    if unknown:
+        raise ValidationError({"sku": _("Unknown SKU id(s): %(ids)s.") % {"ids": ", ".join(map(str, unknown))}})
+    sold: dict[int, int] = {}
+    for ln in lines:
+        sold[ln.sku_id] = sold.get(ln.sku_id, 0) + ln.quantity
+    items_fen = sum(ln.unit_price_fen * ln.quantity for ln in lines)
+    for _attempt in range(5):
+        number = _new_number(at)
+        try:
+            with transaction.atomic():
+                stock.sell_offline(
+                    scope.brand_id, store_id, sold, key=f"pos:{document}", reference=document, actor=scope.label
+                )
+                order = Order.objects.create(
+                    brand_id=scope.brand_id,
+                    number=number,
+                    external_ref=document,
+                    channel=Channel.POS,
+                    status=Status.COMPLETED,
+                    mode=Mode.PICKUP,
+                    customer_id=buyer.customer_id,
+                    store_id=store_id,
+                    guide_id=buyer.guide_id,
+                    pickup_store_id=store_id,
+                    city=store.city,
+                    items_fen=items_fen,
+                    shipping_fen=0,
+                    total_fen=items_fen,
+                    created_at=at,
+                    paid_at=at,
+                    completed_at=at,
+                )
+                f = Fulfilment.objects.create(
+                    brand_id=scope.brand_id,
+                    order=order,
+                    store_id=store_id,
+                    status=rules.F_DONE,
+                    updated_at=at,
+                    done_at=at,
+                )
+                OrderLine.objects.bulk_create(
+                    OrderLine(
+                        brand_id=scope.brand_id,
+                        order=order,
+                        fulfilment=f,
+                        sku_id=ln.sku_id,
+                        product_code=skus[ln.sku_id].product_code,
+                        product_name=skus[ln.sku_id].product_name,
+                        sku_code=skus[ln.sku_id].sku_code,
+                        color=skus[ln.sku_id].color,
+                        size=skus[ln.sku_id].size,
+                        quantity=ln.quantity,
+                        unit_price_fen=ln.unit_price_fen,
+                        amount_fen=ln.unit_price_fen * ln.quantity,
+                    )
+                    for ln in lines
+                )
+                if items_fen > 0:
+                    Payment.objects.create(
+                        brand_id=scope.brand_id,
+                        order=order,
+                        provider="pos",
+                        key=f"pos:{document}",
+                        amount_fen=items_fen,
+                        status=Payment.Status.SUCCEEDED,
+                        provider_ref=document,
+                        created_at=at,
+                        settled_at=at,
+                    )
+                _event(
+                    order,
+                    Status.COMPLETED,
+                    at=at,
+                    actor=scope.label,
+                    note=_("POS document %(doc)s") % {"doc": document},
+                )
+                members.record_purchase(
+                    scope.brand_id,
+                    buyer.customer_id,
+                    amount_fen=items_fen,
+                    store_id=store_id,
+                    guide_id=buyer.guide_id,
+                    at=at,
+                    reference=number,
+                    pos=True,
+                )
+                audit.record_by(scope, "order.pos", order, after={"number": number, "document": document})
+        except IntegrityError:
+            found = Order.objects.filter(brand_id=scope.brand_id, external_ref=document).first()
+            if found is not None:  # a concurrent call recorded the same document first
+                return _info(found), False
+            if Order.objects.filter(brand_id=scope.brand_id, number=number).exists():
+                continue
+            raise
+        return _info(order), True
+    raise RuntimeError("could not draw a free order number")  # pragma: no cover
