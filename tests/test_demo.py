@@ -353,6 +353,27 @@ def test_asking_for_more_customers_tops_up_without_duplicates(seeded: Seeded) ->
     assert Customer.objects.filter(brand_id=seeded.brand_id).count() == MEMBERS + 50
 
 
+def test_topped_up_customers_get_their_identities_bindings_and_tags_like_the_first(seeded: Seeded) -> None:
+    from siyu.members import services as members
+    from siyu.members.models import Binding, CustomerTag, Identity
+
+    before = set(Customer.objects.filter(brand_id=seeded.brand_id).values_list("pk", flat=True))
+    summary = generator.run(Config(seed=42, members=MEMBERS + 200, as_of=AS_OF))
+    assert summary.ran == ["customers", "customer_assets"]
+    new = set(Customer.objects.filter(brand_id=seeded.brand_id).values_list("pk", flat=True)) - before
+    assert len(new) == 200
+    assert not members.without_phone_identity(seeded.brand_id).exists()
+    ids = Identity.objects.filter(customer_id__in=new)
+    assert ids.filter(kind="phone", verified=True).count() == 200
+    assert 0 < ids.filter(kind="unionid").count() < 200 and ids.filter(kind="openid").exists()
+    assert Binding.objects.filter(customer_id__in=new).count() == 200
+    assert CustomerTag.objects.filter(customer_id__in=new).values("customer_id").distinct().count() > 100
+    unionids = list(Identity.objects.filter(brand_id=seeded.brand_id, kind="unionid").values_list("key", flat=True))
+    assert len(unionids) == len(set(unionids))
+    again = generator.run(Config(seed=42, members=MEMBERS + 200, as_of=AS_OF))
+    assert again.ran == []  # every customer has her identities: nothing left to do
+
+
 def _rows() -> tuple[int, ...]:
     return tuple(m.objects.count() for m in (Brand, Store, Staff, Customer, Product, AuditEntry))
 

@@ -10,6 +10,13 @@ Then a handful of manual merges, in-service transfers (done, waiting and one ref
 who leaves so that her customers are inherited by the guides of her store.
 
 Deterministic: every draw comes from ``random.Random(f"{seed}:assets")``.
+
+**Top-up.** ``siyu demo --members N`` on a brand that already has its assets adds customers (step
+``customers``); this step then gives exactly those customers what the first ones got — their
+verified phone identity, a unionid, openid or POS card by the same odds, the first binding with the
+code they scanned, the tags of the same rules — and recomputes lifecycle and tiers. Its draws
+come from ``random.Random(f"{seed}:assets:top-up:{first new id}")``, so no unionid repeats. The
+step is done when no customer lacks her phone identity (``members.without_phone_identity``).
 """
 
 from __future__ import annotations
@@ -17,7 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
+from django.db.models import QuerySet
 from django.db.models.functions import Mod
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -50,10 +60,112 @@ BINDING_OF_SOURCE = {
 def assets_exist(ctx: Context) -> bool:
     from siyu.members import services as members
 
-    return members.has_identities(ctx.brand_id)
+    return members.has_identities(ctx.brand_id) and not members.without_phone_identity(ctx.brand_id).exists()
 
 
 def write_assets(ctx: Context) -> None:
+    from siyu.members import services as members
+
+    if members.has_identities(ctx.brand_id):
+        top_up_assets(ctx)
+    else:
+        first_assets(ctx)
+
+
+@dataclass(frozen=True)
+class Codes:
+    """The codes customers scanned: a store's, a guide's, the campaigns'."""
+
+    store: dict[int, int]
+    guide: dict[int, int]
+    campaign: list[int]
+
+
+def attach_and_bind(ctx: Context, rng: random.Random, customers: QuerySet[Any], codes: Codes) -> int:
+    """The customers' identities (a verified phone; a unionid for ~65%, a mini-program openid for
+    ~45%, a POS card for ~25%) and each one's first binding from her source, in bulk, by id."""
+    from siyu.members import services as members
+
+    def attachments() -> Iterator[members.Attach]:
+        rows = customers.order_by("pk")
+        fields = ("pk", "phone_hash", "store_id", "guide_id", "source", "joined_at")
+        for pk, phone_hash, store_id, guide_id, source, joined_at in rows.values_list(*fields).iterator(5000):
+            binding, by = BINDING_OF_SOURCE.get(source, ("hq", None))
+            code = {
+                "store": codes.store.get(store_id),
+                "guide": codes.guide.get(guide_id),
+                "campaign": codes.campaign[pk % len(codes.campaign)] if codes.campaign else None,
+            }.get(by or "")
+            r = rng.random()
+            yield members.Attach(
+                customer_id=pk,
+                phone_hash=phone_hash,
+                at=joined_at,
+                guide_id=guide_id,
+                store_id=store_id,
+                binding_source=binding if (guide_id or store_id) else "",
+                code_id=code,
+                unionid=f"oFY{rng.getrandbits(120):030x}"[:28] if r < 0.65 else "",
+                openid=f"oMP{rng.getrandbits(120):030x}"[:28] if r < 0.45 else "",
+                openid_app=MINI_APP if r < 0.45 else "",
+                pos_card=f"FY{pk:010d}" if rng.random() < 0.25 else "",
+            )
+
+    return members.bulk_attach(ctx.brand_id, attachments(), actor_label=ctx.scope.label)
+
+
+def tag_by_rules(ctx: Context, tags: dict[str, int], customers: QuerySet[Any]) -> None:
+    """The tags HQ gives in bulk (filtered lists): by spending, by lifecycle, interests by id."""
+    from siyu.members import services as members
+
+    scope = ctx.scope
+    members.bulk_tag(scope, tags["高价值"], customers.filter(total_spent_fen__gte=500_000))
+    members.bulk_tag(scope, tags["价格敏感"], customers.filter(total_spent_fen__gt=0, total_spent_fen__lt=50_000))
+    members.bulk_tag(scope, tags["待回访"], customers.filter(lifecycle="dormant"))
+    by_tenth = customers.alias(tenth=Mod("id", 10))
+    for i, name in enumerate(("跑步", "篮球", "户外", "健身", "瑜伽", "足球")):  # ~20% each, overlapping
+        members.bulk_tag(scope, tags[name], by_tenth.filter(tenth__in=[i, (i + 3) % 10]))
+
+
+def top_up_assets(ctx: Context) -> None:
+    """The customers added since the first run get what the first ones got (see the module)."""
+    from siyu.members import services as members
+
+    scope = ctx.scope
+    new_ids = list(members.without_phone_identity(ctx.brand_id).order_by("pk").values_list("pk", flat=True))
+    if not new_ids:
+        return
+    ctx.reporter.begin(_("Customer assets"), total=3)
+    codes = Codes(store={}, guide={}, campaign=[])
+    found = members.visible_codes(scope).filter(active=True).order_by("pk")
+    for pk, kind, store_id, guide_id in found.values_list("pk", "kind", "store_id", "guide_id"):
+        if kind == "store" and store_id is not None:
+            codes.store.setdefault(store_id, pk)
+        elif kind == "guide" and guide_id is not None:
+            codes.guide.setdefault(guide_id, pk)
+        elif kind == "campaign":
+            codes.campaign.append(pk)
+    rng = random.Random(f"{ctx.config.seed}:assets:top-up:{new_ids[0]}")
+    members.recompute_brand(ctx.brand_id, now=ctx.as_of)
+    ctx.reporter.advance()
+    tags = {t.name: t.pk for t in members.usable_tags(scope)}
+    if all(name in tags for _group, _exclusive, names in TAG_GROUPS for name in names):
+        lacking = members.without_phone_identity(ctx.brand_id).values("pk")
+        tag_by_rules(ctx, tags, members.visible_customers(scope).filter(pk__in=lacking))
+    ctx.reporter.advance()
+    written = 0
+    for start in range(0, len(new_ids), ATTACH_CHUNK):
+        chunk = new_ids[start : start + ATTACH_CHUNK]
+        written += attach_and_bind(ctx, rng, members.visible_customers(scope).filter(pk__in=chunk), codes)
+    ctx.facts["identities_and_bindings"] = written
+    ctx.reporter.advance()
+    ctx.reporter.end()
+
+
+ATTACH_CHUNK = 5000
+
+
+def first_assets(ctx: Context) -> None:
     from siyu.members import services as members
     from siyu.org import services as org
 
@@ -84,42 +196,13 @@ def write_assets(ctx: Context) -> None:
     ctx.reporter.advance()
 
     # 3. identities and first bindings of every customer, in bulk
-    def attachments() -> Iterator[members.Attach]:
-        rows = members.visible_customers(scope).order_by("pk")
-        fields = ("pk", "phone_hash", "store_id", "guide_id", "source", "joined_at")
-        for pk, phone_hash, store_id, guide_id, source, joined_at in rows.values_list(*fields).iterator(5000):
-            binding, by = BINDING_OF_SOURCE.get(source, ("hq", None))
-            code = {
-                "store": store_codes.get(store_id),
-                "guide": guide_codes.get(guide_id),
-                "campaign": campaign_codes[pk % len(campaign_codes)],
-            }.get(by or "")
-            r = rng.random()
-            yield members.Attach(
-                customer_id=pk,
-                phone_hash=phone_hash,
-                at=joined_at,
-                guide_id=guide_id,
-                store_id=store_id,
-                binding_source=binding if (guide_id or store_id) else "",
-                code_id=code,
-                unionid=f"oFY{rng.getrandbits(120):030x}"[:28] if r < 0.65 else "",
-                openid=f"oMP{rng.getrandbits(120):030x}"[:28] if r < 0.45 else "",
-                openid_app=MINI_APP if r < 0.45 else "",
-                pos_card=f"FY{pk:010d}" if rng.random() < 0.25 else "",
-            )
-
-    ctx.facts["identities_and_bindings"] = members.bulk_attach(ctx.brand_id, attachments(), actor_label=scope.label)
+    codes = Codes(store=store_codes, guide=guide_codes, campaign=campaign_codes)
+    everyone = members.visible_customers(scope)
+    ctx.facts["identities_and_bindings"] = attach_and_bind(ctx, rng, everyone, codes)
     ctx.reporter.advance()
 
     # 4. tags on many customers (filtered lists, as HQ tags in bulk)
-    everyone = members.visible_customers(scope)
-    members.bulk_tag(scope, tags["高价值"], everyone.filter(total_spent_fen__gte=500_000))
-    members.bulk_tag(scope, tags["价格敏感"], everyone.filter(total_spent_fen__gt=0, total_spent_fen__lt=50_000))
-    members.bulk_tag(scope, tags["待回访"], everyone.filter(lifecycle="dormant"))
-    by_tenth = everyone.alias(tenth=Mod("id", 10))
-    for i, name in enumerate(("跑步", "篮球", "户外", "健身", "瑜伽", "足球")):  # ~20% each, overlapping
-        members.bulk_tag(scope, tags[name], by_tenth.filter(tenth__in=[i, (i + 3) % 10]))
+    tag_by_rules(ctx, tags, everyone)
     ctx.reporter.advance()
 
     # 5. lifecycle and RFM by the brand's thresholds, as of the end of the history

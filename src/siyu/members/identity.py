@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from siyu.members.models import (
@@ -374,6 +374,13 @@ def ensure_phone_identity(customer: Customer, now: dt.datetime | None = None) ->
             source=customer.source,
             created_at=now or clock.now(),
         )
+
+
+def without_phone_identity(brand_id: int) -> QuerySet[Customer]:
+    """Customers of the brand whose phone has no identity row yet (added in bulk and not yet given
+    their identities): what a seeding step still has to attach."""
+    held = Identity.objects.filter(brand_id=brand_id, kind=IdentityKind.PHONE, app_id="", key=OuterRef("phone_hash"))
+    return Customer.objects.filter(brand_id=brand_id).exclude(phone_hash="").exclude(Exists(held))
 
 
 # --- Merging ----------------------------------------------------------------------------------

@@ -196,6 +196,7 @@ bulk_attach = _importer.bulk_attach  # identities and first bindings of existing
 create_tag_group = _profile.create_tag_group
 create_tag = _profile.create_tag
 create_tier_level = _profile.create_tier_level
+usable_tags = _profile.usable_tags
 
 
 def has_identities(brand_id: int) -> bool:
@@ -224,6 +225,7 @@ TransferResult = _transfers.TransferResult
 resolve = _identity.resolve
 live_customers = _identity.live  # customers neither merged away nor erased
 cluster_ids = _identity.cluster_ids  # a customer and those merged into her: read histories over these
+without_phone_identity = _identity.without_phone_identity  # bulk-added customers still to attach (demo)
 root_of = _identity.root_of
 customer_by_phone = _identity.customer_by_phone
 identities_of = _identity.identities_of
@@ -236,6 +238,7 @@ start_transfer = _transfers.start_transfer
 refuse_transfer = _transfers.refuse_transfer
 complete_due_transfers = _transfers.complete_due_transfers
 create_code = _codes.create_code
+visible_codes = _codes.visible_codes
 scan = _codes.scan
 share_link = _codes.share_link
 
