@@ -40,7 +40,8 @@ def shown(menu: Any) -> dict[str, list[str]]:
 
 def test_hq_admin_sees_every_group_that_has_pages_and_no_empty_commerce(world: Any) -> None:
     menu = menu_for(world, "hq_admin", "/hq/")
-    assert [g.key for g in menu.groups] == ["overview", "org", "customers", "system"]
+    assert [g.key for g in menu.groups] == ["overview", "org", "customers", "commerce", "system"]
+    assert {"Orders", "Stock"} <= set(shown(menu)["commerce"])
     assert shown(menu)["customers"] == ["Customers", "Codes", "Transfers", "Merges", "Imports", "Customer settings"]
     assert shown(menu)["system"] == ["Audit log", "API tokens"]
 
@@ -93,7 +94,7 @@ def test_the_page_draws_groups_the_phone_menu_and_the_current_groups_pages(world
     html = client.get(reverse("hq:import_list")).content.decode()
     groups = re.search(r'<ul class="navgroups">(.*?)</ul>', html, re.S)
     assert groups is not None
-    assert re.findall(r'data-group="(\w+)"', groups.group(1)) == ["overview", "org", "customers"]  # no audit, no tokens
+    assert re.findall(r'data-group="(\w+)"', groups.group(1)) == ["overview", "org", "customers", "commerce"]  # no audit, no tokens
     assert re.search(r'data-group="customers" aria-current="true"', groups.group(1))
     assert '<details class="navmenu">' in html and "<summary>" in html  # collapsible on a phone, keyboard-ready
     subnav = re.search(r'<nav class="subnav" aria-label="Customers">(.*?)</nav>', html, re.S)
