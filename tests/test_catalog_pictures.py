@@ -122,3 +122,42 @@ def test_the_media_route_serves_nothing_outside_media_root(media: Path, tmp_path
         "/media/nope.png",
     ):
         assert client.get(bad).status_code == 404, bad
+
+
+# --- pictures the catalog draws (the demo) -----------------------------------------------------
+def test_a_drawn_picture_is_the_products_silhouette_in_its_colour_with_its_name(world: Any, rng: Range) -> None:
+    image = catalog.add_drawn_image(rng.hq, rng.runner.pk)
+    svg = image.image.read().decode()
+    assert image.image.name.endswith(".svg") and image.alt == "飞跃疾风跑鞋"
+    assert "飞跃疾风跑鞋" in svg and "FY-RUN-01" in svg and pictures.COLOUR_HEX["黑"] in svg
+    assert pictures.draw_svg(name="A", code="B", colour="中国红", kind_text="跑鞋") == pictures.draw_svg(
+        name="A", code="B", colour="中国红", kind_text="跑鞋"
+    )  # the same product always gives the same picture
+
+
+def test_a_drawn_picture_escapes_the_text_it_writes() -> None:
+    svg = pictures.draw_svg(name='<script>alert("x")</script>', code="A&B", colour="蓝", kind_text="T恤").decode()
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "A&amp;B" in svg
+
+
+def test_the_silhouette_and_colour_follow_the_words() -> None:
+    assert [pictures.shape_of(t) for t in ("跑鞋 疾风", "运动裤", "运动袜 3双装", "包袋 双肩包", "T恤")] == [
+        "shoe",
+        "pants",
+        "sock",
+        "bag",
+        "top",
+    ]
+    assert pictures.colour_hex("中国红") == pictures.COLOUR_HEX["红"]
+    assert pictures.colour_hex("极光") == pictures.colour_hex("极光") and pictures.colour_hex("极光").startswith("hsl(")
+
+
+def test_the_demo_describes_each_product_and_prices_end_in_nine() -> None:
+    import datetime as dt
+
+    from siyu.demo.seed_catalog import off, plan_catalog
+
+    plan = plan_catalog(42, dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    assert all(p.description.startswith(p.name) for p in plan)
+    assert plan == plan_catalog(42, dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    assert off(39900, 10) == 34900 and off(69900, 15) == 58900 and off(500, 10) == 450

@@ -239,27 +239,54 @@ def add_image(scope: Scope, product_id: int, *, data: bytes, alt: str = "") -> P
     bytes (``pictures.sniff``), never from the file name: PNG, JPEG or WebP, at most 5 MB, each side
     64–8000 px. The file is written under ``MEDIA_ROOT``; if the transaction fails it is removed."""
     _require_hq(scope)
-    product = Product.objects.select_for_update().filter(brand_id=scope.brand_id, pk=_as_int(product_id) or 0).first()
+    product = _locked_product(scope, product_id)
+    facts = _check_image(data)
+    about = {"type": facts.content_type, "width": facts.width, "height": facts.height}
+    return _store_image(scope, product, data, facts.kind, alt, about)
+
+
+@transaction.atomic
+def add_drawn_image(scope: Scope, product_id: int, *, colour: str | None = None) -> ProductImage:
+    """A placeholder picture drawn by the catalog itself (``pictures.draw_svg``): the product's
+    silhouette in ``colour`` (default: its first SKU's) with its name and style code. For the demo
+    and for products still without a photo; no outside bytes are involved."""
+    _require_hq(scope)
+    product = _locked_product(scope, product_id)
+    first = product.skus.order_by("code").values_list("color", flat=True).first()
+    colour = colour or first or ""
+    svg = pictures.draw_svg(
+        name=product.name, code=product.code, colour=colour, kind_text=f"{product.category.name} {product.name}"
+    )
+    return _store_image(scope, product, svg, "svg", product.name, {"type": "image/svg+xml", "drawn": colour})
+
+
+def _locked_product(scope: Scope, product_id: Any) -> Product:
+    product = (
+        Product.objects.select_for_update(of=("self",))
+        .select_related("category")
+        .filter(brand_id=scope.brand_id, pk=_as_int(product_id) or 0)
+        .first()
+    )
     if product is None:
         raise ValidationError({"product": _("Choose a product of this brand.")})
-    facts = _check_image(data)
+    return product
+
+
+def _store_image(
+    scope: Scope, product: Product, data: bytes, ext: str, alt: str, about: dict[str, Any]
+) -> ProductImage:
     taken = list(product.images.values_list("position", flat=True))
     if len(taken) >= MAX_IMAGES:
         raise ValidationError({"image": _("A product has at most %(n)d pictures.") % {"n": MAX_IMAGES}})
     image = ProductImage(
-        brand_id=scope.brand_id, product=product, alt=(alt or "").strip(), position=max(taken, default=-1) + 1
+        brand_id=scope.brand_id, product=product, alt=(alt or "").strip()[:120], position=max(taken, default=-1) + 1
     )
     validation.full_clean(image, exclude=["image"])
-    image.image.save(f"upload.{facts.kind}", ContentFile(data), save=False)
+    image.image.save(f"upload.{ext}", ContentFile(data), save=False)
     stored = image.image.name or ""
     try:
         image.save()
-        audit.record_by(
-            scope,
-            "product.image_add",
-            product,
-            after={"image": stored, "type": facts.content_type, "width": facts.width, "height": facts.height},
-        )
+        audit.record_by(scope, "product.image_add", product, after={"image": stored, **about})
     except BaseException:
         default_storage.delete(stored)  # no row, no file
         raise
@@ -271,9 +298,7 @@ def reorder_images(scope: Scope, product_id: int, image_ids: Iterable[int]) -> N
     """Put a product's pictures in the order of ``image_ids`` (every one of them, once); the first
     becomes the main picture."""
     _require_hq(scope)
-    product = Product.objects.select_for_update().filter(brand_id=scope.brand_id, pk=_as_int(product_id) or 0).first()
-    if product is None:
-        raise ValidationError({"product": _("Choose a product of this brand.")})
+    product = _locked_product(scope, product_id)
     wanted = [_as_int(i) for i in image_ids]
     current = {i.pk: i for i in product.images.all()}
     if len(wanted) != len(current) or set(wanted) != set(current):
