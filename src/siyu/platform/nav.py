@@ -73,6 +73,7 @@ HQ_MENU: tuple[Group, ...] = (
             # Catalog, stock, orders and store pages: one line per page, e.g.
             # Entry("hq:product_list", _("Products"), "catalog.view"),
             # The group shows as soon as the viewer may open one of its entries.
+            Entry("hq:product_list", _("Catalog"), "catalog.view"),
             Entry("hq:order_list", _("Orders"), "orders.view"),
             Entry("hq:stock_list", _("Stock"), "inventory.view"),
         ),
