@@ -61,6 +61,9 @@ EXPECTED_PATHS = {
     "/api/v1/touches",
     "/api/v1/transfers",
     "/api/v1/transfers/{transfer_id}/refuse",
+    "/api/v1/stock/pos-sync",  # POS systems (helper-stock-orders)
+    "/api/v1/stock/receipts",
+    "/api/v1/pos/orders",
 }
 
 
@@ -117,7 +120,9 @@ def test_every_operation_is_named_documented_and_declares_its_permission(schema:
 def test_every_route_declares_its_permission_on_the_view() -> None:
     """``requires(...)`` on each operation: the declared permission is the one the view enforces."""
     declared = {(r.url_name, r.method): r.perm for r in routes(api)}
-    assert len(declared) == 55 + 7  # + 7: the catalog (search, product create/update, image, store prices, categories)
+    # + 7: the catalog (search, product create/update, image, store prices, categories); + 3: POS (stock sync,
+    # receipts, orders)
+    assert len(declared) == 55 + 7 + 3
     for bound in api._get_bound_routers():
         for path_view in bound.path_operations.values():
             for operation in path_view.operations:

@@ -25,3 +25,8 @@ api = build_api(
 api.add_router("", org_router)
 api.add_router("", members_router)
 api.add_router("", catalog_router)
+from siyu.inventory.api import router as stock_router  # noqa: E402  (helper-stock-orders)
+from siyu.orders.api_pos import router as pos_router  # noqa: E402
+
+api.add_router("", stock_router)  # POS stock sync, receipts
+api.add_router("", pos_router)  # offline POS orders

@@ -654,5 +654,87 @@ def import_members(file: Path, brand_code: str, dry_run: bool, skip_bad: bool, r
         console.print(f"→ {report_path}")
 
 
+# --- POS orders and the stock ledger (helper-stock-orders) ----------------------------------------
+def _brand_scope(brand_code: str, label: str) -> Any:
+    from siyu.org import services as org
+
+    brand_id = org.brand_by_code(brand_code)
+    if brand_id is None:
+        raise click.UsageError(_("There is no brand with the code %(code)s (--brand).") % {"code": brand_code})
+    return org.hq_scope(brand_id, label)
+
+
+@import_.command("pos-orders")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--brand", "brand_code", required=True, help="The code of the brand to import into.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report the bad ones; change nothing.")
+def import_pos_orders(file: Path, brand_code: str, dry_run: bool) -> None:
+    """Import offline POS orders from a CSV or Excel file (one row per line, grouped by document).
+    Exit code 1 when a row is bad (nothing is imported then)."""
+    from rich.table import Table
+
+    setup_django()
+    from siyu.orders import pos_import
+    from siyu.platform.sheets import SheetError
+
+    scope = _brand_scope(brand_code, f"siyu import pos-orders {file.name}")
+    try:
+        report = pos_import.import_file(scope, file, file.name, dry_run=dry_run)
+    except SheetError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console = _console()
+    for notice in report.notices:
+        console.print(notice)
+    if report.errors:
+        table = Table(_("line"), _("column"), _("reason"), title=_("Bad rows"))
+        for bad in report.errors:
+            table.add_row(str(bad.line), bad.column, bad.reason)
+        console.print(table)
+    figures = {"rows": report.rows_total, "docs": report.documents, "new": report.created,
+               "old": report.existing, "bad": len(report.errors)}  # fmt: skip
+    if dry_run:
+        console.print(
+            _("Checked %(rows)s rows, %(docs)s documents (%(old)s already imported): %(bad)s problems.") % figures
+        )
+    else:
+        console.print(_("%(new)s POS orders recorded, %(old)s already there, %(bad)s problems.") % figures)
+    if report.errors:
+        raise SystemExit(1)
+
+
+@main.group("stock")
+def stock_group() -> None:
+    """Stock: `siyu stock check --brand CODE` checks the ledger."""
+
+
+@stock_group.command("check")
+@click.option("--brand", "brand_code", required=True, help="The code of the brand to check.")
+def stock_check(brand_code: str) -> None:
+    """Check that every store's quantity of every SKU is the sum of its movements. Exit code 1 on
+    any mismatch."""
+    setup_django()
+    from siyu.inventory import services as stock
+
+    scope = _brand_scope(brand_code, "siyu stock check")
+    mismatches = stock.check_ledger(scope.brand_id)
+    console = _console()
+    for m in mismatches:
+        console.print(
+            _("store %(store)s, SKU %(sku)s: on hand %(a)s, ledger %(b)s; reserved %(c)s, ledger %(d)s")
+            % {
+                "store": m.store_id,
+                "sku": m.sku_id,
+                "a": m.on_hand,
+                "b": m.on_hand_ledger,
+                "c": m.reserved,
+                "d": m.reserved_ledger,
+            }
+        )
+    if mismatches:
+        console.print(_("%(n)d stock levels differ from their movements.") % {"n": len(mismatches)})
+        raise SystemExit(1)
+    console.print(_("The ledger balances."))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.access.model import CONSOLE, Rule, World
+from siyu.org.rules import Perm
+from tests.access.model import CONSOLE, HQ, Rule, World
 
 MANAGERS = frozenset({"hq_admin", "hq_operator", "region_manager", "store_manager"})
 STORE_MANAGER = frozenset({"store_manager"})
@@ -105,3 +106,31 @@ RULES: dict[tuple[str, str], Rule] = {
         MANAGERS, kwargs=returned_number, data=lambda w: {"decision": "accept"}, ok=302, out_of_scope=OUT_ORDER
     ),
 }
+
+
+def _pos_order(w: World) -> dict[str, Any]:
+    _sku(w)
+    return {
+        "store_code": "SH001",
+        "document": "MATRIX-1",
+        "phone": "13900007777",
+        "at": "2026-11-23T14:05:00+08:00",
+        "lines": [{"sku_code": "MX-1", "quantity": 1, "unit_price_fen": 9900}],
+    }
+
+
+def _pos_file(w: World) -> dict[str, Any]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    _sku(w)
+    text = "store_code,document,time,phone,sku_code,quantity,price\nSH001,M-1,2026-11-23 10:00,13900007777,MX-1,1,99\n"
+    return {"file": SimpleUploadedFile("pos.csv", text.encode())}
+
+
+RULES.update(
+    {
+        ("hq:pos_import", "GET"): Rule(HQ),
+        ("hq:pos_import", "POST"): Rule(HQ, data=_pos_file),
+        ("api:pos_order_create", "POST"): Rule(HQ, data=_pos_order, ok=201, token_perm=Perm.ORDERS_IMPORT),
+    }
+)

@@ -4,6 +4,7 @@ transfer (``inventory.manage``); only HQ sets the allocation policy and checks t
 
 from __future__ import annotations
 
+from siyu.org.rules import Perm
 from tests.access.model import CONSOLE, HQ, Rule, World
 
 
@@ -33,3 +34,25 @@ RULES: dict[tuple[str, str], Rule] = {
     ("hq:stock_policy", "POST"): Rule(HQ, data=lambda w: {"split": "nearest", "hold_minutes": 20}, ok=302),
     ("hq:stock_check", "GET"): Rule(HQ),
 }
+
+
+def _sync(w: World) -> dict[str, object]:
+    from tests.access.orders_staff import _sku
+
+    _sku(w)
+    return {"store_code": "SH001", "key": "matrix-sync", "counts": [{"sku_code": "MX-1", "count": 60}]}
+
+
+def _receipt(w: World) -> dict[str, object]:
+    from tests.access.orders_staff import _sku
+
+    _sku(w)
+    return {"store_code": "SH001", "key": "matrix-dn", "lines": [{"sku_code": "MX-1", "quantity": 2}]}
+
+
+RULES.update(
+    {
+        ("api:stock_pos_sync", "POST"): Rule(CONSOLE, data=_sync, token_perm=Perm.STOCK_MANAGE),
+        ("api:stock_receipt", "POST"): Rule(CONSOLE, data=_receipt, token_perm=Perm.STOCK_MANAGE),
+    }
+)

@@ -1087,3 +1087,12 @@ def record_pos_order(
             raise
         return _info(order), True
     raise RuntimeError("could not draw a free order number")  # pragma: no cover
+
+
+def pos_documents(brand_id: int, documents: Sequence[str]) -> set[str]:
+    """Which of these POS document numbers are already recorded as orders."""
+    return set(
+        Order.objects.filter(brand_id=brand_id, external_ref__in=[d for d in documents if d]).values_list(
+            "external_ref", flat=True
+        )
+    )

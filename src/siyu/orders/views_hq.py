@@ -19,14 +19,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from siyu.orders import pos_import as pos_importer
 from siyu.orders import services
 from siyu.orders.models import Channel, Order, Status
 from siyu.orders.views_staff import error_text
 from siyu.org import services as org
 from siyu.org.services import Perm
-from siyu.platform import exports, money
+from siyu.platform import exports, money, sheets
 from siyu.platform.access import access, require_scope
 from siyu.platform.pagination import paginate, querystring_without_page
 from siyu.platform.tenancy import Scope
@@ -186,7 +187,38 @@ def order_return(request: HttpRequest, number: str) -> HttpResponse:
     return redirect(reverse("hq:order_detail", args=[number]))
 
 
+@access(Perm.HQ_CONSOLE)
+@access(Perm.ORDERS_IMPORT)
+@require_http_methods(["GET", "POST"])
+def pos_import(request: HttpRequest) -> HttpResponse:
+    """Import offline POS orders from a CSV or Excel file: an upload is checked (a dry run that
+    reports every bad row and changes nothing); the checked file (kept by its sha256) is then
+    imported with one more click. Running a file again records nothing twice."""
+    scope = require_scope(request)
+    report: pos_importer.Report | None = None
+    error = ""
+    kept: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            upload = request.FILES.get("file")
+            if upload is not None:
+                path, sha = pos_importer.store_upload(scope, upload.chunks(), upload.name or "upload.csv")
+                kept = {"sha": sha, "file_name": upload.name or "upload.csv"}
+                report = pos_importer.import_file(scope, path, kept["file_name"], dry_run=True)
+            elif request.POST.get("sha"):
+                kept = {"sha": request.POST["sha"], "file_name": request.POST.get("file_name", "upload.csv")}
+                path = pos_importer.stored(scope, kept["sha"], kept["file_name"])
+                report = pos_importer.import_file(scope, path, kept["file_name"], dry_run=False)
+            else:
+                error = _("Choose a CSV or Excel file.")
+        except (sheets.SheetError, ValueError) as exc:
+            error = str(exc)
+    context = {"report": report, "error": error, "kept": kept, "columns": list(pos_importer.COLUMNS)}
+    return render(request, "orders/hq/pos_import.html", context)
+
+
 hq_urlpatterns = [
+    path("orders/pos-import/", pos_import, name="pos_import"),
     path("orders/", order_list, name="order_list"),
     path("orders/export.csv", order_export, name="order_export"),
     path("orders/<str:number>/", order_detail, name="order_detail"),
