@@ -1,5 +1,5 @@
 """Import the catalog from CSV or Excel: products and SKUs (one row per SKU), or store prices
-(store code, SKU code, price). ADR 0009.
+(store code, SKU code, price). ADR 0010.
 
 Every import is checked first, whole: each row is parsed and validated and looked up against the
 brand's catalog, and each bad row is reported as ``(line, column, reason)`` with the line a person

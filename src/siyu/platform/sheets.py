@@ -14,7 +14,7 @@ Writing: :func:`xlsx_response` streams an Excel workbook (openpyxl's write-only 
 spreadsheet-formula cells neutralised like the CSV export (:mod:`siyu.platform.exports`).
 
 The members importer (ADR 0008) has its own copy of the reading code from before this module; the
-catalog import (ADR 0009) uses this one.
+catalog import (ADR 0010) uses this one.
 """
 
 from __future__ import annotations
