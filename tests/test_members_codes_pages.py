@@ -23,12 +23,22 @@ def guide_code(world: Any, key: str = "guide_a") -> Code:
     return codes.create_code(org.hq_scope(world.brand.pk), kind="guide", guide=world.staff[key].pk)
 
 
+def confirmed(client: Client, code: Code, number: str, **fields: str) -> Any:
+    """Ask the page to text a code to ``number``, then save with that code (the SMS sandbox shows
+    it on the page, as it would arrive by text)."""
+    url = reverse("scan", args=[code.token])
+    sent = client.post(url, {"phone": number, "action": "send_code"})
+    assert sent.status_code == 200, sent.content.decode()[-500:]
+    texted = sent.context["sent"].sandbox_code
+    return client.post(url, {"phone": number, "code": texted, "action": "save", **fields})
+
+
 def test_a_new_visitor_scans_joins_and_is_known_by_the_mall(world: Any) -> None:
     code = guide_code(world)
     client = Client()
     page = client.get(reverse("scan", args=[code.token]))
     assert page.status_code == 200 and world.flagship.name in page.content.decode()
-    answer = client.post(reverse("scan", args=[code.token]), {"phone": "139 0000 1234", "wecom": "on"})
+    answer = confirmed(client, code, "139 0000 1234", wecom="on")
     assert answer.status_code == 200
     c = Customer.objects.get(phone_hash=privacy.lookup_hash("13900001234"))
     assert (c.guide_id, c.first_code_id, c.source) == (world.staff["guide_a"].pk, code.pk, "guide_code")
@@ -49,7 +59,7 @@ def test_an_existing_customer_giving_her_number_is_found(world: Any) -> None:
     number = privacy.unseal(existing.phone_sealed)
     client = Client()
     client.get(reverse("scan", args=[guide_code(world).token]))
-    answer = client.post(reverse("scan", args=[guide_code(world).token]), {"phone": number})
+    answer = confirmed(client, guide_code(world), number)
     assert answer.status_code == 200
     # the scan made a customer of her openid; her verified number then merged it into her
     assert Touch.objects.get(customer__in=cluster_ids(existing)).kind == "scan"

@@ -29,6 +29,7 @@ ALLOWED_HOSTS = [h for h in os.environ.get("SIYU_ALLOWED_HOSTS", "127.0.0.1,loca
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("SIYU_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 # Where customers reach siyu from outside: the base of the scan URLs printed in QR codes (/c/<token>).
 SIYU_PUBLIC_URL = os.environ.get("SIYU_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+SIYU_SMS = os.environ.get("SIYU_SMS", "sandbox")  # the SMS adapter (siyu.channels.sms); only the sandbox so far
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "siyu.platform",
     "siyu.org",
     "siyu.members",
+    "siyu.channels",
     "siyu.catalog",
     "siyu.inventory",
     "siyu.orders",

@@ -49,7 +49,13 @@ class IdentityItem(Input):
     kind: IdentityKind
     key: str = Field(description="The raw value: a mobile number, a unionid, an openid, a card number…")
     app_id: str = Field("", description="For an openid: the app that issued it.")
-    verified: bool = Field(False, description="A phone confirmed by WeChat or an SMS code.")
+    verified: bool = Field(
+        False,
+        description=(
+            "A phone confirmed by WeChat, an SMS code or the brand's own member records. An unverified "
+            "phone finds and merges nobody and is not her searchable number (ADR 0007)."
+        ),
+    )
 
 
 class ResolveIn(Input):

@@ -9,8 +9,12 @@ customers. :func:`resolve` finds or creates the customer a set of identities bel
   given together match two or more customers and the request carries a unionid or a verified phone,
   those customers are merged automatically into the oldest (the rule is recorded on the merge);
 * the other identities (openid, WeCom id, POS card, app account) attach to the resolved customer;
-* an **unverified** phone never merges two customers and never finds one: it is attached only when
-  no other customer holds the number.
+* an **unverified** phone (typed into a page, not confirmed by an SMS code or WeChat) never merges
+  two customers and never finds one: it is attached as an unverified identity only when no other
+  customer holds the number, and it never becomes her primary (searchable) phone;
+* a verified phone finds only a customer who holds it verified (or as her primary phone, which is
+  only ever a verified or imported one); an unverified claim of that number by someone else gives
+  way: the identity moves to the customer who proved the number.
 
 Merges (:func:`merge_customers` by HQ, or automatic) move identities to the survivor and leave
 every history row where it is; reads gather the cluster (:func:`cluster_ids`). :func:`unmerge`
@@ -244,10 +248,13 @@ def _resolve_once(
     now: dt.datetime,
 ) -> tuple[Customer, bool]:
     strong_request = any(i.strong for i in items)
-    # Which customers the identities point to (an unverified phone does not identify anyone).
+    # Which customers the identities point to. An unverified phone does not identify anyone, and a
+    # verified one only those who hold it verified: a typed number proves nothing (ADR 0007).
     lookup = Q()
     for item in items:
-        if item.kind == IdentityKind.PHONE and not item.verified:
+        if item.kind == IdentityKind.PHONE:
+            if item.verified:
+                lookup |= Q(kind=item.kind, app_id="", key=item.key, verified=True)
             continue
         lookup |= Q(kind=item.kind, app_id=item.app_id, key=item.key)
     found = list(Identity.objects.select_for_update().filter(lookup, brand_id=brand_id)) if lookup else []
@@ -310,8 +317,9 @@ def _create(
 
 
 def _primary_phone(brand_id: int, items: list[_Clean], exclude: int | None) -> _Clean | None:
-    """The phone to keep as a customer's primary phone: verified first; none another customer holds."""
-    for item in sorted((i for i in items if i.kind == IdentityKind.PHONE), key=lambda i: not i.verified):
+    """The phone to keep as a customer's primary (searchable, reachable) phone: a verified one that
+    no other customer holds. An unverified number never becomes anyone's primary phone."""
+    for item in (i for i in items if i.kind == IdentityKind.PHONE and i.verified):
         taken = Customer.objects.filter(brand_id=brand_id, phone_hash=item.key)
         if exclude is not None:
             taken = taken.exclude(pk=exclude)
@@ -334,9 +342,12 @@ def _attach(customer: Customer, items: list[_Clean], source: str, now: dt.dateti
             brand_id=customer.brand_id, kind=item.kind, app_id=item.app_id, key=item.key
         ).first()
         if existing is not None:
-            if item.verified and not existing.verified and root_of(existing.customer).pk == customer.pk:
+            holder = root_of(existing.customer)
+            if item.verified and not existing.verified and holder.pk == customer.pk:
                 Identity.objects.filter(pk=existing.pk).update(verified=True)
-            continue  # held by her, or (an unverified phone, another app's id) by someone else
+            elif item.verified and not existing.verified and holder.phone_hash != item.key:
+                _claim(customer, existing, holder, now)  # she proved the number someone else only typed
+            continue  # held by her, or (another app's id, a number held verified) by someone else
         if item.kind == IdentityKind.PHONE and (
             Customer.objects.filter(brand_id=customer.brand_id, phone_hash=item.key).exclude(pk=customer.pk).exists()
         ):
@@ -354,9 +365,23 @@ def _attach(customer: Customer, items: list[_Clean], source: str, now: dt.dateti
         )
 
 
+def _claim(customer: Customer, ident: Identity, holder: Customer, now: dt.datetime) -> None:
+    """``customer`` proved a phone number that ``holder`` had only typed: the identity moves to her,
+    verified, and is hers from now on (an unmerge does not give it back). Audited on the holder."""
+    Identity.objects.filter(pk=ident.pk).update(customer_id=customer.pk, origin_id=customer.pk, verified=True)
+    audit.record_by(
+        system_scope(customer.brand_id, _("identity rules")),
+        "customer.phone_claimed",
+        holder,
+        before={"phone_identity": ident.pk},
+        after={"claimed_by": customer.pk, "at": now.isoformat()},
+    )
+
+
 def ensure_phone_identity(customer: Customer, now: dt.datetime | None = None) -> None:
     """Customers added in bulk (imports, the demo) hold their phone only as ``phone_hash``; give it
-    an identity row so that it travels with merges. Safe to call again."""
+    an identity row so that it travels with merges. Safe to call again. A primary phone is always a
+    verified or imported number, so its identity is verified."""
     if not customer.phone_hash:
         return
     exists = Identity.objects.filter(
@@ -370,7 +395,7 @@ def ensure_phone_identity(customer: Customer, now: dt.datetime | None = None) ->
             kind=IdentityKind.PHONE,
             app_id="",
             key=customer.phone_hash,
-            verified=False,
+            verified=True,
             source=customer.source,
             created_at=now or clock.now(),
         )
@@ -461,8 +486,9 @@ def unmerge(scope: Scope, merge_id: int) -> Merge:
         )
     absorbed = Customer.objects.select_for_update(of=("self",)).get(pk=merge.absorbed_id)
     now = clock.now()
-    given_back = Identity.objects.filter(pk__in=merge.moved_identities) | Identity.objects.filter(
-        origin_id=absorbed.pk, customer_id=survivor.pk
+    # only what the survivor still holds: an identity claimed since by a verified number stays put
+    given_back = Identity.objects.filter(customer_id=survivor.pk).filter(
+        Q(pk__in=merge.moved_identities) | Q(origin_id=absorbed.pk)
     )
     given_back.update(customer_id=absorbed.pk)
     guide_id, store_id = merge.absorbed_guide_id, merge.absorbed_store_id

@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from siyu.channels import services as channels
 from siyu.members.identity import cluster_ids, root_of
 from siyu.members.models import (
     Binding,
@@ -145,6 +146,9 @@ def _erase(customer: Customer, at: dt.datetime) -> int:
     """Anonymise the whole cluster of ``customer``; returns how many customer records it covered."""
     root = root_of(customer)
     ids = cluster_ids(root)
+    phones = set(Identity.objects.filter(customer_id__in=ids, kind=IdentityKind.PHONE).values_list("key", flat=True))
+    phones |= set(Customer.objects.filter(pk__in=ids).exclude(phone_hash="").values_list("phone_hash", flat=True))
+    channels.forget_phones(root.brand_id, phones)  # the codes texted to her numbers, the SMS sandbox's copies
     Identity.objects.filter(customer_id__in=ids).delete()
     Identity.objects.filter(origin_id__in=ids).delete()
     Touch.objects.filter(customer_id__in=ids).exclude(properties={}).update(properties={})

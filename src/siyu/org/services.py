@@ -534,6 +534,11 @@ def _staff_info(s: Staff) -> StaffInfo:
     )
 
 
+def brand_name(brand_id: int) -> str:
+    """The brand's name (the signature of its text messages); empty for an unknown id."""
+    return Brand.objects.filter(pk=brand_id).values_list("name", flat=True).first() or ""
+
+
 def brand_by_code(code: str) -> int | None:
     return Brand.objects.filter(code=code).values_list("pk", flat=True).first()
 
