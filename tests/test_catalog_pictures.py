@@ -4,12 +4,14 @@ serves only those, safely."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.utils import translation
 
 from siyu.catalog import pictures
 from siyu.catalog import services as catalog
@@ -21,9 +23,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def media(settings: Any, tmp_path: Path) -> Path:
+def media(settings: Any, tmp_path: Path) -> Iterator[Path]:
     settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+    with translation.override("en"):  # messages are checked in English; the default language is zh-hans
+        yield settings.MEDIA_ROOT
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from django.db.models import QuerySet
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from siyu.catalog.models import CatalogImport, Category, Product, ProductRole, Sku, StorePrice
+from siyu.catalog.models import CatalogImport, Category, Product, ProductRole, Sku, StorePrice, upsert_store_prices
 from siyu.org import services as org
 from siyu.org.services import Perm
 from siyu.platform import audit, clock, money, sheets
@@ -386,17 +386,13 @@ def _apply_prices(brand_id: int, checker: PriceChecker, *, write: bool) -> dict[
     }
     if write and (created or updated):
         now = clock.now()
-        StorePrice.objects.bulk_create(
+        upsert_store_prices(
             [
                 StorePrice(
                     brand_id=brand_id, store_id=r.store_id, sku_id=r.sku_id, price_fen=r.price_fen, updated_at=now
                 )
                 for r in created + updated
-            ],
-            batch_size=500,
-            update_conflicts=True,
-            unique_fields=["store", "sku"],
-            update_fields=["price_fen", "updated_at"],
+            ]
         )
     return counts
 

@@ -115,6 +115,18 @@ class StorePrice(models.Model):
         verbose_name = _("store price")
 
 
+def upsert_store_prices(rows: list[StorePrice]) -> None:
+    """Write store prices, replacing the price a store already had for the SKU (one statement per
+    500 rows: ``INSERT … ON CONFLICT (store, sku) DO UPDATE`` on SQLite and PostgreSQL)."""
+    StorePrice.objects.bulk_create(
+        rows,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["store", "sku"],
+        update_fields=["price_fen", "updated_at"],
+    )
+
+
 class PageTemplate(models.Model):
     """A store-page layout HQ writes once and pushes to many stores: its banners and featured
     products appear on every store page that uses it, under the store's own."""

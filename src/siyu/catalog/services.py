@@ -17,7 +17,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from siyu.catalog import pictures, rules
-from siyu.catalog.models import Category, Product, ProductImage, ProductRole, Sku, StorePrice
+from siyu.catalog.models import Category, Product, ProductImage, ProductRole, Sku, StorePrice, upsert_store_prices
 from siyu.org import services as org
 from siyu.org.services import Perm, StoreInfo  # permissions are org knowledge, reached through its services
 from siyu.platform import audit, clock, validation
@@ -433,13 +433,7 @@ def set_store_prices(
         for sku in skus
     ]
     replaced = StorePrice.objects.filter(store_id__in=[s.id for s in stores], sku__in=skus).count()
-    StorePrice.objects.bulk_create(
-        rows,
-        batch_size=500,
-        update_conflicts=True,
-        unique_fields=["store", "sku"],
-        update_fields=["price_fen", "updated_at"],
-    )
+    upsert_store_prices(rows)
     audit.record_by(
         scope,
         "product.store_price",

@@ -255,41 +255,45 @@ def image_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- Store prices ------------------------------------------------------------------------------
-@access(Perm.CATALOG_MANAGE)
-@require_POST
-def price_set(request: HttpRequest, pk: int) -> HttpResponse:
+def _prices(
+    request: HttpRequest, pk: int, form_class: type[StorePriceForm | ClearPricesForm], prefix: str | None
+) -> HttpResponse:
+    """Set (``StorePriceForm``) or clear (``ClearPricesForm``) store prices of one SKU or of every SKU
+    of the product, at the stores the form names."""
     scope = require_scope(request)
     product = _product(scope, pk)
-    form = StorePriceForm(scope, product, request.POST)
+    form = form_class(scope, product, request.POST, prefix=prefix)
 
     def write() -> int:
         target = form.target()
         product_id = None if target["sku_id"] else product.pk
-        return services.set_store_prices(scope, price_fen=form.cleaned_data["price"], product_id=product_id, **target)
+        if isinstance(form, StorePriceForm):
+            return services.set_store_prices(
+                scope, price_fen=form.cleaned_data["price"], product_id=product_id, **target
+            )
+        return services.clear_store_prices(scope, product_id=product_id, **target)
 
-    n = _submit(request, form, write, StorePriceForm.RENAME)
+    n = _submit(request, form, write, form_class.RENAME)
     if n is None:
-        return _detail(request, scope, product, status=400, price_form=form)
-    messages.success(request, _("%(n)s store prices set.") % {"n": n})
+        key = "price_form" if form_class is StorePriceForm else "clear_form"
+        return _detail(request, scope, product, status=400, **{key: form})
+    if form_class is StorePriceForm:
+        messages.success(request, _("%(n)s store prices set.") % {"n": n})
+    else:
+        messages.success(request, _("%(n)s store prices cleared: those stores sell at the brand price.") % {"n": n})
     return redirect(reverse("hq:product_detail", args=[product.pk]) + "#prices")
+
+
+@access(Perm.CATALOG_MANAGE)
+@require_POST
+def price_set(request: HttpRequest, pk: int) -> HttpResponse:
+    return _prices(request, pk, StorePriceForm, None)
 
 
 @access(Perm.CATALOG_MANAGE)
 @require_POST
 def price_clear(request: HttpRequest, pk: int) -> HttpResponse:
-    scope = require_scope(request)
-    product = _product(scope, pk)
-    form = ClearPricesForm(scope, product, request.POST, prefix="clear")
-
-    def write() -> int:
-        target = form.target()
-        return services.clear_store_prices(scope, product_id=None if target["sku_id"] else product.pk, **target)
-
-    n = _submit(request, form, write, ClearPricesForm.RENAME)
-    if n is None:
-        return _detail(request, scope, product, status=400, clear_form=form)
-    messages.success(request, _("%(n)s store prices cleared: those stores sell at the brand price.") % {"n": n})
-    return redirect(reverse("hq:product_detail", args=[product.pk]) + "#prices")
+    return _prices(request, pk, ClearPricesForm, "clear")
 
 
 # --- Categories --------------------------------------------------------------------------------
