@@ -46,6 +46,12 @@ def test_hq_admin_sees_every_group_that_has_pages_and_no_empty_commerce(world: A
     assert shown(menu)["system"] == ["Audit log", "API tokens"]
 
 
+def test_an_empty_group_does_not_show(world: Any) -> None:
+    menu = (*HQ_MENU[:3], Group("commerce", "Commerce", ()), *HQ_MENU[4:])
+    keys = [g.key for g in menu_for(world, "hq_admin", "/hq/", menu).groups]
+    assert keys == ["overview", "org", "customers", "system"]
+
+
 def test_each_persona_sees_only_the_pages_her_permissions_open(world: Any) -> None:
     for persona in ("hq_operator", "region_manager", "store_manager"):
         scope = world.staff[persona].scope
@@ -94,7 +100,12 @@ def test_the_page_draws_groups_the_phone_menu_and_the_current_groups_pages(world
     html = client.get(reverse("hq:import_list")).content.decode()
     groups = re.search(r'<ul class="navgroups">(.*?)</ul>', html, re.S)
     assert groups is not None
-    assert re.findall(r'data-group="(\w+)"', groups.group(1)) == ["overview", "org", "customers", "commerce"]  # no audit, no tokens
+    assert re.findall(r'data-group="(\w+)"', groups.group(1)) == [
+        "overview",
+        "org",
+        "customers",
+        "commerce",
+    ]  # no audit, no tokens
     assert re.search(r'data-group="customers" aria-current="true"', groups.group(1))
     assert '<details class="navmenu">' in html and "<summary>" in html  # collapsible on a phone, keyboard-ready
     subnav = re.search(r'<nav class="subnav" aria-label="Customers">(.*?)</nav>', html, re.S)

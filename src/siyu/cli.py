@@ -364,7 +364,19 @@ def demo(host: str, port: int, threads: int, seed: int, members: int, events: in
     else:
         _seed(config)
     _persona_table()
+    _point_codes_at(host, port)
     _serve(host, port, threads)
+
+
+def _point_codes_at(host: str, port: int) -> None:
+    """Unless ``SIYU_PUBLIC_URL`` says otherwise, the demo's QR codes lead to the server it starts
+    (``siyu demo --port 8101`` prints codes for port 8101, not the default 8000)."""
+    if os.environ.get("SIYU_PUBLIC_URL"):
+        return
+    from django.conf import settings
+
+    shown = f"[{host}]" if ":" in host else host
+    settings.SIYU_PUBLIC_URL = f"http://{shown}:{port}"
 
 
 @main.command()

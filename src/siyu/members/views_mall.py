@@ -68,7 +68,7 @@ def mall_me(request: HttpRequest, store_code: str) -> HttpResponse:
         "store_code": store_code,
         "name": privacy.unseal(customer.name_sealed),
         "phone": privacy.mask_phone(privacy.unseal(customer.phone_sealed)),
-        "tier": customer.tier,
+        "tier": {t.code: t.name for t in profile.tier_levels(customer.brand_id)}.get(customer.tier, customer.tier),
         "lifecycle": Lifecycle(customer.lifecycle).label if customer.lifecycle in Lifecycle.values else "",
         "consent": profile.consent_state(customer.pk),
     }

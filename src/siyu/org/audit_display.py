@@ -10,6 +10,7 @@ every viewer: the log answers *who changed what*, not *how to reach someone*.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ STAFF_KEYS = frozenset(
 CUSTOMER_KEYS = frozenset({"customer", "customers", "survivor", "absorbed"})
 PERSON_NAME_KEYS = frozenset({"contact_name"})  # a person outside the staff, e.g. a franchisee's contact
 LIST_SHOWN = 8  # a long list of customers shows its first ids and how many more
+DEFAULT_LABEL = re.compile(r"^\w+ object \(\d+\)$")  # str() of a model without a name of its own
 
 
 def is_phone_key(key: str) -> bool:
@@ -52,6 +54,12 @@ class Row:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.entry, name)
+
+    @property
+    def object_name(self) -> str:
+        """The object's own name; empty when the entry only kept Django's ``X object (id)``."""
+        label = self.entry.object_label
+        return "" if DEFAULT_LABEL.match(label) else label
 
 
 class Names:
@@ -118,7 +126,8 @@ def show(key: str, value: Any, names: Names) -> str:
         return mask_name(str(value))
     if kind in ("store", "region", "franchisee", "staff", "customer"):
         if isinstance(value, list):
-            shown = [_one(kind, v, names) for v in value[:LIST_SHOWN]]
+            one = (lambda v: f"#{v}") if kind == "customer" else (lambda v: _one(kind, v, names))
+            shown = [one(v) for v in value[:LIST_SHOWN]]
             more = len(value) - LIST_SHOWN
             return ", ".join(shown) + (_(" and %(n)d more") % {"n": more} if more > 0 else "")
         return _one(kind, value, names)
