@@ -64,6 +64,10 @@ EXPECTED_PATHS = {
     "/api/v1/stock/pos-sync",  # POS systems (helper-stock-orders)
     "/api/v1/stock/receipts",
     "/api/v1/pos/orders",
+    "/api/v1/orders",  # the orders API (helper-orders-mall)
+    "/api/v1/orders/{number}",
+    "/api/v1/orders/{number}/pay",
+    "/api/v1/customers/{customer_id}/orders",
 }
 
 
@@ -122,7 +126,7 @@ def test_every_route_declares_its_permission_on_the_view() -> None:
     declared = {(r.url_name, r.method): r.perm for r in routes(api)}
     # + 7: the catalog (search, product create/update, image, store prices, categories); + 3: POS (stock sync,
     # receipts, orders)
-    assert len(declared) == 55 + 7 + 3
+    assert len(declared) == 55 + 7 + 3 + 4  # + 4: the orders API
     for bound in api._get_bound_routers():
         for path_view in bound.path_operations.values():
             for operation in path_view.operations:

@@ -7,6 +7,7 @@ session, with CSRF on unsafe methods). Each domain contributes a router; the ker
 
 from siyu.catalog.api import router as catalog_router
 from siyu.members.api import router as members_router
+from siyu.orders.api import router as orders_router
 from siyu.org.api import SystemToken
 from siyu.org.api import router as org_router
 from siyu.platform.api import StaffSession, build_api
@@ -30,3 +31,4 @@ from siyu.orders.api_pos import router as pos_router  # noqa: E402
 
 api.add_router("", stock_router)  # POS stock sync, receipts
 api.add_router("", pos_router)  # offline POS orders
+api.add_router("", orders_router)

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "siyu.orders.views_mall.ReferralMiddleware",  # remembers the share link (?c=) a mall visitor came with
 ]
 
 ROOT_URLCONF = "siyu.urls"

@@ -5,6 +5,8 @@ from django.urls import include, path
 from siyu.api import api
 from siyu.catalog import urls as catalog_urls
 from siyu.members import urls as members_urls
+from siyu.members import views_scan
+from siyu.orders import views_mall as order_mall_views
 from siyu.org import views as org_views
 from siyu.platform import media
 from siyu.platform import views as platform_views
@@ -28,5 +30,6 @@ urlpatterns = [
     path("guide/", include((guide_patterns, "guide"))),
     path("api/v1/", api.urls),
     *members_urls.public_urlpatterns,
+    *order_mall_views.urlpatterns_with(views_scan),  # /m/<store>/cart/, checkout/, orders/...
     *media.urlpatterns(),  # uploaded pictures under MEDIA_ROOT (production: the reverse proxy serves them)
 ]

@@ -241,6 +241,8 @@ create_code = _codes.create_code
 visible_codes = _codes.visible_codes
 scan = _codes.scan
 share_link = _codes.share_link
+code_by_token = _codes.code_by_token  # the mall's orders: the share link a visitor arrived with
+code_is_live = _codes.is_live
 
 
 def hand_over_customers_of(scope: Scope, staff_id: int, to_guides: list[int] | None = None) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from siyu.catalog import services as catalog
@@ -128,7 +128,13 @@ class OrderInfo:
 # ---- reads ---------------------------------------------------------------------------------------
 
 
-def _info(order: Order, *, lines: Iterable[OrderLine] | None = None, full: bool = True) -> OrderInfo:
+def _info(
+    order: Order,
+    *,
+    lines: Iterable[OrderLine] | None = None,
+    fulfilments: Iterable[Fulfilment] | None = None,
+    full: bool = True,
+) -> OrderInfo:
     info = OrderInfo(
         id=order.pk,
         number=order.number,
@@ -178,7 +184,7 @@ def _info(order: Order, *, lines: Iterable[OrderLine] | None = None, full: bool 
             tracking_no=f.tracking_no,
             pickup_code=f.pickup_code,
         )
-        for f in order.fulfilments.all()
+        for f in (fulfilments if fulfilments is not None else order.fulfilments.all())
     )
     if lines is None:
         info.events.extend(EventInfo(status=e.status, note=e.note, at=e.at) for e in order.events.all())
@@ -201,6 +207,18 @@ def orders_of_customer(brand_id: int, customer_id: int, *, limit: int = 50) -> l
     ids = members.cluster_ids(customer_id)
     qs = Order.objects.filter(brand_id=brand_id, customer_id__in=ids).prefetch_related("lines", "fulfilments")
     return [_info(o, lines=o.lines.all()) for o in qs[:limit]]
+
+
+def units_by_store(brand_id: int) -> dict[tuple[int, int], int]:
+    """Units of the orders placed and not cancelled (held or sold), per (fulfilling store, SKU):
+    what a stock audit compares with what each store received."""
+    rows = (
+        OrderLine.objects.filter(brand_id=brand_id, fulfilment__isnull=False)
+        .exclude(order__status=Status.CANCELLED)
+        .values_list("fulfilment__store_id", "sku_id")
+        .annotate(units=Sum("quantity"))
+    )
+    return {(store, sku): int(units) for store, sku, units in rows}
 
 
 def visible_orders(
@@ -384,14 +402,13 @@ def place_order(
     buyer = members.buyer(brand_id, customer_id)
     if buyer is None:
         raise ValidationError({"customer": _("Unknown customer.")})
-    stores = {s.id: s for s in org.stores(brand_id, open_only=True)}
-    store = stores.get(store_id)
-    if store is None:
+    store = org.store_info(brand_id, store_id)  # two one-row reads, not every store of the brand
+    if store is None or store.status != "open":
         raise ValidationError({"store": _("This store is not open for orders.")})
     if mode == Mode.PICKUP:
-        if pickup_store_id not in stores:
+        pickup = org.store_info(brand_id, pickup_store_id) if isinstance(pickup_store_id, int) else None
+        if pickup is None or pickup.status != "open":
             raise ValidationError({"pickup_store": _("Choose an open store to pick the order up at.")})
-        pickup = stores[int(pickup_store_id or 0)]
         city = pickup.city
         place = None
     else:
@@ -483,7 +500,7 @@ def place_order(
             if Order.objects.filter(brand_id=brand_id, number=number).exists():
                 continue  # the number was taken: draw another
             raise
-        info = _info(order, lines=rows, full=True)
+        info = _info(order, lines=rows, fulfilments=fulfilments)
         return info
     raise RuntimeError("could not draw a free order number")  # pragma: no cover - 10^8 numbers a day
 
@@ -851,6 +868,21 @@ def notifications_of_customer(
         .order_by("-created_at", "-id")[:limit]
     )
     return [(n.order.number, n.kind, n.created_at) for n in rows]
+
+
+# ---- the cart (cart.py) --------------------------------------------------------------------------
+# isort: split
+from siyu.orders import cart as _cart  # noqa: E402  (cart imports this module only inside checkout)
+
+CartInfo = _cart.CartInfo
+CartLineInfo = _cart.CartLineInfo
+add_to_cart = _cart.add_to_cart
+set_cart_quantity = _cart.set_cart_quantity
+remove_from_cart = _cart.remove_from_cart
+cart_of = _cart.cart_of
+cart_units = _cart.cart_units
+fill_cart = _cart.fill_cart
+checkout = _cart.checkout
 
 
 # ---- the stores' screens and the HQ console (helper-stock-orders) ---------------------------------
