@@ -173,3 +173,32 @@ def test_a_region_manager_sees_only_the_orders_of_her_region(world: Any, shop: d
     listed = client.get(reverse("hq:order_list")).content.decode()
     assert ours.number in listed and theirs.number not in listed
     assert client.get(reverse("hq:order_detail", args=[theirs.number])).status_code == 404
+
+
+def test_the_demo_seeds_stock_everywhere_and_orders_in_every_state_with_a_balanced_ledger(db: Any) -> None:
+    import datetime as dt
+    import time
+
+    from siyu.demo import generator
+    from siyu.demo import personas as P
+    from siyu.inventory.models import StockLevel
+    from siyu.orders.models import Fulfilment, Order
+
+    started = time.perf_counter()
+    summary = generator.run(generator.Config(seed=7, members=400, as_of=dt.datetime(2026, 6, 15, 12, tzinfo=dt.UTC)))
+    seconds = time.perf_counter() - started
+    brand_id = summary.brand_id
+    states = set(Order.objects.filter(brand_id=brand_id).values_list("status", flat=True))
+    every = {"created", "allocated", "shipped", "ready", "completed", "cancelled", "return_requested", "returned"}
+    assert states >= every
+    assert Fulfilment.objects.filter(status="packed").exists()
+    assert Order.objects.filter(brand_id=brand_id, channel="pos").exists()
+    stores = org.stores(brand_id)
+    assert {s.id for s in stores} == set(StockLevel.objects.values_list("store_id", flat=True).distinct())
+    assert StockLevel.objects.filter(on_hand__lte=2).exists()  # some thin
+    assert stock.check_ledger(brand_id) == []
+    flagship = next(s for s in stores if s.code == P.FLAGSHIP_STORE_CODE)
+    work = orders.queue_counts(org.hq_scope(brand_id), flagship.id)
+    assert work["to_pick"] + work["packed"] + work["ready"] > 0  # chen.guide has parcels to work on
+    assert generator.run(generator.Config(seed=7, members=400)).ran == []  # nothing twice
+    print(f"demo seed: {seconds:.1f} s, steps {summary.seconds}, {summary.facts}")

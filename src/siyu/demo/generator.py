@@ -109,6 +109,7 @@ def steps() -> list[Step]:
     """The steps in the order they run: the built-in ones, then those the apps register."""
     global _loaded
     from siyu.demo import seed_catalog, seed_customers, seed_org
+    from siyu.demo import seed_orders  # noqa: F401  (registers the stock and orders step)
 
     if not _loaded:
         from django.utils.module_loading import autodiscover_modules

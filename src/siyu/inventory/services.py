@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils.translation import gettext as _
 
@@ -124,6 +124,9 @@ def _move(brand_id: int, moves: Sequence[Move], *, key: str, reference: str, not
     ordered = sorted(enumerate(moves), key=lambda im: (im[1].store_id, im[1].sku_id, im[0]))
     try:
         with transaction.atomic():
+            if all(m.reserved_delta == 0 and m.on_hand_delta >= 0 for m in moves):
+                _add_all(brand_id, [m for _i, m in ordered], at)  # only adds: the guard always holds
+                ordered = []
             for _i, m in ordered:
                 if m.on_hand_delta >= 0 and m.reserved_delta >= 0 and m.reserved_delta <= m.on_hand_delta:
                     StockLevel.objects.get_or_create(
@@ -166,6 +169,25 @@ def _move(brand_id: int, moves: Sequence[Move], *, key: str, reference: str, not
             return False
         raise
     return True
+
+
+def _add_all(brand_id: int, moves: Sequence[Move], at: dt.datetime) -> None:
+    """Moves that only add units (a receipt, a return) cannot break ``0 ≤ reserved ≤ on_hand``: they
+    are applied in one batch — the missing rows created, then one prepared ``UPDATE`` run for every
+    row in the lock order — instead of one ORM update each (a store's opening delivery of a
+    thousand SKUs is two statements, not two thousand)."""
+    StockLevel.objects.bulk_create(
+        [StockLevel(brand_id=brand_id, store_id=m.store_id, sku_id=m.sku_id, updated_at=at) for m in moves],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
+    stamp = connection.ops.adapt_datetimefield_value(at)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {StockLevel._meta.db_table} SET on_hand = on_hand + %s, updated_at = %s "
+            "WHERE store_id = %s AND sku_id = %s",
+            [(m.on_hand_delta, stamp, m.store_id, m.sku_id) for m in moves],
+        )
 
 
 def _guarded(m: Move) -> Any:

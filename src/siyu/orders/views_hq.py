@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -102,7 +102,7 @@ EXPORT_HEADER = [
 @access(Perm.HQ_CONSOLE)
 @access(Perm.ORDERS_VIEW)
 @require_GET
-def order_export(request: HttpRequest) -> HttpResponse:
+def order_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered list as CSV (streamed; money in yuan, no personal data)."""
     scope = require_scope(request)
     _form, qs = _filtered(request, scope)

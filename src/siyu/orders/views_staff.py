@@ -60,7 +60,7 @@ def store_orders(request: HttpRequest) -> HttpResponse:
     if tab not in counts and not (tab == RETURNS and may_decide):
         tab = services.QUEUE[0]
     labels = dict(Fulfilment.Status.choices)
-    tabs = [(s, labels[s], counts[s]) for s in services.QUEUE]
+    tabs: list[tuple[str, Any, int]] = [(s, labels[s], counts[s]) for s in services.QUEUE]
     returns = services.visible_orders(scope, status=Status.RETURN_REQUESTED, store_id=store_id) if may_decide else None
     if returns is not None:
         tabs.append((RETURNS, _("Returns"), returns.count()))
