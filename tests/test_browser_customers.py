@@ -14,11 +14,20 @@ import pytest
 from django.urls import reverse
 
 from siyu.demo import personas
+from tests import test_browser
 from tests.test_browser import PHONE, Steps, _sign_in, in_the_database
-from tests.test_browser import browser as _chromium  # noqa: F401  (the `browser` fixture, by its own name)
+
+browser = test_browser.browser  # the headless Chromium fixture of the browser tests
 
 pytestmark = pytest.mark.browser
 DESK = {"width": 1280, "height": 800}
+
+
+def _on_a_phone(browser: Any) -> tuple[Any, Any]:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return context, page
 
 
 def _no_sideways_scroll(page: Any) -> None:
@@ -32,9 +41,7 @@ def test_the_hq_menu_and_the_customer_filters_fold_on_a_phone_and_open_by_keyboa
     from playwright.sync_api import expect
 
     base = live_server.url
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    context, page = _on_a_phone(browser)
     step = Steps(page, request.node.name)
 
     with step("sign-in"):
@@ -106,9 +113,7 @@ def test_the_scan_page_confirms_a_number_with_the_texted_code_before_it_shows_he
     me = f"{base}{reverse('mall_me', args=[world.flagship.code])}"
     number = personas.CUSTOMER_PHONE
 
-    impostor = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
-    page = impostor.new_page()
-    page.set_default_timeout(15_000)
+    impostor, page = _on_a_phone(browser)
     step = Steps(page, request.node.name)
 
     with step("a-typed-number-without-the-code-shows-nothing-of-her"):
@@ -122,9 +127,7 @@ def test_the_scan_page_confirms_a_number_with_the_texted_code_before_it_shows_he
         expect(page.locator("body")).not_to_contain_text(personas.CUSTOMER_NAME)
     impostor.close()
 
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    context, page = _on_a_phone(browser)
     step.page = page
 
     with step("she-asks-for-a-code-and-the-sandbox-shows-it"):

@@ -103,3 +103,10 @@ def test_the_api_answers_every_problem_of_a_code_in_one_422(world: Any) -> None:
     assert answer.status_code == 422
     assert sorted(e["field"] for e in answer.json()["errors"]) == ["expires_at", "serial", "store_id"]
     assert Code.objects.filter(sku_code="FY-CAP").count() == 1
+
+
+def test_a_store_manager_sees_only_the_fields_of_the_codes_she_may_make(world: Any) -> None:
+    html = world.login(Client(), "store_manager").get(reverse("hq:code_create")).content.decode()
+    fields = set(re.findall(r'data-field="(\w+)"', html))
+    assert {"kind", "store", "guide"} <= fields
+    assert not fields & {"campaign", "sku_code", "serial", "count"}

@@ -34,6 +34,20 @@ def post(client: Client, qr: Code, **data: str) -> Any:
     return client.post(reverse("scan", args=[qr.token]), data)
 
 
+def visitor(world: Any) -> tuple[Client, Code]:
+    """A browser that opened the flagship's store code (the scan)."""
+    code = store_code(world)
+    client = Client()
+    client.get(reverse("scan", args=[code.token]))
+    return client, code
+
+
+def texted_code(client: Client, qr: Code, number: str) -> str:
+    sent = post(client, qr, phone=number, action="send_code")
+    assert sent.status_code == 200
+    return str(sent.context["sent"].sandbox_code)
+
+
 def test_a_typed_number_without_the_texted_code_finds_nobody_and_shows_nothing_of_her(world: Any) -> None:
     her, number = victim(world)
     code = store_code(world)
@@ -41,7 +55,7 @@ def test_a_typed_number_without_the_texted_code_finds_nobody_and_shows_nothing_o
     impostor.get(reverse("scan", args=[code.token]))
     answer = post(impostor, code, phone=number, action="save")
     assert answer.status_code == 200
-    assert "unconfirmed" in answer.content.decode() or "未确认" in answer.content.decode()
+    assert "尚未验证" in answer.content.decode()  # her number is kept unconfirmed
     assert not Merge.objects.exists()
     assert Customer.objects.get(pk=her.pk).merged_into_id is None
     me = impostor.get(reverse("mall_me", args=[world.flagship.code])).content.decode()
@@ -53,9 +67,7 @@ def test_a_typed_number_without_the_texted_code_finds_nobody_and_shows_nothing_o
 
 
 def test_a_new_number_typed_without_the_code_is_kept_as_an_unverified_identity(world: Any) -> None:
-    code = store_code(world)
-    client = Client()
-    client.get(reverse("scan", args=[code.token]))
+    client, code = visitor(world)
     assert post(client, code, phone="13655556666", action="save").status_code == 200
     ident = Identity.objects.get(kind="phone", key=privacy.lookup_hash("13655556666"))
     assert not ident.verified
@@ -63,9 +75,7 @@ def test_a_new_number_typed_without_the_code_is_kept_as_an_unverified_identity(w
 
 
 def test_the_page_texts_a_code_and_the_sandbox_shows_it(world: Any) -> None:
-    code = store_code(world)
-    client = Client()
-    client.get(reverse("scan", args=[code.token]))
+    client, code = visitor(world)
     identities = Identity.objects.count()
     sent = post(client, code, phone="136 5555 6666", action="send_code")
     assert sent.status_code == 200
@@ -83,10 +93,8 @@ def test_the_page_texts_a_code_and_the_sandbox_shows_it(world: Any) -> None:
 
 def test_with_the_texted_code_her_number_finds_her(world: Any) -> None:
     her, number = victim(world)
-    code = store_code(world)
-    client = Client()
-    client.get(reverse("scan", args=[code.token]))
-    texted = post(client, code, phone=number, action="send_code").context["sent"].sandbox_code
+    client, code = visitor(world)
+    texted = texted_code(client, code, number)
     assert post(client, code, phone=number, code=texted, action="save").status_code == 200
     merge = Merge.objects.get()
     assert merge.survivor_id == her.pk and merge.rule == "phone"
@@ -96,10 +104,8 @@ def test_with_the_texted_code_her_number_finds_her(world: Any) -> None:
 
 def test_a_wrong_code_is_refused_and_nothing_is_saved(world: Any) -> None:
     _her, number = victim(world)
-    code = store_code(world)
-    client = Client()
-    client.get(reverse("scan", args=[code.token]))
-    texted = post(client, code, phone=number, action="send_code").context["sent"].sandbox_code
+    client, code = visitor(world)
+    texted = texted_code(client, code, number)
     wrong = f"{(int(texted) + 1) % 10**6:06d}"
     answer = post(client, code, phone=number, code=wrong, name="冒充者", action="save")
     assert answer.status_code == 400
@@ -110,9 +116,7 @@ def test_a_wrong_code_is_refused_and_nothing_is_saved(world: Any) -> None:
 
 
 def test_sending_needs_a_number_and_obeys_the_limits(world: Any) -> None:
-    code = store_code(world)
-    client = Client()
-    client.get(reverse("scan", args=[code.token]))
+    client, code = visitor(world)
     empty = post(client, code, phone="", action="send_code")
     assert empty.status_code == 400 and not SmsMessage.objects.exists()
     assert post(client, code, phone="13655556666", action="send_code").status_code == 200
@@ -122,9 +126,7 @@ def test_sending_needs_a_number_and_obeys_the_limits(world: Any) -> None:
 
 
 def test_a_code_without_a_number_is_refused(world: Any) -> None:
-    code = store_code(world)
-    client = Client()
-    client.get(reverse("scan", args=[code.token]))
+    client, code = visitor(world)
     assert post(client, code, code="123456", action="save").status_code == 400
 
 
@@ -152,9 +154,7 @@ def test_erasing_her_forgets_her_texted_codes(world: Any) -> None:
     from siyu.members import rights
 
     her, number = victim(world)
-    code = store_code(world)
-    client = Client()
-    client.get(reverse("scan", args=[code.token]))
+    client, code = visitor(world)
     post(client, code, phone=number, action="send_code")
     rights.erase_customer(org.hq_scope(world.brand.pk), her.pk, "她来电要求删除")
     assert not SmsMessage.objects.exists() and not PhoneCode.objects.exists()

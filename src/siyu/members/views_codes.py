@@ -96,6 +96,9 @@ class CodeForm(forms.Form):
     def __init__(self, scope: Scope, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = _kinds(scope)  # type: ignore[attr-defined]
+        if scope.level is not Level.BRAND:  # store and guide codes only: no campaign or product fields
+            for name in ("campaign", "sku_code", "serial", "count"):
+                del self.fields[name]
         self.fields["store"].choices = [("", "—"), *_store_choices(scope)]  # type: ignore[attr-defined]
         self.fields["guide"].choices = [("", "—"), *_guide_choices(scope)]  # type: ignore[attr-defined]
 
