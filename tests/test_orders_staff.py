@@ -12,11 +12,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from siyu.catalog import services as catalog
 from siyu.inventory import services as stock
 from siyu.orders import services as orders
 from siyu.orders.models import Notification
 from siyu.org import services as org
+from tests.stock_factory import running_shoe
 
 NEAR_FLAGSHIP = orders.Delivery(
     recipient="王芳", phone="13900001234", city="上海", address="南京西路 1 号", latitude=31.2299, longitude=121.4596
@@ -25,17 +25,8 @@ NEAR_FLAGSHIP = orders.Delivery(
 
 @pytest.fixture
 def shop(world: Any) -> dict[str, Any]:
-    hq = org.hq_scope(world.brand.pk, "staff test")
-    cat = catalog.create_category(hq, code="RUN", name="跑鞋")
-    product = catalog.create_product(
-        hq,
-        category_id=cat.pk,
-        code="R100",
-        name="飞跃跑鞋",
-        price_fen=39900,
-        skus=[catalog.NewSku(code=f"R100-{s}", color="白", size=s) for s in ("40", "41")],
-    )
-    a, b = product.skus.order_by("code").values_list("pk", flat=True)
+    hq, skus = running_shoe(world)
+    a, b = skus["R100-40"], skus["R100-41"]
     stock.receive(hq, world.flagship.pk, {a: 5, b: 5}, key="G1")
     stock.receive(hq, world.gz1.pk, {a: 5}, key="G2")
     return {"a": a, "b": b, "hq": hq}

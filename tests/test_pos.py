@@ -13,29 +13,20 @@ from click.testing import CliRunner
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
-from siyu.catalog import services as catalog
 from siyu.demo import personas as P
 from siyu.inventory import services as stock
 from siyu.members.models import Customer
 from siyu.orders.models import Order
 from siyu.org import services as org
 from siyu.platform import privacy
+from tests.stock_factory import running_shoe
 
 
 @pytest.fixture
 def pos(world: Any) -> dict[str, Any]:
-    hq = org.hq_scope(world.brand.pk, "pos test")
-    cat = catalog.create_category(hq, code="RUN", name="跑鞋")
-    product = catalog.create_product(
-        hq,
-        category_id=cat.pk,
-        code="R100",
-        name="飞跃跑鞋",
-        price_fen=39900,
-        skus=[catalog.NewSku(code=f"R100-{s}", color="白", size=s) for s in ("40", "41")],
-    )
-    skus = dict(product.skus.values_list("code", "pk"))
+    hq, skus = running_shoe(world)
     _token, secret = org.issue_token(hq, name="POS SH001", perms=["inventory.manage", "orders.import"])
     return {"skus": skus, "auth": {"HTTP_AUTHORIZATION": f"Bearer {secret}"}, "hq": hq}
 
@@ -161,17 +152,18 @@ def test_the_cli_imports_pos_orders_and_checks_the_ledger(world: Any, pos: dict[
     bad.write_text(CSV_BAD, encoding="utf-8")
     good.write_text(CSV_GOOD, encoding="utf-8")
     runner = CliRunner()
-    result = runner.invoke(main, ["import", "pos-orders", str(bad), "--brand", world.brand.code, "--dry-run"])
-    assert result.exit_code == 1 and "SH009" in result.output and Order.objects.count() == 0
-    result = runner.invoke(main, ["import", "pos-orders", str(good), "--brand", world.brand.code])
-    assert result.exit_code == 0, result.output
-    assert "2 POS orders recorded" in result.output
-    result = runner.invoke(main, ["import", "pos-orders", str(good), "--brand", world.brand.code])
-    assert "0 POS orders recorded, 2 already there" in result.output
-    result = runner.invoke(main, ["stock", "check", "--brand", world.brand.code])
-    assert result.exit_code == 0 and "balances" in result.output
-    from siyu.inventory.models import StockLevel
+    with translation.override("en"):  # messages are checked in English; the default language is zh-hans
+        result = runner.invoke(main, ["import", "pos-orders", str(bad), "--brand", world.brand.code, "--dry-run"])
+        assert result.exit_code == 1 and "SH009" in result.output and Order.objects.count() == 0
+        result = runner.invoke(main, ["import", "pos-orders", str(good), "--brand", world.brand.code])
+        assert result.exit_code == 0, result.output
+        assert "2 POS orders recorded" in result.output
+        result = runner.invoke(main, ["import", "pos-orders", str(good), "--brand", world.brand.code])
+        assert "0 POS orders recorded, 2 already there" in result.output
+        result = runner.invoke(main, ["stock", "check", "--brand", world.brand.code])
+        assert result.exit_code == 0 and "balances" in result.output
+        from siyu.inventory.models import StockLevel
 
-    StockLevel.objects.filter(store_id=world.flagship.pk).update(on_hand=99)  # a row changed behind the ledger
-    result = runner.invoke(main, ["stock", "check", "--brand", world.brand.code])
-    assert result.exit_code == 1 and "differ" in result.output
+        StockLevel.objects.filter(store_id=world.flagship.pk).update(on_hand=99)  # a row changed behind the ledger
+        result = runner.invoke(main, ["stock", "check", "--brand", world.brand.code])
+        assert result.exit_code == 1 and "differ" in result.output

@@ -9,24 +9,14 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from siyu.catalog import services as catalog
 from siyu.inventory import services as stock
 from siyu.org import services as org
+from tests.stock_factory import running_shoe
 
 
 @pytest.fixture
 def skus(world: Any) -> dict[str, int]:
-    hq = org.hq_scope(world.brand.pk, "stock test")
-    cat = catalog.create_category(hq, code="RUN", name="跑鞋")
-    product = catalog.create_product(
-        hq,
-        category_id=cat.pk,
-        code="R100",
-        name="飞跃跑鞋",
-        price_fen=39900,
-        skus=[catalog.NewSku(code=f"R100-{s}", color="白", size=s) for s in ("40", "41")],
-    )
-    return dict(product.skus.values_list("code", "pk"))
+    return running_shoe(world)[1]
 
 
 def test_a_receipt_form_sent_twice_receives_once_and_the_list_shows_city_totals(

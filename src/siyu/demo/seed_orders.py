@@ -36,8 +36,8 @@ MIX = (
     ("return_requested", 6),
     ("returned", 8),
 )
-MALL_ORDERS = 240
-FLAGSHIP_ORDERS = 24  # of them, at SH001 for the guide persona's store
+MALL_ORDERS = 160
+FLAGSHIP_ORDERS = 20  # of them, at SH001 for the guide persona's store
 POS_PER_STORE = 1
 
 

@@ -10,8 +10,6 @@ import datetime as dt
 from typing import Any
 
 from django import forms
-from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -24,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from siyu.orders import pos_import as pos_importer
 from siyu.orders import services
 from siyu.orders.models import Channel, Order, Status
-from siyu.orders.views_staff import error_text
+from siyu.orders.views_staff import decide_return_from, flash
 from siyu.org import services as org
 from siyu.org.services import Perm
 from siyu.platform import exports, money, sheets
@@ -163,12 +161,11 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
 @require_POST
 def order_cancel(request: HttpRequest, number: str) -> HttpResponse:
     scope = require_scope(request)
-    try:
-        services.cancel_by_staff(scope, number, reason=request.POST.get("reason", ""))
-    except ValidationError as exc:
-        messages.error(request, error_text(exc))
-    else:
-        messages.success(request, _("The order is cancelled; the stock is freed and any payment refunded."))
+    flash(
+        request,
+        lambda: services.cancel_by_staff(scope, number, reason=request.POST.get("reason", "")),
+        _("The order is cancelled; the stock is freed and any payment refunded."),
+    )
     return redirect(reverse("hq:order_detail", args=[number]))
 
 
@@ -176,14 +173,7 @@ def order_cancel(request: HttpRequest, number: str) -> HttpResponse:
 @access(Perm.ORDERS_MANAGE)
 @require_POST
 def order_return(request: HttpRequest, number: str) -> HttpResponse:
-    scope = require_scope(request)
-    accept = request.POST.get("decision") == "accept"
-    try:
-        services.decide_return(scope, number, accept=accept, note=request.POST.get("note", ""))
-    except ValidationError as exc:
-        messages.error(request, error_text(exc))
-    else:
-        messages.success(request, _("The return is decided."))
+    decide_return_from(request, require_scope(request), number)
     return redirect(reverse("hq:order_detail", args=[number]))
 
 

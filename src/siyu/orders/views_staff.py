@@ -47,6 +47,28 @@ def error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+def flash(request: HttpRequest, call: Callable[[], object], done: str) -> None:
+    """Run a service verb and tell the viewer how it went: its error, or ``done``."""
+    try:
+        call()
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(request, done)
+
+
+def decide_return_from(request: HttpRequest, scope: Scope, number: str) -> None:
+    """Receive the returned goods (restock, refund) or refuse the return, as the form says."""
+    accept = request.POST.get("decision") == "accept"
+    flash(
+        request,
+        lambda: services.decide_return(scope, number, accept=accept, note=request.POST.get("note", "")),
+        _("Return received: the goods are back in stock and the customer refunded.")
+        if accept
+        else _("Return refused: the customer is told why."),
+    )
+
+
 @access(Perm.GUIDE_WORKBENCH, login_url=GUIDE)
 @access(Perm.ORDERS_FULFIL, login_url=GUIDE)
 @require_GET
@@ -142,12 +164,7 @@ def parcel_action(request: HttpRequest, pk: int) -> HttpResponse:
     if verb is None:
         messages.error(request, _("Unknown action."))
     else:
-        try:
-            verb()
-        except ValidationError as exc:
-            messages.error(request, error_text(exc))
-        else:
-            messages.success(request, str(DONE_MESSAGES[request.POST["action"]]))
+        flash(request, verb, str(DONE_MESSAGES[request.POST["action"]]))
     return redirect(reverse("guide:parcel_detail", args=[pk]))
 
 
@@ -157,18 +174,7 @@ def parcel_action(request: HttpRequest, pk: int) -> HttpResponse:
 def return_decide(request: HttpRequest, number: str) -> HttpResponse:
     """The store manager receives the returned goods (restock and refund) or refuses the return."""
     scope = require_scope(request)
-    accept = request.POST.get("decision") == "accept"
-    try:
-        services.decide_return(scope, number, accept=accept, note=request.POST.get("note", ""))
-    except ValidationError as exc:
-        messages.error(request, error_text(exc))
-    else:
-        messages.success(
-            request,
-            _("Return received: the goods are back in stock and the customer refunded.")
-            if accept
-            else _("Return refused: the customer is told why."),
-        )
+    decide_return_from(request, scope, number)
     back = services.parcel_of(scope, number, _store_id(scope))
     return redirect(
         reverse("guide:parcel_detail", args=[back]) if back else reverse("guide:store_orders") + f"?status={RETURNS}"
