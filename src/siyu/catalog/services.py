@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, PositiveIntegerField, Q, QuerySet, Subquery, Value
 from django.utils.translation import gettext as _
 
 from siyu.catalog import pictures, rules
@@ -572,23 +572,27 @@ def sku_prices(brand_id: int, sku_ids: Iterable[int], *, store_id: int | None = 
     ids = {int(i) for i in sku_ids}
     if not ids:
         return {}
-    overrides: dict[int, int] = {}
-    if store_id is not None:
-        overrides = dict(
-            StorePrice.objects.filter(brand_id=brand_id, store_id=store_id, sku_id__in=ids).values_list(
-                "sku_id", "price_fen"
-            )
+    # One query: the store's own price (if HQ set one) comes along as a subquery.
+    own_price: Subquery | Value = (
+        Subquery(StorePrice.objects.filter(store_id=store_id, sku_id=OuterRef("pk")).values("price_fen")[:1])
+        if store_id is not None
+        else Value(None, output_field=PositiveIntegerField())
+    )
+    rows = (
+        Sku.objects.filter(brand_id=brand_id, pk__in=ids)
+        .annotate(store_price=own_price)
+        .values_list(
+            "pk",
+            "code",
+            "color",
+            "size",
+            "product_id",
+            "product__code",
+            "product__name",
+            "product__price_fen",
+            "product__active",
+            "store_price",
         )
-    rows = Sku.objects.filter(brand_id=brand_id, pk__in=ids).values_list(
-        "pk",
-        "code",
-        "color",
-        "size",
-        "product_id",
-        "product__code",
-        "product__name",
-        "product__price_fen",
-        "product__active",
     )
     return {
         pk: SkuInfo(
@@ -599,10 +603,10 @@ def sku_prices(brand_id: int, sku_ids: Iterable[int], *, store_id: int | None = 
             product_name=product_name,
             color=color,
             size=size,
-            price_fen=overrides.get(pk, price_fen),
+            price_fen=own if own is not None else price_fen,
             on_sale=active,
         )
-        for pk, code, color, size, product_id, product_code, product_name, price_fen, active in rows
+        for pk, code, color, size, product_id, product_code, product_name, price_fen, active, own in rows
     }
 
 

@@ -112,18 +112,32 @@ class Move:
     reserved_delta: int = 0
 
 
-def _move(brand_id: int, moves: Sequence[Move], *, key: str, reference: str, note: str, actor: str) -> bool:
+def _move(
+    brand_id: int,
+    moves: Sequence[Move],
+    *,
+    key: str,
+    reference: str,
+    note: str,
+    actor: str,
+    fresh: bool = False,
+    savepoint: bool = True,
+) -> bool:
     """Apply ``moves`` (all or nothing) with one ledger row each. Returns ``False`` when ``key`` was
     applied before (nothing changes), raises :class:`OutOfStock` when a move would take a quantity
-    below zero or hold more than is on hand. Must run inside a transaction."""
-    if Movement.objects.filter(brand_id=brand_id, key=f"{key}#0").exists():
+    below zero or hold more than is on hand. Must run inside a transaction.
+
+    ``fresh``: the caller knows ``key`` is new (it was drawn for this call), so the look-up of an
+    earlier application is skipped (the unique key still guards it). ``savepoint=False``: the
+    caller's own savepoint undoes the partial updates when this raises (checkout's hot path)."""
+    if not fresh and Movement.objects.filter(brand_id=brand_id, key=f"{key}#0").exists():
         return False
     at = clock.now()
     short: dict[int, int] = {}
     # One lock order for every writer (store, SKU): two checkouts never wait on each other in a circle.
     ordered = sorted(enumerate(moves), key=lambda im: (im[1].store_id, im[1].sku_id, im[0]))
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             if all(m.reserved_delta == 0 and m.on_hand_delta >= 0 for m in moves):
                 _add_all(brand_id, [m for _i, m in ordered], at)  # only adds: the guard always holds
                 ordered = []
@@ -351,13 +365,17 @@ def reserve(
     *,
     minutes: int,
     actor: str = "",
+    fresh: bool = False,
 ) -> Reservation:
     """Hold ``lines`` ((store_id, sku_id, units)) until ``minutes`` from now, all or nothing.
-    Raises :class:`OutOfStock`. The same ``key`` again returns the reservation made before."""
+    Raises :class:`OutOfStock`. The same ``key`` again returns the reservation made before.
+    ``fresh``: the key was drawn for this call and the caller holds a savepoint (allocation): the
+    look-ups of an earlier hold and the inner savepoints are skipped."""
     key = _require_key(key)
-    found = Reservation.objects.filter(brand_id=brand_id, key=key).first()
-    if found is not None:
-        return found
+    if not fresh:
+        found = Reservation.objects.filter(brand_id=brand_id, key=key).first()
+        if found is not None:
+            return found
     merged: dict[tuple[int, int], int] = {}
     for store_id, sku_id, qty in lines:
         if qty <= 0:
@@ -366,12 +384,12 @@ def reserve(
             )
         merged[(store_id, sku_id)] = merged.get((store_id, sku_id), 0) + qty
     now = clock.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=not fresh):
         reservation = Reservation.objects.create(
             brand_id=brand_id, key=key, expires_at=now + dt.timedelta(minutes=minutes), created_at=now
         )
         moves = [Move(s, k, MovementKind.RESERVATION, reserved_delta=q) for (s, k), q in merged.items()]
-        _move(brand_id, moves, key=f"r:{key}", reference=key, note="", actor=actor)
+        _move(brand_id, moves, key=f"r:{key}", reference=key, note="", actor=actor, fresh=fresh, savepoint=not fresh)
         ReservationLine.objects.bulk_create(
             ReservationLine(reservation=reservation, brand_id=brand_id, store_id=s, sku_id=k, quantity=q)
             for (s, k), q in merged.items()
@@ -456,10 +474,10 @@ def sell_offline(
 
 
 def allocation_policy(brand_id: int) -> PolicyInfo:
-    row = AllocationPolicy.objects.filter(brand_id=brand_id).first()
+    row = AllocationPolicy.objects.filter(brand_id=brand_id).values_list("split", "hold_minutes", "beyond_city").first()
     if row is None:
         return PolicyInfo(split=SplitPolicy.FEWEST_SHIPMENTS, hold_minutes=15, beyond_city=False)
-    return PolicyInfo(split=row.split, hold_minutes=row.hold_minutes, beyond_city=row.beyond_city)
+    return PolicyInfo(split=row[0], hold_minutes=row[1], beyond_city=row[2])
 
 
 @transaction.atomic
@@ -495,7 +513,9 @@ def _candidates(
     pickup_store_id: int | None,
     beyond_city: bool,
 ) -> list[rules.Candidate]:
-    stores = {s.id: s for s in org.stores(brand_id, open_only=True)}
+    # Only the city's stores are read, unless other cities may fill what the city cannot.
+    near = None if beyond_city or pickup_store_id is not None or not city else city
+    stores = {s.id: s for s in org.stores(brand_id, open_only=True, city=near)}
     if pickup_store_id is not None:
         ids = [pickup_store_id] if pickup_store_id in stores else []
     else:
@@ -535,12 +555,13 @@ def allocate(
     pickup_store_id: int | None = None,
     actor: str = "",
     attempts: int = 3,
+    fresh: bool = False,
 ) -> Allocation:
     """Choose the stores for ``wanted`` (sku_id → units) — the nearest that can fill it, split per
     the brand's policy when none can — and hold the stock there under ``key``. Candidates are the
     open stores of ``city`` (or only ``pickup_store_id``). Raises :class:`OutOfStock` with the
     missing units. When another checkout takes the stock between the plan and the hold, plans
-    again (up to ``attempts`` times)."""
+    again (up to ``attempts`` times). ``fresh``: ``key`` was drawn for this call (see :func:`reserve`)."""
     wanted = _positive_lines(wanted)
     policy = allocation_policy(brand_id)
     split = rules.FEWEST if policy.split == SplitPolicy.FEWEST_SHIPMENTS else rules.NEAREST
@@ -555,7 +576,7 @@ def allocate(
         lines = [(s.store_id, sku, q) for s in plan.shipments for sku, q in s.lines.items()]
         try:
             with transaction.atomic():
-                reservation = reserve(brand_id, key, lines, minutes=policy.hold_minutes, actor=actor)
+                reservation = reserve(brand_id, key, lines, minutes=policy.hold_minutes, actor=actor, fresh=fresh)
         except OutOfStock as exc:
             last = exc
             continue

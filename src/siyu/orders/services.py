@@ -439,6 +439,7 @@ def place_order(
                     origin=origin,
                     pickup_store_id=pickup_store_id if mode == Mode.PICKUP else None,
                     actor=actor,
+                    fresh=True,
                 )
                 order = Order.objects.create(
                     brand_id=brand_id,

@@ -500,10 +500,12 @@ def store_info(brand_id: int, store_id: int, *, scope: Scope | None = None) -> S
     return _store_info(found) if found is not None else None
 
 
-def stores(brand_id: int, *, open_only: bool = False) -> list[StoreInfo]:
+def stores(brand_id: int, *, open_only: bool = False, city: str | None = None) -> list[StoreInfo]:
     qs = Store.objects.filter(brand_id=brand_id)
     if open_only:
         qs = qs.filter(status=Store.State.OPEN)
+    if city is not None:
+        qs = qs.filter(city=city)
     return [_store_info(s) for s in qs.order_by("code")]
 
 
