@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from siyu.api import api
-from siyu.platform.access import AUTHENTICATED
+from siyu.platform.access import AUTHENTICATED, PUBLIC
 from siyu.platform.api import routes
 from siyu.platform.tenancy import Level, Scope
 
@@ -61,6 +61,9 @@ EXPECTED_PATHS = {
     "/api/v1/touches",
     "/api/v1/transfers",
     "/api/v1/transfers/{transfer_id}/refuse",
+    "/api/v1/mall/stores/{store_code}",
+    "/api/v1/mall/stores/{store_code}/products",
+    "/api/v1/store-pages/push",
     "/api/v1/stock/pos-sync",  # POS systems (helper-stock-orders)
     "/api/v1/stock/receipts",
     "/api/v1/pos/orders",
@@ -112,7 +115,8 @@ def test_every_operation_is_named_documented_and_declares_its_permission(schema:
             seen_ids.add(name)
             assert op["summary"] and op["tags"], name
             assert op["x-siyu-permission"], name
-            assert op["security"], name  # every operation needs a token or a session
+            # every operation needs a token or a session, but the public reads of the store mall
+            assert op.get("security") or op["x-siyu-permission"] == PUBLIC, name
             assert {"401", "403", "422"} <= set(op["responses"]), name
             kwargs = {p["name"]: 1 for p in op.get("parameters", []) if p["in"] == "path"}
             try:
@@ -124,9 +128,8 @@ def test_every_operation_is_named_documented_and_declares_its_permission(schema:
 def test_every_route_declares_its_permission_on_the_view() -> None:
     """``requires(...)`` on each operation: the declared permission is the one the view enforces."""
     declared = {(r.url_name, r.method): r.perm for r in routes(api)}
-    # + 7: the catalog (search, product create/update, image, store prices, categories); + 3: POS (stock sync,
-    # receipts, orders)
-    assert len(declared) == 55 + 7 + 3 + 4  # + 4: the orders API
+    # + 7: the catalog (search, product create/update, image, store prices, categories); + 3: store pages
+    assert len(declared) == 55 + 7 + 3 + 3 + 4  # + 3: POS stock sync, receipts, POS orders; + 4: orders API
     for bound in api._get_bound_routers():
         for path_view in bound.path_operations.values():
             for operation in path_view.operations:

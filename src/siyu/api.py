@@ -6,6 +6,7 @@ session, with CSRF on unsafe methods). Each domain contributes a router; the ker
 """
 
 from siyu.catalog.api import router as catalog_router
+from siyu.catalog.api_storefront import router as storefront_router
 from siyu.members.api import router as members_router
 from siyu.orders.api import router as orders_router
 from siyu.org.api import SystemToken
@@ -26,9 +27,10 @@ api = build_api(
 api.add_router("", org_router)
 api.add_router("", members_router)
 api.add_router("", catalog_router)
+api.add_router("", storefront_router)  # the store mall: store pages (public), template push (HQ)
+api.add_router("", orders_router)
 from siyu.inventory.api import router as stock_router  # noqa: E402  (helper-stock-orders)
 from siyu.orders.api_pos import router as pos_router  # noqa: E402
 
 api.add_router("", stock_router)  # POS stock sync, receipts
 api.add_router("", pos_router)  # offline POS orders
-api.add_router("", orders_router)

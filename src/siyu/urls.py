@@ -1,9 +1,11 @@
 """Every URL of siyu. The authorisation matrix test (tests/test_access_matrix.py) walks them all."""
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from siyu.api import api
 from siyu.catalog import urls as catalog_urls
+from siyu.catalog import views_mall as mall_views
+from siyu.catalog import views_pages as store_page_views
 from siyu.members import urls as members_urls
 from siyu.members import views_scan
 from siyu.orders import views_mall as order_mall_views
@@ -11,8 +13,13 @@ from siyu.org import views as org_views
 from siyu.platform import media
 from siyu.platform import views as platform_views
 
-hq_patterns = [*platform_views.hq_urlpatterns, *org_views.hq_urlpatterns, *members_urls.hq_urlpatterns]
+hq_patterns: list[URLPattern | URLResolver] = [
+    *platform_views.hq_urlpatterns,
+    *org_views.hq_urlpatterns,
+    *members_urls.hq_urlpatterns,
+]
 hq_patterns += catalog_urls.hq_urlpatterns
+hq_patterns += store_page_views.hq_urlpatterns  # /hq/store-pages/: templates, pushes, each store's page
 guide_patterns = [*platform_views.guide_urlpatterns, *org_views.guide_urlpatterns, *members_urls.guide_urlpatterns]
 
 from siyu.inventory import views as stock_views  # noqa: E402  (helper-stock-orders)
@@ -29,6 +36,7 @@ urlpatterns = [
     path("hq/", include((hq_patterns, "hq"))),
     path("guide/", include((guide_patterns, "guide"))),
     path("api/v1/", api.urls),
+    *mall_views.urlpatterns_with(views_scan.current_customer),  # /m/, /m/<store>/, /m/<store>/p/<product>/
     *members_urls.public_urlpatterns,
     *order_mall_views.urlpatterns_with(views_scan),  # /m/<store>/cart/, checkout/, orders/...
     *media.urlpatterns(),  # uploaded pictures under MEDIA_ROOT (production: the reverse proxy serves them)

@@ -217,7 +217,7 @@ def requires(perm: str) -> Callable[[F], F]:
 
 
 def _check_permission(request: HttpRequest, perm: str) -> None:
-    if perm != AUTHENTICATED and not current_scope(request).can(perm):
+    if perm not in (AUTHENTICATED, PUBLIC) and not current_scope(request).can(perm):
         raise PermissionDenied(_("This needs the permission '%(perm)s'.") % {"perm": perm})
 
 
@@ -246,6 +246,27 @@ class PermissionFirst(Operation):
         except PermissionDenied as exc:
             return self.api.on_exception(request, exc)
         return None
+
+
+def public(view: F) -> F:
+    """Declare an operation anyone may call, signed in or not (the store mall's reads for the
+    mini-program). Give the operation ``auth=None`` on its router so no credentials are asked for;
+    the matrix reads ``siyu_access`` and the OpenAPI schema says it is public."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return view(request, *args, **kwargs)
+
+    wrapped.siyu_access = PUBLIC  # type: ignore[attr-defined]
+    contribute_operation_callback(wrapped, _document_public)
+    contribute_operation_callback(wrapped, PermissionFirst.install)
+    return wrapped  # type: ignore[return-value]
+
+
+def _document_public(operation: Any) -> None:
+    operation.openapi_extra = {**(operation.openapi_extra or {}), "x-siyu-permission": PUBLIC}
+    note = "Public: no credentials needed."
+    operation.description = f"{operation.description}\n\n{note}".strip() if operation.description else note
 
 
 def _document_permission(operation: Any, *, perm: str) -> None:

@@ -76,6 +76,7 @@ HQ_MENU: tuple[Group, ...] = (
             Entry("hq:product_list", _("Catalog"), "catalog.view"),
             Entry("hq:order_list", _("Orders"), "orders.view"),
             Entry("hq:stock_list", _("Stock"), "inventory.view"),
+            Entry("hq:store_page_list", _("Store pages"), "catalog.store_page"),
         ),
     ),
     Group(
