@@ -108,8 +108,13 @@ def register(step: Step, *, after: str | None = None) -> None:
 def steps() -> list[Step]:
     """The steps in the order they run: the built-in ones, then those the apps register."""
     global _loaded
-    from siyu.demo import seed_catalog, seed_customers, seed_org
-    from siyu.demo import seed_orders  # noqa: F401  (registers the stock and orders step)
+    from siyu.demo import (
+        seed_catalog,
+        seed_customers,
+        seed_orders,  # noqa: F401  (registers the stock and orders step)
+        seed_org,
+        seed_pages,  # noqa: F401  (registers the store pages step)
+    )
 
     if not _loaded:
         from django.utils.module_loading import autodiscover_modules
