@@ -33,10 +33,11 @@ from siyu.members.models import Channel, Customer, Lifecycle, Note, Source, Tag,
 from siyu.org import services as org
 from siyu.org.services import Perm, Role  # the permission names, re-exported by org's public surface
 from siyu.platform.access import access, require_scope
-from siyu.platform.exports import csv_response, xlsx_response
+from siyu.platform.exports import csv_response
 from siyu.platform.forms import MobileField, apply_errors
 from siyu.platform.money import format_cny
 from siyu.platform.pagination import paginate, querystring_without_page
+from siyu.platform.sheets import xlsx_response
 from siyu.platform.tenancy import Scope, get_scoped
 
 ANY = [("", gettext_lazy("All"))]
@@ -259,7 +260,7 @@ def customer_export(request: HttpRequest) -> HttpResponseBase:
 def customer_export_xlsx(request: HttpRequest) -> HttpResponseBase:
     """The filtered list as an Excel workbook (.xlsx): the same scope, rows and masking as the CSV."""
     header, rows = _export_rows(request)
-    return xlsx_response("customers.xlsx", header, rows, sheet=_("Customers"))
+    return xlsx_response("customers.xlsx", header, rows, title=_("Customers"))
 
 
 # --- The customer 360 ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import decimal
 import hashlib
 import re
 import tempfile
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from django.http import FileResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.platform import clock
@@ -261,16 +263,40 @@ def store_upload(
     return final, sha
 
 
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    """One cell of a write-only sheet: numbers stay numbers (a ``Decimal`` amount shows two
+    decimals), dates and datetimes stay dates (an aware datetime in local time: Excel knows no time
+    zones), anything else is text with a would-be formula neutralised."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool):
+        cell = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, decimal.Decimal):
+            cell.number_format = "0.00"
+        return cell
+    if isinstance(value, dt.datetime):
+        local = timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
+        cell = WriteOnlyCell(sheet, value=local)
+        cell.number_format = "yyyy-mm-dd hh:mm"
+        return cell
+    if isinstance(value, dt.date):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = "yyyy-mm-dd"
+        return cell
+    return WriteOnlyCell(sheet, value=safe_cell(value))
+
+
 def write_xlsx(out: Any, header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str = "Sheet1") -> None:
-    """Write one sheet (a bold header row, then ``rows``) to a path or a binary file object, in
-    openpyxl's write-only mode (rows stream). Text that a spreadsheet would read as a formula is
-    neutralised; numbers stay numbers."""
+    """Write one sheet (a bold header row that stays in view, then ``rows``) to a path or a binary
+    file object, in openpyxl's write-only mode (rows stream). Text that a spreadsheet would read as a
+    formula is neutralised; numbers, amounts and dates keep their type (:func:`_xlsx_cell`)."""
     import openpyxl
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31])
+    sheet.freeze_panes = "A2"
     bold = Font(bold=True)
     heads = []
     for h in header:
@@ -279,7 +305,7 @@ def write_xlsx(out: Any, header: Sequence[str], rows: Iterable[Sequence[Any]], *
         heads.append(c)
     sheet.append(heads)
     for row in rows:
-        sheet.append([v if isinstance(v, int | float) and not isinstance(v, bool) else safe_cell(v) for v in row])
+        sheet.append([_xlsx_cell(sheet, v) for v in row])
     book.save(out)
 
 
