@@ -137,6 +137,18 @@ MEDIA_ROOT = SIYU_HOME / "media"
 # embedded default and the demo); in production the reverse proxy serves MEDIA_ROOT at MEDIA_URL.
 MEDIA_URL = "/media/"
 
+# --- Cache -----------------------------------------------------------------------------------
+# In each server process's memory. The store mall keeps pieces of its pages here (a store's part,
+# product lists, frames: catalog.storefront); 5,000 entries hold a few hundred stores' pages
+# (~30 MB at most), beyond which the least recently used quarter is dropped.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "siyu",
+        "OPTIONS": {"MAX_ENTRIES": 5_000, "CULL_FREQUENCY": 4},
+    }
+}
+
 # --- Jobs (Huey) -----------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

@@ -136,7 +136,7 @@ def _header(
         "map_url": storefront.map_link(store.latitude, store.longitude, store.name),
         "cart_url": _route("mall_cart", store),
         "me_url": _route("mall_me", store),
-        "locate_url": reverse("mall_locate") + "?" + urlencode({"next": request.get_full_path()}),
+        "locate_url": reverse("mall_locate") + "?" + urlencode({"next": request.path}),
     }
 
 
@@ -252,11 +252,13 @@ def mall_store(request: HttpRequest, store_code: str, customer_of: CustomerOf | 
     """A store's page: its header (address, hours, distance, map, phone), its guides, its banners
     and featured products (its own first, then its template's) and its product list.
 
-    Fast and cache-friendly, in three kept pieces (:data:`storefront.CACHE_SECONDS`): the store's
-    part (headline, guides, banners, featured; keyed by the page's version and what is shown now),
-    the product list (keyed by brand, store prices, query: shared by the stores that price alike)
-    and, for a visitor who has not shared her location, the whole page (the same for everyone). A
-    visitor with a location gets the kept pieces under her own header. Every answer has an ETag."""
+    Fast and cache-friendly: the page is put together from three kept pieces
+    (:data:`storefront.CACHE_SECONDS`), each kept with the digest of its HTML — the frame (header
+    and footer; per store, language and whether it is open now), the store's part (headline, guides,
+    banners, featured; keyed by the page's version and what is shown now) and the product list
+    (keyed by brand, store prices, language and query: shared by the stores that price alike). A
+    visitor who shared her location gets her own frame (her distance). The ETag is the digest of the
+    three digests: a 304 when her copy is current."""
     switched = _language_switch(request)
     if switched is not None:
         return switched
@@ -268,28 +270,47 @@ def mall_store(request: HttpRequest, store_code: str, customer_of: CustomerOf | 
     hours = storefront.hours_at(store.opening_hours, now)
     near = location(request)
     lang = get_language()
+    if near is None:
+        frame_key = "mall:frame:" + _digest(store, lang, hours)
+        frame = _kept(frame_key, lambda: _frame_html(request, store, hours, None))
+    else:
+        frame = _with_digest(_frame_html(request, store, hours, near))
     face_key = "mall:faceh:" + _digest(storefront.face_key(store, at=now), lang)
+    face = _kept(face_key, lambda: _face_html(store, now))
     list_key = "mall:list:" + _digest(store.brand_id, storefront.price_group(store), lang, q, category, page)
-    page_key = "mall:page:" + _digest(face_key, list_key, store.code, hours.open_now if hours else None)
-    kept = cache.get(page_key) if near is None else None
-    if kept is None:
-        face_html = _kept(face_key, lambda: _face_html(store, now))
-        list_html = _kept(list_key, lambda: _list_html(store, q=q, category=category, page=page))
-        # Rendered without the request: nothing on this page depends on who she is but her distance.
-        context = {**_header(request, store, hours, near), "body": face_html + list_html}
-        html = render_to_string("catalog/mall/store.html", context)
-        kept = (html, '"' + _digest(html) + '"')
-        if near is None:
-            cache.set(page_key, kept, KEEP)
-    html, etag = kept
-    response = _fresh(request, etag) or HttpResponse(html)
+    listing = _kept(list_key, lambda: _list_html(store, q=q, category=category, page=page))
+    etag = '"' + _digest(frame[1], face[1], listing[1]) + '"'
+    response = _fresh(request, etag)
+    if response is None:
+        top, bottom = frame[0].split(BODY, 1)
+        response = HttpResponse(top + face[0] + listing[0] + bottom)
     _cache_headers(response, etag)
     _remember_store(request, response, store)
     return response
 
 
-def _kept(key: str, build: Callable[[], str]) -> str:
-    return str(cache.get_or_set(key, build, KEEP))
+BODY = "<!--mall:body-->"  # where a store page's kept pieces go into its frame
+
+
+def _with_digest(html: str) -> tuple[str, str]:
+    return html, _digest(html)
+
+
+def _kept(key: str, build: Callable[[], str]) -> tuple[str, str]:
+    """A piece of HTML kept in the cache with its digest (built when missing)."""
+    found = cache.get(key)
+    if found is None:
+        found = _with_digest(build())
+        cache.set(key, found, KEEP)
+    return found
+
+
+def _frame_html(
+    request: HttpRequest, store: StoreInfo, hours: storefront.Hours | None, near: tuple[float, float] | None
+) -> str:
+    # Rendered without the request: nothing on this page depends on who she is but her distance.
+    context = {**_header(request, store, hours, near), "body": BODY}
+    return render_to_string("catalog/mall/store.html", context)
 
 
 def _face_html(store: StoreInfo, now: dt.datetime) -> str:
