@@ -40,7 +40,7 @@ from siyu.platform import audit, clock, geo, validation
 from siyu.platform.tenancy import Level, Scope
 
 CACHE_SECONDS = 30  # how long a page's pieces are reused before they are read again
-STORE_SECONDS = 5  # how long a store's facts (open or not, hours, address) are reused
+STORE_SECONDS = 30  # how long a store's facts (open or not, hours, address) are reused
 PRODUCTS_PER_PAGE = 20
 MAX_PLACEMENTS = 30  # per template or store page: a phone screen, not a catalog
 
