@@ -234,7 +234,7 @@ def _version(store_id: int) -> _Version:
 def _forget(store_ids: Iterable[int]) -> None:
     """Pages changed: their next read sees it. Forgotten now and again once the change commits, so
     a read between the two cannot keep the old version."""
-    keys = [_version_key(i) for i in store_ids]
+    keys = [k for i in store_ids for k in (_version_key(i), f"mall:facekey:{i}")]
     if keys:
         cache.delete_many(keys)
         transaction.on_commit(lambda: cache.delete_many(keys))
@@ -279,8 +279,19 @@ def _shown(store: StoreInfo, at: dt.datetime) -> tuple[str, _Version, list[_Row]
 
 def face_key(store: StoreInfo, *, at: dt.datetime | None = None) -> str:
     """A key that changes whenever what :func:`face` shows at ``at`` may change (a cache key for
-    whole pages); read from the cache, without the database once it is warm."""
-    return _shown(store, at or clock.now())[0]
+    whole pages); read from the cache, without the database once it is warm. It is kept until the
+    next start or end of a placement's time window (or :data:`CACHE_SECONDS`)."""
+    at = at or clock.now()
+    memo_key = f"mall:facekey:{store.id}"
+    memo = cache.get(memo_key)
+    if memo is not None and memo[1] == store and memo[2] <= at < memo[3]:
+        return str(memo[0])
+    key, version, _rows_shown = _shown(store, at)
+    edges = [t for r in _rows(version) for t in (r.starts_at, r.ends_at) if t is not None]
+    since = max((t for t in edges if t <= at), default=dt.datetime.min.replace(tzinfo=dt.UTC))
+    until = min([t for t in edges if t > at] + [at + dt.timedelta(seconds=CACHE_SECONDS)])
+    cache.set(memo_key, (key, store, since, until), CACHE_SECONDS)
+    return key
 
 
 def face(store: StoreInfo, *, at: dt.datetime | None = None) -> Face:
