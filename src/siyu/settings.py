@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "siyu.catalog",
     "siyu.inventory",
     "siyu.orders",
+    "siyu.events",
 ]
 
 MIDDLEWARE = [

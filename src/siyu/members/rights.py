@@ -36,7 +36,7 @@ from siyu.members.models import (
     Touch,
 )
 from siyu.org.services import Perm
-from siyu.platform import audit, clock, privacy
+from siyu.platform import audit, clock, hooks, privacy
 from siyu.platform.tenancy import Level, Scope, get_scoped, restrict
 
 SELF_LABEL = "the customer herself"
@@ -165,6 +165,7 @@ def _erase(customer: Customer, at: dt.datetime) -> int:
         protected_until=None,
     )
     Customer.objects.filter(pk__in=ids, erased_at__isnull=True).update(erased_at=at)
+    hooks.customers_erased(root.brand_id, ids)  # the event lake forgets her too (after commit)
     return len(ids)
 
 

@@ -325,3 +325,97 @@ def record_refund(brand_id: int, customer_id: int, *, amount_fen: int) -> None:
         orders_count=Case(When(orders_count__gt=0, then=F("orders_count") - 1), default=0),
         total_spent_fen=Case(When(total_spent_fen__gte=amount_fen, then=F("total_spent_fen") - amount_fen), default=0),
     )
+
+
+# --- what the events domain needs: identities to customers, in batches (helper-events) ----------
+_IDS_CACHE: dict[tuple[int, str, str, str], tuple[float, int]] = {}
+_IDS_CACHE_SECONDS = 60.0
+_IDS_CACHE_MAX = 200_000
+
+
+def customer_ids_for(brand_id: int, identities: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+    """The live customer (followed through merges) behind each known identity ``(kind, key, app_id)``
+    as a touchpoint sends it (a phone raw); identities nobody holds (or a malformed phone) are left
+    out. Read-only and batched: one query per kind of lookup, cached in the process for a minute."""
+    import time
+
+    now = time.monotonic()
+    found: dict[tuple[str, str, str], int] = {}
+    wanted: dict[tuple[str, str, str], tuple[str, str, str]] = {}  # stored (kind, app_id, key) -> as given
+    for given in identities:
+        kind, key, app_id = given
+        if kind == "phone":
+            try:
+                stored = ("phone", "", privacy.lookup_hash(privacy.normalize_phone(key)))
+            except ValueError:
+                continue
+        else:
+            stored = (kind, app_id if kind in ("openid", "app") else "", key)
+        hit = _IDS_CACHE.get((brand_id, *stored))
+        if hit is not None and now - hit[0] < _IDS_CACHE_SECONDS:
+            found[given] = hit[1]
+        else:
+            wanted[stored] = given
+    if not wanted:
+        return found
+    from siyu.members.models import Identity
+
+    raw: dict[tuple[str, str, str], int] = {}
+    keys = {k for _, _, k in wanted}
+    for kind, app_id, key, customer_id in Identity.objects.filter(
+        brand_id=brand_id, kind__in={k for k, _, _ in wanted}, key__in=keys
+    ).values_list("kind", "app_id", "key", "customer_id"):
+        if (kind, app_id, key) in wanted:
+            raw[(kind, app_id, key)] = customer_id
+    phones = {k for kind, _, k in wanted if kind == "phone" and ("phone", "", k) not in raw}
+    if phones:
+        for phone_hash, pk in Customer.objects.filter(brand_id=brand_id, phone_hash__in=phones).values_list(
+            "phone_hash", "pk"
+        ):
+            raw.setdefault(("phone", "", phone_hash), pk)
+    roots = _live_roots(set(raw.values()))
+    if len(_IDS_CACHE) > _IDS_CACHE_MAX:
+        _IDS_CACHE.clear()
+    for stored, customer_id in raw.items():
+        root = roots.get(customer_id)
+        if root is not None:
+            found[wanted[stored]] = root
+            _IDS_CACHE[(brand_id, *stored)] = (now, root)
+    return found
+
+
+def _live_roots(customer_ids: set[int]) -> dict[int, int]:
+    """Each customer's live root (the end of her merge chain); erased ones are left out."""
+    roots: dict[int, int] = {}
+    parent: dict[int, int | None] = {}
+    erased: set[int] = set()
+    frontier = set(customer_ids)
+    while frontier:
+        rows = Customer.objects.filter(pk__in=frontier).values_list("pk", "merged_into_id", "erased_at")
+        frontier = set()
+        for pk, merged_into, erased_at in rows:
+            parent[pk] = merged_into
+            if erased_at is not None:
+                erased.add(pk)
+            if merged_into is not None and merged_into not in parent:
+                frontier.add(merged_into)
+    for start in customer_ids:
+        node, seen = start, set()
+        while parent.get(node) is not None and node not in seen:
+            seen.add(node)
+            node = parent[node]  # type: ignore[assignment]
+        if node in parent and node not in erased:
+            roots[start] = node
+    return roots
+
+
+def customer_roots(brand_id: int, customer_ids: Iterable[int]) -> dict[int, int]:
+    """Each given id of the brand's customers mapped to her live root; unknown, other brands' and
+    erased customers are left out (read-only, batched)."""
+    ids = set(Customer.objects.filter(brand_id=brand_id, pk__in=set(customer_ids)).values_list("pk", flat=True))
+    return _live_roots(ids)
+
+
+def forget_identity_cache() -> None:
+    """Empty the process's identity cache (an erasure or a test's fresh database)."""
+    _IDS_CACHE.clear()

@@ -1,0 +1,209 @@
+"""The event lake: where events live for analytics, and how an engine reads them (ADR 0011).
+
+Layout under ``SIYU_HOME/lake/``::
+
+    events/brand_id=<id>/day=<YYYY-MM-DD>/part-<uuid>.parquet   compacted events (DuckDB writes them)
+    wal/<pid>-<uuid>.wal                                         accepted, not yet compacted (wal.py)
+    wal/checkpoint.json                                          how far each WAL file is compacted
+    journal.json                                                 a compaction or erase being applied
+
+Every Parquet file has the columns of :data:`COLUMNS` (``brand_id`` is in the file as well as in the
+path; read with ``hive_partitioning=false``). Times are UTC without a zone, in microseconds.
+
+**The contract for engines** (the segment engine reads only this module): :func:`relation` gives a
+DuckDB relation over a brand's events, the compacted ones *and* those still in the WAL, each
+``(brand_id, event_id)`` once — the lake is fresh the moment an event is acknowledged.
+:func:`events_glob` names the brand's Parquet files for engines that read them directly (Spark), with
+:func:`pending_ndjson` for the WAL part.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from siyu.events import wal
+
+if TYPE_CHECKING:
+    import duckdb
+
+# The lake's columns, in order, with their DuckDB types.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("event_id", "VARCHAR"),
+    ("brand_id", "BIGINT"),
+    ("type", "VARCHAR"),
+    ("at", "TIMESTAMP"),
+    ("customer_id", "BIGINT"),
+    ("store_id", "BIGINT"),
+    ("guide_id", "BIGINT"),
+    ("content_id", "VARCHAR"),
+    ("product_id", "BIGINT"),
+    ("sku_id", "BIGINT"),
+    ("amount_fen", "BIGINT"),
+    ("quantity", "INTEGER"),
+    ("properties", "VARCHAR"),
+    ("received_at", "TIMESTAMP"),
+)
+COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
+SELECT_LIST = ", ".join(f'CAST("{name}" AS {kind}) AS "{name}"' for name, kind in COLUMNS)
+
+
+def root() -> Path:
+    return Path(os.environ.get("SIYU_LAKE", settings.SIYU_HOME / "lake"))
+
+
+def events_dir() -> Path:
+    return root() / "events"
+
+
+def wal_dir() -> Path:
+    return root() / "wal"
+
+
+def brand_dir(brand_id: int) -> Path:
+    return events_dir() / f"brand_id={int(brand_id)}"
+
+
+def day_dir(brand_id: int, day: str) -> Path:
+    return brand_dir(brand_id) / f"day={day}"
+
+
+def events_glob(brand_id: int) -> str:
+    """The glob of a brand's compacted Parquet files (``read_parquet(glob, hive_partitioning=false)``)."""
+    return str(brand_dir(brand_id) / "day=*" / "part-*.parquet")
+
+
+def parts(brand_id: int, day: str | None = None) -> list[Path]:
+    """The brand's Parquet files (of one day), oldest name first."""
+    base = brand_dir(brand_id)
+    pattern = f"day={day}/part-*.parquet" if day else "day=*/part-*.parquet"
+    return sorted(base.glob(pattern)) if base.exists() else []
+
+
+def days(brand_id: int) -> list[str]:
+    base = brand_dir(brand_id)
+    if not base.exists():
+        return []
+    return sorted(p.name.removeprefix("day=") for p in base.glob("day=*") if p.is_dir())
+
+
+def brands() -> list[int]:
+    base = events_dir()
+    if not base.exists():
+        return []
+    return sorted(int(p.name.removeprefix("brand_id=")) for p in base.glob("brand_id=*") if p.is_dir())
+
+
+# --- the WAL's pending part ------------------------------------------------------------------------
+def checkpoint_path() -> Path:
+    return wal_dir() / "checkpoint.json"
+
+
+def read_checkpoint() -> dict[str, int]:
+    """How far each WAL file (by name) has been compacted."""
+    try:
+        data = json.loads(checkpoint_path().read_text())
+    except FileNotFoundError:
+        return {}
+    return {str(k): int(v) for k, v in data.get("files", {}).items()}
+
+
+def wal_files() -> list[Path]:
+    base = wal_dir()
+    return sorted(base.glob("*.wal")) if base.exists() else []
+
+
+def pending_records(brand_id: int | None = None) -> Iterator[tuple[Path, wal.Record]]:
+    """The WAL records not yet compacted (of one brand, or all)."""
+    done = read_checkpoint()
+    for path in wal_files():
+        for record in wal.read_records(path, done.get(path.name, 0)):
+            if brand_id is None or record.brand_id == brand_id:
+                yield path, record
+
+
+def pending_ndjson(brand_id: int) -> bytes:
+    """The brand's events still in the WAL, as NDJSON rows of the lake's columns."""
+    return b"".join(r.payload for _, r in pending_records(brand_id))
+
+
+def write_temp(data: bytes, suffix: str = ".ndjson") -> Path:
+    tmp = root() / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    path = tmp / f"{uuid.uuid4().hex}{suffix}"
+    path.write_bytes(data)
+    return path
+
+
+def json_reader(path: Path | str) -> str:
+    """SQL reading NDJSON event rows with the lake's column types."""
+    columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in COLUMNS) + "}"
+    return (
+        f"read_json({_quote(str(path))}, format='newline_delimited', columns={columns}, "
+        "timestampformat='%Y-%m-%d %H:%M:%S.%f')"
+    )
+
+
+def parquet_reader(files: list[Path] | str) -> str:
+    listed = _quote(files) if isinstance(files, str) else "[" + ", ".join(_quote(str(f)) for f in files) + "]"
+    return f"read_parquet({listed}, hive_partitioning=false, union_by_name=true)"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def empty_sql() -> str:
+    return "SELECT " + ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in COLUMNS) + " WHERE false"
+
+
+def relation(con: duckdb.DuckDBPyConnection, brand_id: int) -> duckdb.DuckDBPyRelation:
+    """A brand's events as one DuckDB relation: the Parquet files and the WAL's pending rows, each
+    ``event_id`` once (a WAL row whose id is already compacted, or repeated in the WAL after a crash
+    and resend, is left out). The WAL part is loaded into a temporary table of ``con``."""
+    files = parts(brand_id)
+    lake_sql = f"SELECT {SELECT_LIST} FROM {parquet_reader(files)}" if files else empty_sql()
+    pending = pending_ndjson(brand_id)
+    if not pending:
+        return con.sql(lake_sql)
+    table = f"siyu_wal_{uuid.uuid4().hex}"
+    path = write_temp(pending)
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT {SELECT_LIST} FROM {json_reader(path)} "
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at) = 1"
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    if not files:
+        return con.sql(f"SELECT * FROM {table}")
+    return con.sql(
+        f"WITH lake AS ({lake_sql}) SELECT * FROM lake UNION ALL "
+        f"SELECT w.* FROM {table} w WHERE w.event_id NOT IN ("
+        f'SELECT event_id FROM lake WHERE "at" >= (SELECT date_trunc(\'day\', min("at")) FROM {table}))'
+    )
+
+
+def row_count(brand_id: int) -> int:
+    """How many events a brand has (compacted and pending)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        found = relation(con, brand_id).aggregate("count(*)").fetchone()
+    return int(found[0]) if found else 0
+
+
+def describe() -> dict[str, Any]:
+    """What the lake holds (for the CLI and the explorer)."""
+    return {
+        "root": str(root()),
+        "brands": brands(),
+        "parquet_files": sum(len(parts(b)) for b in brands()),
+        "wal_files": len(wal_files()),
+    }

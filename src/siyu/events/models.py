@@ -1,0 +1,29 @@
+"""The events domain's tables: the dedupe index and the retention policy. Events themselves live in
+the lake (Parquet and the WAL), not in the database (ADR 0011)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class EventKey(models.Model):
+    """One stored event id of a brand, and the day (UTC) of the copy that is kept: an event id is
+    stored once, across requests, restarts and resends. Registered in the request's transaction,
+    after the WAL append and before the acknowledgement."""
+
+    brand_id = models.BigIntegerField()
+    event_id = models.CharField(max_length=64)
+    day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["brand_id", "event_id"], name="events_key_unique")]
+        indexes = [models.Index(fields=["brand_id", "day"], name="events_key_day")]
+
+
+class RetentionPolicy(models.Model):
+    """How many days a brand keeps its events; older day partitions are dropped by a daily job."""
+
+    brand = models.OneToOneField("org.Brand", on_delete=models.CASCADE, related_name="+")
+    days = models.PositiveIntegerField(_("keep events for (days)"), default=730)
+    updated_at = models.DateTimeField(_("updated at"))

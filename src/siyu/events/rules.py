@@ -1,0 +1,240 @@
+"""Pure rules of an event: what a valid event is (ADR 0011). No I/O.
+
+:func:`check` turns one event as a client sent it (a JSON object) into a :class:`Checked` event or a
+list of :class:`Problem` (field, message). References (a customer's identity, a store code, a
+product code) are only checked for shape here; the service resolves them in batches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from django.utils.translation import gettext as _
+
+TYPES = (
+    "view",
+    "share",
+    "click",
+    "scan",
+    "add_friend",
+    "join_group",
+    "message",
+    "order",
+    "refund",
+    "sign_in",
+)
+CUSTOM_PREFIX = "custom:"
+CUSTOM_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,47}$")
+IDENTITY_KINDS = ("phone", "unionid", "openid", "wecom", "pos_card", "app")
+MAX_EVENT_ID = 64
+MAX_PROPERTIES_BYTES = 4096
+MAX_FUTURE = dt.timedelta(minutes=5)
+MAX_AMOUNT_FEN = 10**12
+MAX_QUANTITY = 1_000_000
+MAX_BATCH = 1000
+FIELDS = frozenset(
+    {
+        "event_id",
+        "type",
+        "at",
+        "customer_id",
+        "customer",
+        "store",
+        "guide",
+        "content_id",
+        "product",
+        "sku",
+        "amount_fen",
+        "quantity",
+        "properties",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+
+
+@dataclass
+class Checked:
+    """A well-formed event; ``customer`` is ``(kind, key, app_id)`` when no ``customer_id`` was given;
+    ``store``, ``product`` and ``sku`` are an id (int) or a code (str) still to resolve."""
+
+    event_id: str
+    type: str
+    at: dt.datetime  # UTC
+    customer_id: int | None
+    customer: tuple[str, str, str] | None
+    store: int | str | None
+    guide_id: int | None
+    content_id: str | None
+    product: int | str | None
+    sku: int | str | None
+    amount_fen: int | None
+    quantity: int | None
+    properties: str | None  # compact JSON
+    problems: list[Problem] = field(default_factory=list)
+
+
+def is_type(value: str) -> bool:
+    if value in TYPES:
+        return True
+    return value.startswith(CUSTOM_PREFIX) and bool(CUSTOM_NAME.match(value[len(CUSTOM_PREFIX) :]))
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def _ref(value: Any, name: str, problems: list[Problem]) -> int | str | None:
+    """A store, product or SKU: a positive id or a code of 1 to 64 characters."""
+    if value is None:
+        return None
+    number = _int(value)
+    if number is not None and number > 0:
+        return number
+    if isinstance(value, str) and 0 < len(value.strip()) <= 64:
+        return value.strip()
+    problems.append(Problem(name, _("Give an id (a positive number) or a code of 1 to 64 characters.")))
+    return None
+
+
+def parse_at(value: Any) -> dt.datetime | None:
+    """An ISO 8601 time with its zone, in UTC; ``None`` when it is not one."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        at = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if at.tzinfo is None or at.utcoffset() is None:
+        return None
+    return at.astimezone(dt.UTC)
+
+
+def check(raw: Any, now: dt.datetime) -> Checked | list[Problem]:
+    """One event as sent: a :class:`Checked` event, or the problems that keep it out."""
+    if not isinstance(raw, dict):
+        return [Problem("", _("An event is a JSON object."))]
+    problems: list[Problem] = []
+    unknown = [k for k in raw if k not in FIELDS]
+    if unknown:
+        problems.append(Problem(str(unknown[0]), _("Unknown field.")))
+    event_id = raw.get("event_id")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_EVENT_ID:
+        problems.append(Problem("event_id", _("An event id is text of 1 to 64 characters.")))
+        event_id = ""
+    kind = raw.get("type")
+    if not isinstance(kind, str) or not is_type(kind):
+        problems.append(
+            Problem("type", _("Unknown type: one of %(types)s or custom:<name>.") % {"types": ", ".join(TYPES)})
+        )
+        kind = ""
+    at = parse_at(raw.get("at"))
+    if at is None:
+        problems.append(Problem("at", _("A time in ISO 8601 with its zone, e.g. 2025-05-01T10:00:00+08:00.")))
+    elif at > now + MAX_FUTURE:
+        problems.append(Problem("at", _("The time is more than 5 minutes in the future.")))
+    customer_id = None
+    customer = None
+    if raw.get("customer_id") is not None:
+        customer_id = _int(raw.get("customer_id"))
+        if customer_id is None or customer_id <= 0:
+            problems.append(Problem("customer_id", _("A customer id is a positive number.")))
+    elif raw.get("customer") is not None:
+        customer = _identity(raw.get("customer"), problems)
+    else:
+        problems.append(Problem("customer", _("Say who: a customer_id or a customer identity {kind, key}.")))
+    store = _ref(raw.get("store"), "store", problems)
+    guide_id = None
+    if raw.get("guide") is not None:
+        guide_id = _int(raw.get("guide"))
+        if guide_id is None or guide_id <= 0:
+            problems.append(Problem("guide", _("A guide is given by her id (a positive number).")))
+    content_id = raw.get("content_id")
+    if content_id is not None and (not isinstance(content_id, str) or not 0 < len(content_id) <= 64):
+        problems.append(Problem("content_id", _("A content id is text of 1 to 64 characters.")))
+        content_id = None
+    product = _ref(raw.get("product"), "product", problems)
+    sku = _ref(raw.get("sku"), "sku", problems)
+    amount_fen = None
+    if raw.get("amount_fen") is not None:
+        amount_fen = _int(raw.get("amount_fen"))
+        if amount_fen is None or not 0 <= amount_fen <= MAX_AMOUNT_FEN:
+            problems.append(Problem("amount_fen", _("An amount is a whole number of fen, not negative.")))
+    quantity = None
+    if raw.get("quantity") is not None:
+        quantity = _int(raw.get("quantity"))
+        if quantity is None or not 0 <= quantity <= MAX_QUANTITY:
+            problems.append(Problem("quantity", _("A quantity is a whole number from 0 to 1,000,000.")))
+    properties = _properties(raw.get("properties"), problems)
+    if problems:
+        return problems
+    assert at is not None
+    return Checked(
+        event_id=event_id,
+        type=kind,
+        at=at,
+        customer_id=customer_id,
+        customer=customer,
+        store=store,
+        guide_id=guide_id,
+        content_id=content_id,
+        product=product,
+        sku=sku,
+        amount_fen=amount_fen,
+        quantity=quantity,
+        properties=properties,
+    )
+
+
+def _identity(value: Any, problems: list[Problem]) -> tuple[str, str, str] | None:
+    if not isinstance(value, dict):
+        problems.append(Problem("customer", _("A customer identity is an object {kind, key, app_id}.")))
+        return None
+    kind, key, app_id = value.get("kind"), value.get("key"), value.get("app_id", "")
+    if kind not in IDENTITY_KINDS:
+        problems.append(
+            Problem("customer.kind", _("An identity kind is one of %(kinds)s.") % {"kinds": ", ".join(IDENTITY_KINDS)})
+        )
+        return None
+    if not isinstance(key, str) or not 0 < len(key.strip()) <= 128:
+        problems.append(Problem("customer.key", _("An identity needs a value of 1 to 128 characters.")))
+        return None
+    if not isinstance(app_id, str) or len(app_id) > 64:
+        problems.append(Problem("customer.app_id", _("An app id has at most 64 characters.")))
+        return None
+    if kind == "openid" and not app_id.strip():
+        problems.append(Problem("customer.app_id", _("An openid belongs to one app: give its app_id.")))
+        return None
+    return str(kind), key.strip(), app_id.strip() if kind in ("openid", "app") else ""
+
+
+def _properties(value: Any, problems: list[Problem]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or any(isinstance(v, dict | list) for v in value.values()):
+        problems.append(Problem("properties", _("Properties are a flat JSON object (no nested objects or lists).")))
+        return None
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        problems.append(Problem("properties", _("Properties are a flat JSON object (no nested objects or lists).")))
+        return None
+    if len(text.encode()) > MAX_PROPERTIES_BYTES:
+        problems.append(Problem("properties", _("Properties take at most 4 KB.")))
+        return None
+    return text
+
+
+def timestamp(at: dt.datetime) -> str:
+    """A UTC time as the lake's NDJSON writes it."""
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -1,0 +1,478 @@
+"""Use-cases of the events domain (ADR 0011): ingest a batch (validate, resolve, dedupe, WAL, then
+acknowledge), server-side events from other domains (:func:`emit`), compaction, erasure, retention,
+and the reads the explorer makes.
+
+Other domains call :func:`emit` after their commit; nothing else here is theirs to call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.utils.translation import gettext as _
+
+from siyu.catalog import services as catalog
+from siyu.events import compaction, lake, rules, wal
+from siyu.events.models import EventKey, RetentionPolicy
+from siyu.members import services as members
+from siyu.org import services as org
+from siyu.org.services import Perm
+from siyu.platform import audit, clock
+from siyu.platform.tenancy import Scope
+
+log = logging.getLogger(__name__)
+
+# Where a customer first seen through an event is said to come from.
+SOURCE_OF_KIND = {"pos_card": "pos", "wecom": "wecom"}
+DEFAULT_SOURCE = "mini_program"
+REF_CACHE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class EventIn:
+    """A server-side event (a binding, a paid order, a refund): what :func:`emit` takes."""
+
+    event_id: str
+    type: str
+    at: dt.datetime
+    customer_id: int
+    store_id: int | None = None
+    guide_id: int | None = None
+    content_id: str | None = None
+    product_id: int | None = None
+    sku_id: int | None = None
+    amount_fen: int | None = None
+    quantity: int | None = None
+    properties: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class EventError:
+    index: int
+    event_id: str | None
+    field: str
+    message: str
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    errors: list[EventError] = field(default_factory=list)
+
+
+# --- the process's WAL writer ------------------------------------------------------------------------
+_writers: dict[Path, wal.Writer] = {}
+_writers_lock = threading.Lock()
+
+
+def _writer() -> wal.Writer:
+    directory = lake.wal_dir()
+    with _writers_lock:
+        found = _writers.get(directory)
+        if found is None:
+            found = _writers[directory] = wal.Writer(directory)
+        return found
+
+
+# --- reference look-ups, cached a minute per process ----------------------------------------------------
+_refs: dict[tuple[str, int], tuple[float, Any]] = {}
+
+
+def _cached(kind: str, brand_id: int, load: Any) -> Any:
+    now = time.monotonic()
+    hit = _refs.get((kind, brand_id))
+    if hit is not None and now - hit[0] < REF_CACHE_SECONDS:
+        return hit[1]
+    value = load()
+    _refs[(kind, brand_id)] = (now, value)
+    return value
+
+
+def _stores(brand_id: int) -> tuple[set[int], dict[str, int]]:
+    def load() -> tuple[set[int], dict[str, int]]:
+        rows = org.stores(brand_id)
+        return {s.id for s in rows}, {s.code: s.id for s in rows}
+
+    return _cached("stores", brand_id, load)
+
+
+def _guides(brand_id: int) -> set[int]:
+    return _cached("guides", brand_id, lambda: {g.id for g in org.guides(brand_id, active_only=False)})
+
+
+def _products(brand_id: int) -> tuple[set[int], dict[str, int]]:
+    def load() -> tuple[set[int], dict[str, int]]:
+        rows = catalog.price_list(brand_id, active_only=False)
+        return {p.product_id for p in rows}, {p.code: p.product_id for p in rows}
+
+    return _cached("products", brand_id, load)
+
+
+def forget_caches() -> None:
+    _refs.clear()
+    members.forget_identity_cache()
+
+
+# --- ingestion ---------------------------------------------------------------------------------------
+def ingest(brand_id: int, events: Sequence[Any], *, now: dt.datetime | None = None) -> IngestResult:
+    """Validate a batch, resolve who, where and what, keep each event id once, append the new events
+    to the WAL and ``fsync`` it, register their ids, and only then return (the acknowledgement).
+    Bad events are reported per event and the good ones kept."""
+    if len(events) > rules.MAX_BATCH:
+        raise ValidationError({"events": _("At most %(n)d events a request.") % {"n": rules.MAX_BATCH}})
+    now = now or clock.now()
+    result = IngestResult()
+    good: list[tuple[int, rules.Checked]] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(events):
+        checked = rules.check(raw, now)
+        if isinstance(checked, list):
+            event_id = raw.get("event_id") if isinstance(raw, dict) and isinstance(raw.get("event_id"), str) else None
+            result.errors += [EventError(index, event_id, p.field, p.message) for p in checked]
+        elif checked.event_id in seen:
+            result.duplicates += 1
+        else:
+            seen.add(checked.event_id)
+            good.append((index, checked))
+    rows = _resolve(brand_id, good, result)
+    if rows:
+        _store(brand_id, rows, now, result)
+    result.errors.sort(key=lambda e: e.index)
+    return result
+
+
+def _error(result: IngestResult, index: int, event: rules.Checked, name: str, message: str) -> None:
+    result.errors.append(EventError(index, event.event_id, name, message))
+
+
+def _resolve(brand_id: int, good: list[tuple[int, rules.Checked]], result: IngestResult) -> list[dict[str, Any]]:
+    if not good:
+        return []
+    identities = {e.customer for _, e in good if e.customer is not None}
+    by_identity = members.customer_ids_for(brand_id, identities) if identities else {}
+    given_ids = {e.customer_id for _, e in good if e.customer_id is not None}
+    by_id: dict[int, int] = members.customer_roots(brand_id, given_ids) if given_ids else {}
+    store_ids, store_codes = _stores(brand_id)
+    product_ids: set[int] = set()
+    product_codes: dict[str, int] = {}
+    if any(e.product is not None for _, e in good):
+        product_ids, product_codes = _products(brand_id)
+    sku_refs = [e.sku for _, e in good if e.sku is not None]
+    sku_product: dict[int, int] = {}
+    sku_codes: dict[str, int] = {}
+    if sku_refs:
+        sku_codes = catalog.sku_ids_by_code(brand_id, [s for s in sku_refs if isinstance(s, str)])
+        wanted = {s for s in sku_refs if isinstance(s, int)} | set(sku_codes.values())
+        sku_product = {k: v.product_id for k, v in catalog.sku_prices(brand_id, wanted).items()}
+    rows = []
+    for index, e in good:
+        if e.customer is not None:
+            customer_id = by_identity.get(e.customer)
+            if customer_id is None:
+                customer_id = _first_seen(brand_id, e, index, result)
+                if customer_id is None:
+                    continue
+                by_identity[e.customer] = customer_id
+        else:
+            customer_id = by_id.get(e.customer_id or 0)
+            if customer_id is None:
+                _error(result, index, e, "customer_id", _("No customer of this brand has this id."))
+                continue
+        store_id = None
+        if e.store is not None:
+            store_id = e.store if isinstance(e.store, int) and e.store in store_ids else store_codes.get(str(e.store))
+            if store_id is None:
+                _error(result, index, e, "store", _("No store of this brand has this id or code."))
+                continue
+        if e.guide_id is not None and e.guide_id not in _guides(brand_id):
+            _error(result, index, e, "guide", _("No guide of this brand has this id."))
+            continue
+        product_id = None
+        if e.product is not None:
+            product_id = (
+                e.product
+                if isinstance(e.product, int) and e.product in product_ids
+                else product_codes.get(str(e.product))
+            )
+            if product_id is None:
+                _error(result, index, e, "product", _("No product of this brand has this id or code."))
+                continue
+        sku_id = None
+        if e.sku is not None:
+            sku_id = e.sku if isinstance(e.sku, int) else sku_codes.get(e.sku)
+            if sku_id is None or sku_id not in sku_product:
+                _error(result, index, e, "sku", _("No SKU of this brand has this id or code."))
+                continue
+            product_id = product_id or sku_product[sku_id]
+        rows.append(
+            {
+                "event_id": e.event_id,
+                "brand_id": brand_id,
+                "type": e.type,
+                "at": rules.timestamp(e.at),
+                "customer_id": customer_id,
+                "store_id": store_id,
+                "guide_id": e.guide_id,
+                "content_id": e.content_id,
+                "product_id": product_id,
+                "sku_id": sku_id,
+                "amount_fen": e.amount_fen,
+                "quantity": e.quantity,
+                "properties": e.properties,
+                "_day": e.at.date(),
+            }
+        )
+    return rows
+
+
+def _first_seen(brand_id: int, e: rules.Checked, index: int, result: IngestResult) -> int | None:
+    """A customer for an identity nobody holds yet, created through the members domain."""
+    assert e.customer is not None
+    kind, key, app_id = e.customer
+    try:
+        customer, _created = members.resolve(
+            brand_id,
+            [members.IdentityIn(kind=kind, key=key, app_id=app_id)],
+            source=SOURCE_OF_KIND.get(kind, DEFAULT_SOURCE),
+            at=e.at,
+        )
+    except ValidationError as exc:
+        messages = [str(m) for m in exc.messages] or [_("This identity cannot be used.")]
+        _error(result, index, e, "customer", messages[0])
+        return None
+    return int(customer.pk)
+
+
+def _register(brand_id: int, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the events' ids into the dedupe index (in the caller's transaction); the ids new to it."""
+    table = connection.ops.quote_name(EventKey._meta.db_table)
+    fresh: set[str] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            params: list[Any] = []
+            for row in chunk:
+                params += [brand_id, row["event_id"], row["_day"]]
+            cursor.execute(
+                f"INSERT INTO {table} (brand_id, event_id, day) VALUES {values} "
+                "ON CONFLICT (brand_id, event_id) DO NOTHING RETURNING event_id",
+                params,
+            )
+            fresh.update(r[0] for r in cursor.fetchall())
+    return fresh
+
+
+def _store(brand_id: int, rows: list[dict[str, Any]], now: dt.datetime, result: IngestResult) -> None:
+    received = rules.timestamp(now)
+    with transaction.atomic():
+        fresh = _register(brand_id, rows)
+        kept = [r for r in rows if r["event_id"] in fresh]
+        result.duplicates += len(rows) - len(kept)
+        if kept:
+            lines = []
+            for row in kept:
+                del row["_day"]
+                row["received_at"] = received
+                lines.append(orjson.dumps(row))
+            # Durable before acknowledged: the WAL is fsync-ed inside the transaction, so an id is
+            # never registered without its event on disk.
+            _writer().append(brand_id, b"\n".join(lines) + b"\n")
+        result.accepted += len(kept)
+
+
+def emit(brand_id: int, events: Iterable[EventIn]) -> IngestResult:
+    """Record the platform's own facts as events (called by other domains after their commit). Never
+    raises into the caller: a failure is logged, the business action stands."""
+    batch = [_as_raw(e) for e in events]
+    try:
+        result = IngestResult()
+        for start in range(0, len(batch), rules.MAX_BATCH):
+            part = ingest(brand_id, batch[start : start + rules.MAX_BATCH])
+            result.accepted += part.accepted
+            result.duplicates += part.duplicates
+            result.errors += part.errors
+        for error in result.errors:
+            log.warning("server-side event %s refused: %s %s", error.event_id, error.field, error.message)
+        return result
+    except Exception:  # the fact is already committed; its event must not undo it
+        log.exception("server-side events of brand %s not recorded", brand_id)
+        return IngestResult()
+
+
+def emit_on_commit(brand_id: int, events: Iterable[EventIn]) -> None:
+    """:func:`emit` once the caller's transaction commits (at once outside one)."""
+    batch = list(events)
+    transaction.on_commit(lambda: emit(brand_id, batch))
+
+
+def _as_raw(e: EventIn) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "event_id": e.event_id,
+        "type": e.type,
+        "at": e.at.isoformat(),
+        "customer_id": e.customer_id,
+    }
+    optional = {
+        "store": e.store_id,
+        "guide": e.guide_id,
+        "content_id": e.content_id,
+        "product": e.product_id,
+        "sku": e.sku_id,
+        "amount_fen": e.amount_fen,
+        "quantity": e.quantity,
+        "properties": e.properties,
+    }
+    raw.update({k: v for k, v in optional.items() if v is not None})
+    return raw
+
+
+# --- compaction, erasure, retention ----------------------------------------------------------------------
+compact = compaction.compact
+
+
+def forget_customers(brand_id: int, customer_ids: list[int]) -> None:
+    """The erase hook (:mod:`siyu.platform.hooks`): once the erasure commits, a job removes the
+    customers' events from the lake and their ids from the dedupe index."""
+    from siyu.events import jobs as events_jobs  # jobs imports this module
+
+    ids = list(customer_ids)
+    transaction.on_commit(lambda: events_jobs.erase_from_lake_job(brand_id, ids))
+
+
+def erase_from_lake(brand_id: int, customer_ids: list[int]) -> int:
+    """Remove every event of these customers from the lake (WAL compacted first, the affected
+    Parquet files rewritten) and from the dedupe index; how many events went."""
+    if not customer_ids:
+        return 0
+    marks = ", ".join("?" for _ in customer_ids)
+    removed = compaction.rewrite_without(brand_id, f"customer_id IN ({marks})", [int(c) for c in customer_ids])
+    for start in range(0, len(removed), 500):
+        EventKey.objects.filter(brand_id=brand_id, event_id__in=removed[start : start + 500]).delete()
+    return len(removed)
+
+
+def retention_days(brand_id: int) -> int:
+    policy = RetentionPolicy.objects.filter(brand_id=brand_id).first()
+    return policy.days if policy else RetentionPolicy._meta.get_field("days").default
+
+
+def set_retention(scope: Scope, days: int) -> RetentionPolicy:
+    """HQ sets how many days the brand keeps its events (30 to 3,650)."""
+    if not scope.can(Perm.MEMBERS_POLICY):
+        raise PermissionDenied(Perm.MEMBERS_POLICY)
+    if isinstance(days, bool) or not isinstance(days, int) or not 30 <= days <= 3650:
+        raise ValidationError({"days": _("Keep events for 30 to 3,650 days.")})
+    policy = RetentionPolicy.objects.filter(brand_id=scope.brand_id).first()
+    before = {"days": policy.days} if policy else None
+    policy, _created = RetentionPolicy.objects.update_or_create(
+        brand_id=scope.brand_id, defaults={"days": days, "updated_at": clock.now()}
+    )
+    audit.record_by(scope, "events.retention", policy, before=before, after={"days": days})
+    return policy
+
+
+def apply_retention(brand_id: int, *, now: dt.datetime | None = None) -> int:
+    """Drop the brand's day partitions older than its retention, and their ids; how many days went."""
+    cutoff = ((now or clock.now()).astimezone(dt.UTC) - dt.timedelta(days=retention_days(brand_id))).date()
+    dropped = compaction.drop_days_before(brand_id, cutoff.isoformat())
+    EventKey.objects.filter(brand_id=brand_id, day__lt=cutoff).delete()
+    return dropped
+
+
+# --- reads (the explorer, the API) ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EventRow:
+    event_id: str
+    type: str
+    at: dt.datetime
+    customer_id: int
+    store_id: int | None
+    guide_id: int | None
+    content_id: str | None
+    product_id: int | None
+    sku_id: int | None
+    amount_fen: int | None
+    quantity: int | None
+    properties: dict[str, Any]
+
+
+def recent_events(
+    brand_id: int, *, customer_ids: Iterable[int] | None = None, store_id: int | None = None, limit: int = 50
+) -> list[EventRow]:
+    """The latest events of some customers (a merged cluster) or of a store, newest first."""
+    import duckdb
+
+    where, params = _filter(customer_ids, store_id)
+    with duckdb.connect() as con:
+        lake.relation(con, brand_id).create_view("rel")
+        found = con.execute(
+            'SELECT event_id, type, "at", customer_id, store_id, guide_id, content_id, product_id, sku_id, '
+            f'amount_fen, quantity, properties FROM rel WHERE {where} ORDER BY "at" DESC, event_id LIMIT ?',
+            [*params, int(limit)],
+        ).fetchall()
+    return [
+        EventRow(
+            event_id=r[0],
+            type=r[1],
+            at=r[2].replace(tzinfo=dt.UTC),
+            customer_id=r[3],
+            store_id=r[4],
+            guide_id=r[5],
+            content_id=r[6],
+            product_id=r[7],
+            sku_id=r[8],
+            amount_fen=r[9],
+            quantity=r[10],
+            properties=orjson.loads(r[11]) if r[11] else {},
+        )
+        for r in found
+    ]
+
+
+def counts_by_type(
+    brand_id: int,
+    *,
+    days: int = 14,
+    customer_ids: Iterable[int] | None = None,
+    store_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, dict[dt.date, int]]:
+    """How many events of each type per day (UTC) over the last ``days`` days."""
+    import duckdb
+
+    since = ((now or clock.now()).astimezone(dt.UTC) - dt.timedelta(days=days)).replace(tzinfo=None)
+    where, params = _filter(customer_ids, store_id)
+    with duckdb.connect() as con:
+        lake.relation(con, brand_id).create_view("rel")
+        found = con.execute(
+            f'SELECT type, CAST("at" AS DATE) AS day, count(*) FROM rel WHERE {where} AND "at" >= ? GROUP BY 1, 2',
+            [*params, since],
+        ).fetchall()
+    out: dict[str, dict[dt.date, int]] = {}
+    for kind, day, n in found:
+        out.setdefault(kind, {})[day] = int(n)
+    return out
+
+
+def _filter(customer_ids: Iterable[int] | None, store_id: int | None) -> tuple[str, list[Any]]:
+    clauses, params = ["true"], []
+    if customer_ids is not None:
+        ids = [int(c) for c in customer_ids] or [0]
+        clauses.append(f"customer_id IN ({', '.join('?' for _ in ids)})")
+        params += ids
+    if store_id is not None:
+        clauses.append("store_id = ?")
+        params.append(int(store_id))
+    return " AND ".join(clauses), params
