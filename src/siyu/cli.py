@@ -131,7 +131,7 @@ def _check_port(host: str, port: int) -> None:
             raise click.ClickException(message % where) from exc
 
 
-def _serve(host: str, port: int, threads: int) -> None:
+def _serve(host: str, port: int, threads: int, workers: int = 1) -> None:
     from waitress import serve as waitress_serve
 
     from siyu.wsgi import application
@@ -148,9 +148,43 @@ def _serve(host: str, port: int, threads: int) -> None:
         }
     )
     try:
-        waitress_serve(application, host=host, port=port, threads=threads, ident="siyu")
+        if workers > 1:
+            _gunicorn(application, host, port, threads, workers)
+        else:
+            waitress_serve(application, host=host, port=port, threads=threads, ident="siyu")
     except KeyboardInterrupt:
         console.print(_("Stopped."))
+
+
+def _gunicorn(application: Any, host: str, port: int, threads: int, workers: int) -> None:
+    """Serve with gunicorn: ``workers`` pre-forked processes with ``threads`` threads each, so
+    requests run on every CPU (one Python process runs on one). The app is loaded once before the
+    fork; no database connection is open then (each worker opens its own)."""
+    from django.db import connections
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            options = {
+                "bind": bind,
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "keepalive": 30,
+                "preload_app": True,
+                "accesslog": None,
+                "loglevel": "warning",
+                "proc_name": "siyu",
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return application
+
+    connections.close_all()
+    Server().run()
 
 
 host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -158,14 +192,24 @@ port_option = click.option("--port", default=8000, show_default=True, type=click
 threads_option = click.option(
     "--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Worker threads serving requests."
 )
+workers_option = click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes serving requests: 1 serves with waitress in this process; more start gunicorn's pre-forked "
+    "workers, each with --threads threads (e.g. one per CPU core).",
+)
 
 
 @main.command()
 @host_option
 @port_option
 @threads_option
-def serve(host: str, port: int, threads: int) -> None:
-    """Serve siyu (waitress; static files by whitenoise) on the configured database."""
+@workers_option
+def serve(host: str, port: int, threads: int, workers: int) -> None:
+    """Serve siyu (waitress, or gunicorn with --workers 2 or more; static files by whitenoise) on the
+    configured database."""
     setup_django()
     _check_port(host, port)
     pending = _pending_migrations()
@@ -177,7 +221,7 @@ def serve(host: str, port: int, threads: int) -> None:
             )
             % {"db": _database_label(), "count": len(pending), "first": pending[0]}
         )
-    _serve(host, port, threads)
+    _serve(host, port, threads, workers)
 
 
 # --- The demo brand --------------------------------------------------------------------------

@@ -1,0 +1,47 @@
+"""The store-page benchmark's parts: ``siyu serve --workers N`` (gunicorn's pre-forked processes)
+answers and stops with its workers, and the visitors' requests are the announced mix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from siyu.bench import registry
+from siyu.bench.server import served
+from siyu.bench.workloads.storefront import Setup, _paths
+
+
+def test_siyu_serve_with_workers_runs_gunicorn_processes_that_answer_and_stop(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("SIYU_HOME", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("SIYU_SQLITE_PATH", raising=False)
+    command = [sys.executable, "-c", "from siyu.cli import main; main()", "migrate"]
+    subprocess.run(command, env={**os.environ}, check=True, capture_output=True, timeout=300)
+    with served(workers=2, threads=2) as base:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as answer:
+            assert answer.status == 200
+        port = base.rsplit(":", 1)[1]
+        serving = [p for p in psutil.process_iter(["cmdline"]) if port in " ".join(p.info["cmdline"] or [])]
+        masters = [p for p in serving if p.ppid() not in {q.pid for q in serving}]
+        assert len(masters) == 1 and len(serving) == 3  # gunicorn's master and its two forked workers
+        assert {w.pid for w in masters[0].children()} == {p.pid for p in serving} - {masters[0].pid}
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in serving)  # all stopped
+
+
+def test_the_visitors_ask_for_first_pages_categories_second_pages_and_searches() -> None:
+    setup = Setup(stores=[(f"S{i:03d}", f"店{i}") for i in range(60)], categories=["C00", "C01"], skus=2000)
+    paths = _paths(setup, 10_000, seed=3)
+    assert paths == _paths(setup, 10_000, seed=3)  # the same run every time
+    kinds = Counter(p.split("/", 3)[3].split("=")[0] or "first" for p, _ in paths)
+    assert abs(kinds["first"] / 10_000 - 0.70) < 0.02 and abs(kinds["?category"] / 10_000 - 0.15) < 0.02
+    assert abs(kinds["?page"] / 10_000 - 0.10) < 0.02 and abs(kinds["?q"] / 10_000 - 0.05) < 0.01
+    assert {name for _, name in paths} == {name for _, name in setup.stores}  # every store is visited
+    workload = registry.get("store-page")
+    assert "50 concurrent connections" in workload.description and "60 stores, 2,000 SKUs" in workload.description
