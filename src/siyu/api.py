@@ -34,3 +34,6 @@ from siyu.orders.api_pos import router as pos_router  # noqa: E402
 
 api.add_router("", stock_router)  # POS stock sync, receipts
 api.add_router("", pos_router)  # offline POS orders
+from siyu.events.api import router as events_router  # noqa: E402  (helper-events)
+
+api.add_router("", events_router)  # behaviour events: ingestion, a customer's and a store's recent events

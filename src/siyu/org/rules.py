@@ -78,6 +78,7 @@ class Perm(StrEnum):
     ORDERS_MANAGE = "orders.manage"  # cancel orders, decide returns, allocation policy
     ORDERS_PLACE = "orders.place"  # place orders for customers (the mini-program backend, systems)
     ORDERS_IMPORT = "orders.import"  # offline POS orders
+    EVENTS_INGEST = "events.ingest"  # send behaviour events (the ingestion API, systems)
 
 
 PERM_LABELS: dict[Perm, StrOrPromise] = {
@@ -109,6 +110,7 @@ PERM_LABELS: dict[Perm, StrOrPromise] = {
     Perm.ORDERS_MANAGE: _("Cancel orders, decide returns, set the allocation policy"),
     Perm.ORDERS_PLACE: _("Place orders for customers"),
     Perm.ORDERS_IMPORT: _("Import offline POS orders"),
+    Perm.EVENTS_INGEST: _("Send behaviour events"),
 }
 
 _EVERY_STAFF = {
@@ -171,6 +173,7 @@ TOKEN_PERMS: tuple[str, ...] = (
     Perm.ORDERS_FULFIL,
     Perm.ORDERS_PLACE,
     Perm.ORDERS_IMPORT,
+    Perm.EVENTS_INGEST,
 )
 
 # Who may manage whom: a manager manages only roles below her own.
