@@ -37,3 +37,6 @@ api.add_router("", pos_router)  # offline POS orders
 from siyu.events.api import router as events_router  # noqa: E402  (helper-events)
 
 api.add_router("", events_router)  # behaviour events: ingestion, a customer's and a store's recent events
+from siyu.segments.api import router as segments_router  # noqa: E402  (helper-segments)
+
+api.add_router("", segments_router)  # segment definitions, counts, members, overlap, materialise

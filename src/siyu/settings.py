@@ -30,6 +30,8 @@ CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("SIYU_CSRF_TRUSTED_ORIGINS", "
 # Where customers reach siyu from outside: the base of the scan URLs printed in QR codes (/c/<token>).
 SIYU_PUBLIC_URL = os.environ.get("SIYU_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 SIYU_SMS = os.environ.get("SIYU_SMS", "sandbox")  # the SMS adapter (siyu.channels.sms); only the sandbox so far
+# The engine segments run on (siyu.segments.engine): DuckDB embedded, or Spark (PySpark, the [spark] extra).
+SIYU_ANALYTICS_ENGINE = os.environ.get("SIYU_ANALYTICS_ENGINE", "duckdb")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -47,6 +49,7 @@ INSTALLED_APPS = [
     "siyu.inventory",
     "siyu.orders",
     "siyu.events",
+    "siyu.segments",
 ]
 
 MIDDLEWARE = [

@@ -327,6 +327,20 @@ def record_refund(brand_id: int, customer_id: int, *, amount_fen: int) -> None:
     )
 
 
+# --- batch readers for the analytics lake (segments) ---------------------------------------------
+# isort: split
+from siyu.members import facts as _facts  # noqa: E402
+
+CustomerFact = _facts.CustomerFact
+customer_facts = _facts.customer_facts
+customer_tag_facts = _facts.customer_tag_facts
+consent_facts = _facts.consent_facts
+tag_labels = _facts.tag_labels
+live_customer_ids = _facts.live_customer_ids
+customer_ids_by_phones = _facts.customer_ids_by_phones
+customer_ids_of_guide = _facts.customer_ids_of_guide
+
+
 # --- what the events domain needs: identities to customers, in batches (helper-events) ----------
 _IDS_CACHE: dict[tuple[int, str, str, str], tuple[float, int]] = {}
 _IDS_CACHE_SECONDS = 60.0

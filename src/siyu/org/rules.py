@@ -79,6 +79,8 @@ class Perm(StrEnum):
     ORDERS_PLACE = "orders.place"  # place orders for customers (the mini-program backend, systems)
     ORDERS_IMPORT = "orders.import"  # offline POS orders
     EVENTS_INGEST = "events.ingest"  # send behaviour events (the ingestion API, systems)
+    SEGMENTS_VIEW = "segments.view"  # read segments, their counts, samples (masked), overlaps and history
+    SEGMENTS_MANAGE = "segments.manage"  # define, edit, share and materialise segments
 
 
 PERM_LABELS: dict[Perm, StrOrPromise] = {
@@ -111,6 +113,8 @@ PERM_LABELS: dict[Perm, StrOrPromise] = {
     Perm.ORDERS_PLACE: _("Place orders for customers"),
     Perm.ORDERS_IMPORT: _("Import offline POS orders"),
     Perm.EVENTS_INGEST: _("Send behaviour events"),
+    Perm.SEGMENTS_VIEW: _("Read segments"),
+    Perm.SEGMENTS_MANAGE: _("Define and materialise segments"),
 }
 
 _EVERY_STAFF = {
@@ -145,6 +149,8 @@ ROLE_PERMS: dict[Role, frozenset[str]] = {
             Perm.MEMBERS_POLICY,
             Perm.CATALOG_MANAGE,
             Perm.ORDERS_IMPORT,
+            Perm.SEGMENTS_VIEW,
+            Perm.SEGMENTS_MANAGE,
         }
     ),
     Role.REGION_MANAGER: frozenset(_EVERY_STAFF | _MANAGERS | {Perm.ORG_STORE, Perm.ORG_STAFF}),
@@ -173,6 +179,7 @@ TOKEN_PERMS: tuple[str, ...] = (
     Perm.ORDERS_FULFIL,
     Perm.ORDERS_PLACE,
     Perm.ORDERS_IMPORT,
+    Perm.SEGMENTS_VIEW,
     Perm.EVENTS_INGEST,
 )
 

@@ -1,0 +1,308 @@
+"""Compile a (valid) segment definition to one SQL query over the lake's tables.
+
+The query reads four tables — ``customers``, ``customer_tags``, ``consents`` (the facts snapshot)
+and ``events`` — that the engine exposes for one brand (``siyu.segments.engine``), and returns the
+``customer_id`` of every member. It is generated once per definition and run on DuckDB or Spark
+SQL; the two :class:`Dialect` objects differ only in parameter markers, JSON access and timestamp
+literals. Texts from a definition are always bound parameters; numbers, ids and timestamps are
+inlined only after the validation (``siyu.segments.dsl``) proved them numbers, ids and dates.
+
+Semantics that matter for correctness:
+
+* Rolling windows end at ``now`` (the compile time, pinned by the caller) and start ``N`` days
+  before it; date windows cover whole days in the brand's time zone (``to`` inclusive).
+* A behaviour condition that zero events satisfy (``count <= 2``, ``sum < 100``, ``count = 0``)
+  includes the customers with no such event: it compiles to ``NOT IN`` (customers whose aggregate
+  breaks it) rather than ``IN``.
+* Membership of another segment inlines that segment's current definition (no cycles: the
+  validation refuses them), so it is always as fresh as the query itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+HASH_MULTIPLIER = 2654435761
+HASH_SPACE = 4294967296
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+
+    def param(self, key: str) -> str:
+        return f"${key}" if self.name == "duckdb" else f":{key}"
+
+    def json_text(self, column: str, prop: str) -> str:
+        fn = "json_extract_string" if self.name == "duckdb" else "get_json_object"
+        return f"{fn}({column}, '$.{prop}')"
+
+    @property
+    def at(self) -> str:
+        """The events' time column (``at`` is a keyword in DuckDB: quoted)."""
+        return '"at"' if self.name == "duckdb" else "`at`"
+
+    def timestamp(self, value: dt.datetime) -> str:
+        kind = "TIMESTAMP" if self.name == "duckdb" else "TIMESTAMP_NTZ"
+        return f"{kind} '{value.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+
+
+DUCKDB = Dialect("duckdb")
+SPARK = Dialect("spark")
+DIALECTS = {"duckdb": DUCKDB, "spark": SPARK}
+
+
+@dataclass(frozen=True)
+class Query:
+    sql: str
+    params: dict[str, Any]
+    dialect: str
+
+
+ATTRIBUTE_COLUMN = {
+    "store": "store_id",
+    "region": "region_id",
+    "city": "city",
+    "guide": "guide_id",
+    "tier": "tier",
+    "lifecycle": "lifecycle",
+    "source": "source",
+}
+
+_OPS = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "=": "=", "!=": "<>"}
+
+
+def _zero_satisfies(op: str, value: float) -> bool:
+    return {
+        ">=": value <= 0,
+        ">": value < 0,
+        "<=": value >= 0,
+        "<": value > 0,
+        "=": value == 0,
+        "!=": value != 0,
+    }[op]
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if isinstance(value, int) or float(value).is_integer() else repr(float(value))
+
+
+@dataclass
+class _Compiler:
+    dialect: Dialect
+    now: dt.datetime  # UTC, naive
+    tz: dt.tzinfo
+    resolve: Callable[[int], dict[str, Any]]
+    params: dict[str, Any] = field(default_factory=dict)
+    aliases: int = 0
+
+    # --- helpers ---
+    def bind(self, value: Any) -> str:
+        key = f"p{len(self.params)}"
+        self.params[key] = value
+        return self.dialect.param(key)
+
+    def ts(self, value: dt.datetime) -> str:
+        return self.dialect.timestamp(value)
+
+    def _utc(self, day: dt.date) -> dt.datetime:
+        local = dt.datetime.combine(day, dt.time(), tzinfo=self.tz)
+        return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def window(self, w: dict[str, Any] | None) -> list[str]:
+        at = self.dialect.at
+        if w is None:
+            return [f"{at} <= {self.ts(self.now)}"]
+        if "last_days" in w:
+            return [f"{at} >= {self.ts(self.now - dt.timedelta(days=w['last_days']))}", f"{at} <= {self.ts(self.now)}"]
+        start = self._utc(dt.date.fromisoformat(w["from"]))
+        end = self._utc(dt.date.fromisoformat(w["to"]) + dt.timedelta(days=1))
+        return [f"{at} >= {self.ts(start)}", f"{at} < {self.ts(end)}"]
+
+    def filters(self, where: list[dict[str, Any]] | None) -> list[str]:
+        out = []
+        for f in where or []:
+            op, value = f.get("op", "="), f["value"]
+            values = value if op == "in" else [value]
+            numeric = all(isinstance(v, int | float) for v in values)
+            if "column" in f:
+                column = f["column"]
+                text_column = column == "content_id"
+                if text_column or not numeric:
+                    expr = column if text_column else f"CAST({column} AS VARCHAR)"
+                    rendered = [self.bind(str(v)) for v in values]
+                else:
+                    expr, rendered = column, [_num(v) for v in values]
+            else:
+                text = self.dialect.json_text("properties", f["property"])
+                if numeric:
+                    expr, rendered = f"TRY_CAST({text} AS DOUBLE)", [_num(v) for v in values]
+                else:
+                    expr, rendered = text, [self.bind(str(v)) for v in values]
+            if op == "in":
+                out.append(f"{expr} IN ({', '.join(rendered)})")
+            else:
+                out.append(f"{expr} {_OPS[op]} {rendered[0]}")
+        return out
+
+    def events_where(self, node: dict[str, Any], window: dict[str, Any] | None, *, use_window: bool = True) -> str:
+        parts = ["customer_id IS NOT NULL", f"type = {self.bind(node['event'])}"]
+        if use_window:
+            parts += self.window(window)
+        parts += self.filters(node.get("where"))
+        return " AND ".join(parts)
+
+    # --- nodes ---
+    def node(self, n: dict[str, Any], c: str) -> str:
+        kind = n["type"]
+        if kind in ("and", "or"):
+            joined = f" {kind.upper()} ".join(self.node(child, c) for child in n["children"])
+            return f"({joined})"
+        if kind == "not":
+            return f"(NOT {self.node(n['child'], c)})"
+        method: Callable[[dict[str, Any], str], str] = getattr(self, f"leaf_{kind}")
+        return method(n, c)
+
+    def leaf_attribute(self, n: dict[str, Any], c: str) -> str:
+        column = f"{c}.{ATTRIBUTE_COLUMN[n['field']]}"
+        if n["field"] in ("store", "region", "guide"):
+            values = ", ".join(str(int(v)) for v in n["in"])
+        else:
+            values = ", ".join(self.bind(v) for v in n["in"])
+        return f"COALESCE({column} IN ({values}), FALSE)"
+
+    def leaf_tags(self, n: dict[str, Any], c: str) -> str:
+        tags = sorted(set(n["tags"]))
+        ids = ", ".join(str(int(t)) for t in tags)
+        match = n.get("match", "any")
+        if match == "all":
+            sub = (
+                f"SELECT customer_id FROM customer_tags WHERE tag_id IN ({ids}) "
+                f"GROUP BY customer_id HAVING COUNT(DISTINCT tag_id) = {len(tags)}"
+            )
+        else:
+            sub = f"SELECT customer_id FROM customer_tags WHERE tag_id IN ({ids})"
+        return f"({c}.customer_id {'NOT IN' if match == 'none' else 'IN'} ({sub}))"
+
+    def leaf_consent(self, n: dict[str, Any], c: str) -> str:
+        sub = f"SELECT customer_id FROM consents WHERE channel = {self.bind(n['channel'])} AND granted"
+        return f"({c}.customer_id {'IN' if n.get('granted', True) else 'NOT IN'} ({sub}))"
+
+    def leaf_birthday(self, n: dict[str, Any], c: str) -> str:
+        if "month" in n:
+            return f"COALESCE({c}.birth_month = {int(n['month'])}, FALSE)"
+        today = self.now.replace(tzinfo=dt.UTC).astimezone(self.tz).date()
+        days = sorted({(d.month, d.day) for d in (today + dt.timedelta(days=i) for i in range(n["within_days"] + 1))})
+        if (2, 28) in days and not _leap(today.year) and (3, 1) in days:
+            days.append((2, 29))  # a 29 February birthday is kept on 28 February–1 March in a common year
+        codes = ", ".join(str(m * 100 + d) for m, d in days)
+        return f"COALESCE(({c}.birth_month * 100 + {c}.birth_day) IN ({codes}), FALSE)"
+
+    def leaf_event(self, n: dict[str, Any], c: str) -> str:
+        if "count" in n:
+            agg, op, value = "COUNT(*)", n["count"]["op"], n["count"]["value"]
+        else:
+            of = n["sum"]["of"]
+            if of.startswith("properties."):
+                measure = f"TRY_CAST({self.dialect.json_text('properties', of.removeprefix('properties.'))} AS DOUBLE)"
+            else:
+                measure = of
+            agg, op, value = f"COALESCE(SUM({measure}), 0)", n["sum"]["op"], n["sum"]["value"]
+        test = f"{agg} {_OPS[op]} {_num(value)}"
+        where = self.events_where(n, n.get("window"))
+        if _zero_satisfies(op, value):
+            sub = f"SELECT customer_id FROM events WHERE {where} GROUP BY customer_id HAVING NOT ({test})"
+            return f"({c}.customer_id NOT IN ({sub}))"
+        sub = f"SELECT customer_id FROM events WHERE {where} GROUP BY customer_id HAVING {test}"
+        return f"({c}.customer_id IN ({sub}))"
+
+    def _first_last(self, n: dict[str, Any], c: str, fn: str) -> str:
+        where = self.events_where(n, None, use_window=False)
+        at = self.dialect.at
+        bounds = [f"{fn}({at}){b.removeprefix(at)}" for b in self.window(n["window"])]
+        sub = f"SELECT customer_id FROM events WHERE {where} GROUP BY customer_id HAVING {' AND '.join(bounds)}"
+        return f"({c}.customer_id IN ({sub}))"
+
+    def leaf_first_time(self, n: dict[str, Any], c: str) -> str:
+        return self._first_last(n, c, "MIN")
+
+    def leaf_last_time(self, n: dict[str, Any], c: str) -> str:
+        # the last time so far: events after now (clock skew) do not count
+        where = self.events_where(n, None)
+        at = self.dialect.at
+        bounds = [f"MAX({at}){b.removeprefix(at)}" for b in self.window(n["window"])]
+        sub = f"SELECT customer_id FROM events WHERE {where} GROUP BY customer_id HAVING {' AND '.join(bounds)}"
+        return f"({c}.customer_id IN ({sub}))"
+
+    def leaf_stopped(self, n: dict[str, Any], c: str) -> str:
+        did = self.events_where(n, n["did"])
+        since = self.events_where(n, {"last_days": n["not_in_last_days"]})
+        return (
+            f"({c}.customer_id IN (SELECT customer_id FROM events WHERE {did}) "
+            f"AND {c}.customer_id NOT IN (SELECT customer_id FROM events WHERE {since}))"
+        )
+
+    def leaf_rfm(self, n: dict[str, Any], c: str) -> str:
+        column = f"{c}.rfm_{n['score']}"
+        return f"({column} BETWEEN {int(n.get('min', 0))} AND {int(n.get('max', 5))})"
+
+    def leaf_segment(self, n: dict[str, Any], c: str) -> str:
+        inner = self.resolve(n["segment"])
+        return f"({c}.customer_id IN ({self.select(inner['root'])}))"
+
+    def leaf_list(self, n: dict[str, Any], c: str) -> str:
+        ids = ", ".join(str(int(i)) for i in sorted(set(n["customers"])))
+        return f"({c}.customer_id IN ({ids}))"
+
+    def leaf_bucket(self, n: dict[str, Any], c: str) -> str:
+        salt, modulo = int(n.get("salt", 0)), int(n["modulo"])
+        buckets = ", ".join(str(int(b)) for b in sorted(set(n["buckets"])))
+        return f"(((({c}.customer_id + {salt}) * {HASH_MULTIPLIER}) % {HASH_SPACE}) % {modulo} IN ({buckets}))"
+
+    def select(self, root: dict[str, Any]) -> str:
+        self.aliases += 1
+        c = f"c{self.aliases}"
+        return f"SELECT {c}.customer_id FROM customers {c} WHERE {self.node(root, c)}"
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def compile_definitions(
+    definitions: list[dict[str, Any]],
+    *,
+    dialect: str = "duckdb",
+    now: dt.datetime,
+    tz: dt.tzinfo | str = "Asia/Shanghai",
+    resolve: Callable[[int], dict[str, Any]] | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    """Several definitions compiled with one set of parameters (an overlap runs them together)."""
+
+    def _missing(segment_id: int) -> dict[str, Any]:
+        raise LookupError(f"segment {segment_id} is referred to but no resolver was given")
+
+    zone = zoneinfo.ZoneInfo(tz) if isinstance(tz, str) else tz
+    if now.tzinfo is not None:
+        now = now.astimezone(dt.UTC).replace(tzinfo=None)
+    compiler = _Compiler(DIALECTS[dialect], now, zone, resolve or _missing)
+    return [compiler.select(d["root"]) for d in definitions], compiler.params
+
+
+def compile_definition(
+    definition: dict[str, Any],
+    *,
+    dialect: str = "duckdb",
+    now: dt.datetime,
+    tz: dt.tzinfo | str = "Asia/Shanghai",
+    resolve: Callable[[int], dict[str, Any]] | None = None,
+) -> Query:
+    """The members query of a valid ``definition`` for ``dialect`` (``duckdb`` or ``spark``).
+    ``resolve(segment_id)`` gives the current definition of a segment it refers to."""
+
+    (sql,), params = compile_definitions([definition], dialect=dialect, now=now, tz=tz, resolve=resolve)
+    return Query(sql, params, dialect)

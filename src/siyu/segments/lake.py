@@ -1,0 +1,75 @@
+"""Where the analytics files live and how an engine sees them.
+
+``SIYU_HOME/lake/events/brand_id=<id>/day=<YYYY-MM-DD>/*.parquet`` holds the behaviour events
+(written by ``siyu.events``); ``SIYU_HOME/lake/facts/<name>/brand_id=<id>/*.parquet`` the OLTP facts
+exported by :mod:`siyu.segments.facts`. Each table has a fixed schema (below) so that a brand with
+no file yet still reads as an empty table of the right columns on every engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("event_id", "VARCHAR"),
+    ("brand_id", "BIGINT"),
+    ("type", "VARCHAR"),
+    ("at", "TIMESTAMP"),
+    ("customer_id", "BIGINT"),
+    ("store_id", "BIGINT"),
+    ("guide_id", "BIGINT"),
+    ("content_id", "VARCHAR"),
+    ("product_id", "BIGINT"),
+    ("sku_id", "BIGINT"),
+    ("amount_fen", "BIGINT"),
+    ("quantity", "INTEGER"),
+    ("properties", "VARCHAR"),
+    ("received_at", "TIMESTAMP"),
+)
+
+FACT_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "customers": (
+        ("customer_id", "BIGINT"),
+        ("store_id", "BIGINT"),
+        ("region_id", "BIGINT"),
+        ("city", "VARCHAR"),
+        ("guide_id", "BIGINT"),
+        ("tier", "VARCHAR"),
+        ("lifecycle", "VARCHAR"),
+        ("source", "VARCHAR"),
+        ("joined_at", "TIMESTAMP"),
+        ("birth_month", "INTEGER"),
+        ("birth_day", "INTEGER"),
+        ("rfm_r", "INTEGER"),
+        ("rfm_f", "INTEGER"),
+        ("rfm_m", "INTEGER"),
+        ("orders_count", "BIGINT"),
+        ("total_spent_fen", "BIGINT"),
+        ("last_purchase_at", "TIMESTAMP"),
+    ),
+    "customer_tags": (("customer_id", "BIGINT"), ("tag_id", "BIGINT")),
+    "consents": (("customer_id", "BIGINT"), ("channel", "VARCHAR"), ("granted", "BOOLEAN"), ("at", "TIMESTAMP")),
+}
+
+
+def root() -> Path:
+    return Path(settings.SIYU_HOME) / "lake"
+
+
+def events_dir(brand_id: int) -> Path:
+    return root() / "events" / f"brand_id={int(brand_id)}"
+
+
+def facts_dir(name: str, brand_id: int) -> Path:
+    if name not in FACT_COLUMNS:
+        raise ValueError(f"unknown facts table {name!r}")
+    return root() / "facts" / name / f"brand_id={int(brand_id)}"
+
+
+def event_files(brand_id: int) -> list[Path]:
+    return sorted(events_dir(brand_id).glob("day=*/*.parquet"))
+
+
+def fact_files(name: str, brand_id: int) -> list[Path]:
+    return sorted(facts_dir(name, brand_id).glob("*.parquet"))
