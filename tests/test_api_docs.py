@@ -18,6 +18,14 @@ pytestmark = pytest.mark.django_db
 
 EXPECTED_PATHS = {
     "/api/v1/me",
+    # segments (issue 4): definitions, live count, count, members, overlap, materialise
+    "/api/v1/segments",
+    "/api/v1/segment-count",
+    "/api/v1/segments/{segment_id}",
+    "/api/v1/segments/{segment_id}/count",
+    "/api/v1/segments/{segment_id}/members",
+    "/api/v1/segments/{segment_id}/overlap/{other_id}",
+    "/api/v1/segments/{segment_id}/materialise",
     "/api/v1/regions",
     "/api/v1/regions/{region_id}",
     "/api/v1/franchisees",
@@ -129,7 +137,8 @@ def test_every_route_declares_its_permission_on_the_view() -> None:
     """``requires(...)`` on each operation: the declared permission is the one the view enforces."""
     declared = {(r.url_name, r.method): r.perm for r in routes(api)}
     # + 7: the catalog (search, product create/update, image, store prices, categories); + 3: store pages
-    assert len(declared) == 55 + 7 + 3 + 3 + 4  # + 3: POS stock sync, receipts, POS orders; + 4: orders API
+    # + 3: POS stock sync, receipts, POS orders; + 4: orders API; + 9: segments
+    assert len(declared) == 55 + 7 + 3 + 3 + 4 + 9
     for bound in api._get_bound_routers():
         for path_view in bound.path_operations.values():
             for operation in path_view.operations:

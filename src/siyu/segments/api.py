@@ -125,7 +125,7 @@ def segment_update(request: HttpRequest, segment_id: int, payload: SegmentPatch)
     return _out(_checked(lambda: services.update_segment(current_scope(request), segment_id, **data)))
 
 
-@router.post("/segments/count", response=answers(CountOut), summary="Count a definition (live, not saved)", tags=TAGS)
+@router.post("/segment-count", response=answers(CountOut), summary="Count a definition (live, not saved)", tags=TAGS)
 @requires(Perm.SEGMENTS_VIEW)
 def segment_count_definition(request: HttpRequest, payload: DefinitionIn) -> Any:
     return _checked(lambda: services.count_definition(current_scope(request), payload.definition))
