@@ -122,18 +122,28 @@ def seed_orders(ctx: Context) -> None:
 
     flagship = next(s for s in stores if s.code == P.FLAGSHIP_STORE_CODE)
     chen = org.staff_id_by_login(ctx.brand_id, P.GUIDE_A.username)
-    customers = members.visible_customers(ctx.scope)
+    # Buyers: active customers who bought before and had joined by the first order's time — a refund
+    # never leaves a customer with a last purchase and no orders, nobody buys before she joined, and
+    # a purchase keeps her active (her store is where she orders).
+    first_day = ctx.as_of - dt.timedelta(days=6)
+    eligible = members.visible_customers(ctx.scope).filter(
+        orders_count__gt=0, lifecycle=members.Lifecycle.ACTIVE, joined_at__lt=first_day
+    )
+    buyers = list(eligible.order_by("pk").values_list("pk", "store_id", "guide_id"))
+    chens = [b for b in buyers if b[2] == chen] or [b for b in buyers if b[1] == flagship.id]
+    by_store = {s.id: s for s in stores}
+    buyers = [b for b in buyers if b[1] in by_store]
     states = [state for state, n in MIX for _i in range(n * MALL_ORDERS // 100)]
     rng.shuffle(states)
     ctx.reporter.begin(_("Orders"), total=len(states) + len(stores) * POS_PER_STORE)
     placed = 0
     for i, target in enumerate(states):
-        at_flagship = i < FLAGSHIP_ORDERS
-        store = flagship if at_flagship else rng.choice(stores)
-        pool = customers.filter(guide_id=chen) if at_flagship and chen else customers.filter(store_id=store.id)
-        ids = list(pool.order_by("pk").values_list("pk", flat=True)[:40])
-        if not ids:
-            continue
+        pool = chens if i < FLAGSHIP_ORDERS and chens else buyers
+        if not pool:
+            break
+        customer_id, store_id, _guide = rng.choice(pool)
+        store = by_store[store_id]
+        when = ctx.as_of - dt.timedelta(days=rng.uniform(0.2, 6))
         pickup = target == "ready" or (target in ("completed", "packed") and rng.random() < 0.3)
         lines = [orders.NewLine(sku, rng.randint(1, 2)) for sku in rng.sample(sku_ids, rng.choice((1, 1, 2, 3)))]
         delivery = None
@@ -146,13 +156,12 @@ def seed_orders(ctx: Context) -> None:
                 latitude=float(store.latitude) + rng.uniform(-0.03, 0.03),
                 longitude=float(store.longitude) + rng.uniform(-0.03, 0.03),
             )
-        when = ctx.as_of - dt.timedelta(days=rng.uniform(0.2, 6), hours=0)
         frozen = clock.frozen(when) if target != "created" else clock.frozen(clock.now())
         with frozen:
             try:
                 info = orders.place_order(
                     ctx.brand_id,
-                    rng.choice(ids),
+                    customer_id,
                     store_id=store.id,
                     lines=lines,
                     mode="pickup" if pickup else "delivery",
@@ -170,13 +179,14 @@ def seed_orders(ctx: Context) -> None:
         ctx.reporter.advance()
     pos = 0
     for store in stores:
-        ids = list(customers.filter(store_id=store.id).order_by("pk").values_list("pk", flat=True)[:20])
+        when = ctx.as_of - dt.timedelta(days=rng.uniform(0.5, 5))
+        ids = [b[0] for b in buyers if b[1] == store.id][:20]
         held = [s for s, n in zip(sku_ids, orders_stock(ctx, store.id, sku_ids), strict=True) if n > 0]
         for k in range(POS_PER_STORE):
             if not ids or not held:
                 break
             sku = rng.choice(held)
-            with clock.frozen(ctx.as_of - dt.timedelta(days=rng.uniform(0.5, 5))):
+            with clock.frozen(when):
                 orders.record_pos_order(
                     ctx.scope,
                     store_id=store.id,
@@ -192,6 +202,7 @@ def seed_orders(ctx: Context) -> None:
             pos += 1
             ctx.reporter.advance()
     ctx.reporter.end()
+    members.recompute_brand(ctx.brand_id, now=ctx.as_of)  # the purchases move lifecycles and tiers on
     ctx.facts.update(stock_units=units, orders=placed, pos_orders=pos)
 
 

@@ -4,7 +4,6 @@ Stores and SKUs are named by their codes; ``key`` is the caller's idempotency ke
 again moves nothing and answers ``applied: false``). Every change is a verb of
 :mod:`siyu.inventory.services` (one ledger movement per SKU, audited)."""
 
-
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext as _

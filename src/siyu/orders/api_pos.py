@@ -4,7 +4,6 @@ order recorded the first time, 200 instead of 201). The store and the SKUs are n
 customer by mobile number or POS member card; the order is recorded completed, attributed to her
 bound guide, and the units leave the store's stock (:mod:`siyu.orders.pos_import`)."""
 
-
 import datetime as dt
 
 from django.core.exceptions import ValidationError
