@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from siyu.catalog import storefront
+from siyu.catalog.api import CardOut  # a product card priced at a store, as the catalog's search answers it
 from siyu.org import services as org
 from siyu.org.services import Perm, StoreInfo
 from siyu.platform import clock
@@ -41,19 +42,6 @@ class GuideOut(Schema):
     id: int
     name: str = Field(description="The name she goes by in the mall.")
     initial: str = Field(description="Her avatar's initial.")
-
-
-class CardOut(Schema):
-    id: int
-    code: str
-    name: str
-    role: str
-    category_code: str
-    category_name: str
-    price_fen: int = Field(description="The brand price.")
-    min_price_fen: int = Field(description="The lowest price of its SKUs at this store.")
-    max_price_fen: int = Field(description="The highest price of its SKUs at this store.")
-    image_url: str
 
 
 class BannerOut(Schema):

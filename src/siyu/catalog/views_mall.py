@@ -113,8 +113,14 @@ def not_found(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _store_or_none(request: HttpRequest, code: str, customer_of: CustomerOf | None) -> StoreInfo | None:
-    return storefront.open_store(code, brand_hint=lambda: _brand_hint(request, customer_of))
+def _open(request: HttpRequest, code: str, customer_of: CustomerOf | None) -> StoreInfo | HttpResponse:
+    """The open store of a mall page, or the answer instead: the language switch's redirect, or a
+    404 for a store that is not open."""
+    switched = _language_switch(request)
+    if switched is not None:
+        return switched
+    store = storefront.open_store(code, brand_hint=lambda: _brand_hint(request, customer_of))
+    return store if store is not None else not_found(request)
 
 
 def _route(name: str, store: StoreInfo) -> str:
@@ -259,12 +265,9 @@ def mall_store(request: HttpRequest, store_code: str, customer_of: CustomerOf | 
     (keyed by brand, store prices, language and query: shared by the stores that price alike). A
     visitor who shared her location gets her own frame (her distance). The ETag is the digest of the
     three digests: a 304 when her copy is current."""
-    switched = _language_switch(request)
-    if switched is not None:
-        return switched
-    store = _store_or_none(request, store_code, customer_of)
-    if store is None:
-        return not_found(request)
+    store = _open(request, store_code, customer_of)
+    if isinstance(store, HttpResponse):
+        return store
     q, category, page = request.GET.get("q", "").strip(), request.GET.get("category", "").strip(), _page_number(request)
     now = clock.now()
     hours = storefront.hours_at(store.opening_hours, now)
@@ -360,12 +363,9 @@ def mall_product(
 ) -> HttpResponse:
     """A product at a store: pictures, description, colour and size, the price here, what the city's
     stores hold (this one, how many others, the nearest holding the chosen SKU), add to cart, share."""
-    switched = _language_switch(request)
-    if switched is not None:
-        return switched
-    store = _store_or_none(request, store_code, customer_of)
-    if store is None:
-        return not_found(request)
+    store = _open(request, store_code, customer_of)
+    if isinstance(store, HttpResponse):
+        return store
     detail = catalog.product_detail(store.brand_id, product_code, store_id=store.id)
     if detail is None or not detail.card.on_sale:
         return not_found(request)
