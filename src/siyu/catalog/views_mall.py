@@ -152,6 +152,8 @@ def _digest(*parts: object) -> str:
 
 def _fresh(request: HttpRequest, etag: str) -> HttpResponse | None:
     """304 when her copy (``If-None-Match``) is current."""
+    if "HTTP_IF_NONE_MATCH" not in request.META:
+        return None
     answer = get_conditional_response(request, etag=etag)
     return answer if answer is not None and answer.status_code == 304 else None
 
