@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 
 from siyu.bench import registry
-from siyu.bench.server import served
+from siyu.bench.server import running
 from siyu.bench.workloads.storefront import Setup, _paths
 
 
@@ -24,10 +24,13 @@ def test_siyu_serve_with_workers_runs_gunicorn_processes_that_answer_and_stop(tm
     monkeypatch.delenv("SIYU_SQLITE_PATH", raising=False)
     command = [sys.executable, "-c", "from siyu.cli import main; main()", "migrate"]
     subprocess.run(command, env={**os.environ}, check=True, capture_output=True, timeout=300)
-    with served(workers=2, threads=2) as base:
-        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as answer:
-            assert answer.status == 200
-        port = base.rsplit(":", 1)[1]
+    with running(workers=2, threads=2) as server:
+        before = server.cpu_seconds()
+        for _ in range(20):
+            with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as answer:
+                assert answer.status == 200
+        assert server.cpu_seconds() > before  # its workers answered
+        port = server.url.rsplit(":", 1)[1]
         serving = [p for p in psutil.process_iter(["cmdline"]) if port in " ".join(p.info["cmdline"] or [])]
         masters = [p for p in serving if p.ppid() not in {q.pid for q in serving}]
         assert len(masters) == 1 and len(serving) == 3  # gunicorn's master and its two forked workers

@@ -17,6 +17,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psutil
 
 
 def free_port() -> int:
@@ -25,11 +28,36 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str  # http://127.0.0.1:PORT
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes have used so far, its workers included."""
+        root = psutil.Process(self.pid)
+        total = 0.0
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
+
 @contextmanager
 def served(*, workers: int, threads: int, ready_within: float = 60.0) -> Iterator[str]:
-    """``siyu serve`` running until the block ends; yields its base URL (``http://127.0.0.1:PORT``).
-    The database connections of this process are closed first (SQLite: the server sees every row
-    written so far)."""
+    """``siyu serve`` running until the block ends; yields its base URL (``http://127.0.0.1:PORT``)."""
+    with running(workers=workers, threads=threads, ready_within=ready_within) as server:
+        yield server.url
+
+
+@contextmanager
+def running(*, workers: int, threads: int, ready_within: float = 60.0) -> Iterator[Server]:
+    """``siyu serve`` running until the block ends; yields its :class:`Server` (base URL, pid, CPU
+    time). The database connections of this process are closed first (SQLite: the server sees
+    every row written so far)."""
     from django.db import connections
 
     connections.close_all()
@@ -41,7 +69,7 @@ def served(*, workers: int, threads: int, ready_within: float = 60.0) -> Iterato
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             _wait_ready(proc, port, ready_within, log)
-            yield f"http://127.0.0.1:{port}"
+            yield Server(f"http://127.0.0.1:{port}", proc.pid)
         finally:
             _stop(proc)
 

@@ -16,7 +16,10 @@ Every answer must be a 200 with the store's name in it.
 Figures: ``p95_ms`` (and ``p50_ms``, ``p99_ms``), ``requests_per_s``, ``requests_count``,
 ``errors_count``, ``stores_count``, ``skus_count``, ``server_workers_count``, and
 ``machine_load_pct``: the machine's load average over the timed run per CPU (100 = every core busy;
-above it, other processes waited for a core too — the client and the server share the machine).
+above it, other processes waited for a core too — the client and the server share the machine),
+and ``server_cpu_ms`` / ``client_cpu_ms``: the CPU time a request cost the server's processes and
+the client, which do not depend on how busy the machine is (``cores × 1000 / (server + client)``
+is the most requests a second the machine could serve with both on it).
 """
 
 from __future__ import annotations
@@ -175,19 +178,20 @@ def store_page(size: int) -> Figures:
         import aiohttp  # noqa: F401
     except ImportError as exc:
         raise RuntimeError("the store-page workload loads the server with aiohttp: pip install -e '.[dev]'") from exc
-    from siyu.bench.server import served
+    from siyu.bench.server import running
 
     setup = _setup()
     queries = ["", "?page=2", *(f"?category={c}" for c in setup.categories), *(f"?q={quote(q)}" for q in SEARCHES)]
     every_page = [(f"/m/{code}/{query}", name) for code, name in setup.stores for query in queries]
     cores = os.cpu_count() or 1
     workers = max(2, cores)
-    with served(workers=workers, threads=4) as base:
+    with running(workers=workers, threads=4) as server:
         for _ in range(workers):  # fill every worker's caches (not timed)
-            asyncio.run(_load(base, every_page))
-        asyncio.run(_load(base, _paths(setup, WARM_UP, seed=2)))
-        load_before = os.getloadavg()[0]
-        latencies, errors, seconds = asyncio.run(_load(base, _paths(setup, size, seed=3)))
+            asyncio.run(_load(server.url, every_page))
+        asyncio.run(_load(server.url, _paths(setup, WARM_UP, seed=2)))
+        load_before, server_cpu, client_cpu = os.getloadavg()[0], server.cpu_seconds(), time.process_time()
+        latencies, errors, seconds = asyncio.run(_load(server.url, _paths(setup, size, seed=3)))
+        server_cpu, client_cpu = server.cpu_seconds() - server_cpu, time.process_time() - client_cpu
         load = (load_before + os.getloadavg()[0]) / 2
     return {
         "p95_ms": _ms(latencies, 95),
@@ -200,4 +204,6 @@ def store_page(size: int) -> Figures:
         "skus_count": setup.skus,
         "server_workers_count": workers,
         "machine_load_pct": round(100 * load / cores),
+        "server_cpu_ms": round(1000 * server_cpu / len(latencies), 3),
+        "client_cpu_ms": round(1000 * client_cpu / len(latencies), 3),
     }
