@@ -190,15 +190,6 @@ def relation(con: duckdb.DuckDBPyConnection, brand_id: int) -> duckdb.DuckDBPyRe
     )
 
 
-def row_count(brand_id: int) -> int:
-    """How many events a brand has (compacted and pending)."""
-    import duckdb
-
-    with duckdb.connect() as con:
-        found = relation(con, brand_id).aggregate("count(*)").fetchone()
-    return int(found[0]) if found else 0
-
-
 def describe() -> dict[str, Any]:
     """What the lake holds (for the CLI and the explorer)."""
     return {
