@@ -106,7 +106,7 @@ ADR = ROOT / "docs" / "adr"
 
 @pytest.mark.parametrize(
     "number",
-    ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"],
+    ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0013"],
 )
 def test_each_adr_has_a_status_and_a_date(number: str) -> None:
     [path] = ADR.glob(f"{number}-*.md")
