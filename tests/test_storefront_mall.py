@@ -67,6 +67,19 @@ def test_using_her_location_posts_it_and_lands_in_the_nearest_store(world: Any, 
     assert elsewhere["Location"] == "/m/SH002/"  # never off the mall
 
 
+def test_with_two_brands_in_the_mall_her_location_picks_a_store_of_the_brand_she_came_with(
+    world: Any, mall: Mall
+) -> None:
+    rq = org.hq_scope(world.rival_brand.pk, "test")
+    storefront.set_headline(rq, world.rival_store.pk, "rival")  # R001 stands 1 km from SH001
+    client = Client()
+    lost = client.post(reverse("mall_locate"), {"lat": "31.2300", "lng": "121.4700"})
+    assert lost["Location"] == "/m/?choose=1"  # which brand's store? she has to choose
+    page(client, "/m/SH002/")  # she came through one of ours
+    found = client.post(reverse("mall_locate"), {"lat": "31.2300", "lng": "121.4700"})
+    assert found["Location"] == "/m/SH001/"
+
+
 @pytest.mark.parametrize("lat,lng", [("", ""), ("91", "121"), ("31", "181"), ("north", "east"), ("nan", "1")])
 def test_a_location_that_is_no_place_is_refused_and_remembered_nowhere(mall: Mall, lat: str, lng: str) -> None:
     client = Client()

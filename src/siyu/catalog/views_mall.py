@@ -245,7 +245,8 @@ def mall_locate(request: HttpRequest) -> HttpResponse:
         context = {"next": target, "locate_url": reverse("mall_locate"), "error": True}
         return render(request, "catalog/mall/locate.html", context, status=400)
     if not target:
-        brand = org.brand_by_code(request.POST.get("brand", "")[:32]) if request.POST.get("brand") else None
+        code = request.POST.get("brand", "")[:32]
+        brand = org.brand_by_code(code) if code else _brand_hint(request, None)
         brands = [brand] if brand else storefront.mall_brand_ids()
         ranked = storefront.open_stores(brands[0], near=(lat, lng)) if len(brands) == 1 else []
         target = reverse("mall_store", args=[ranked[0].store.code]) if ranked else reverse("mall_landing") + "?choose=1"

@@ -68,7 +68,7 @@ def write_pages(ctx: Context) -> None:
         made[name] = template.pk
         owner = storefront.Owner(template_id=template.pk)
         for title, subtitle, leads_to in banners:
-            product = rng.choice(by_role[leads_to]).product_id if leads_to else None
+            product = rng.choice(by_role.get(leads_to) or products).product_id if leads_to else None
             storefront.add_placement(
                 scope, owner, storefront.PlacementIn(kind="banner", title=title, subtitle=subtitle, product_id=product)
             )
