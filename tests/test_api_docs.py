@@ -19,6 +19,9 @@ pytestmark = pytest.mark.django_db
 EXPECTED_PATHS = {
     "/api/v1/me",
     # segments (issue 4): definitions, live count, count, members, overlap, materialise
+    "/api/v1/events",
+    "/api/v1/customers/{customer_id}/events",
+    "/api/v1/stores/{store_id}/events",
     "/api/v1/segments",
     "/api/v1/segment-count",
     "/api/v1/segments/{segment_id}",
@@ -138,7 +141,7 @@ def test_every_route_declares_its_permission_on_the_view() -> None:
     declared = {(r.url_name, r.method): r.perm for r in routes(api)}
     # + 7: the catalog (search, product create/update, image, store prices, categories); + 3: store pages
     # + 3: POS stock sync, receipts, POS orders; + 4: orders API; + 9: segments
-    assert len(declared) == 55 + 7 + 3 + 3 + 4 + 9
+    assert len(declared) == 55 + 7 + 3 + 3 + 4 + 9 + 3  # ... + events
     for bound in api._get_bound_routers():
         for path_view in bound.path_operations.values():
             for operation in path_view.operations:
