@@ -155,7 +155,7 @@ def test_she_orders_pays_in_the_sandbox_and_tracks_her_parcel(
     orders.ship(store_guide, parcel.pk, carrier="顺丰", tracking_no="SF1234")
     page = client.get(url("mall_order", number)).content.decode()
     assert "五角场店" in page and "SF1234" in page
-    assert re.search(r"\d+(\.\d)? ?(m|km)", page)  # the distance of the parcel
+    assert re.search(r"\d+(\.\d)? ?(m|km|米|公里)", page)  # the distance of the parcel (en or zh-Hans)
     assert client.post(url("mall_order", number), {"action": "confirm"}).status_code == 302
     assert Order.objects.get().status == "completed"
     assert client.post(url("mall_order", number), {"action": "return", "reason": "尺码不合适"}).status_code == 302
