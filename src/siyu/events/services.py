@@ -30,6 +30,11 @@ from siyu.org.services import Perm
 from siyu.platform import audit, clock
 from siyu.platform.tenancy import Scope
 
+# The lake's contract for the analytics engines (segments): its columns, and a brand's events as one
+# DuckDB relation including those still in the write-ahead log.
+LAKE_COLUMNS = lake.COLUMNS
+relation = lake.relation
+
 log = logging.getLogger(__name__)
 
 # Where a customer first seen through an event is said to come from.

@@ -39,20 +39,10 @@ def _duck_select(files: str, columns: Sequence[tuple[str, str]]) -> str:
 
 def duckdb_views(con: duckdb.DuckDBPyConnection, brand_id: int) -> None:
     """Create the four tables of a brand as views on ``con``. The events come from the events
-    domain's reader when its services offer one (it adds the rows still in its write-ahead log),
-    else from the compacted Parquet files of the documented layout."""
+    domain's reader: the compacted Parquet files and the rows still in its write-ahead log."""
     from siyu.events import services as events_services
 
-    reader = getattr(events_services, "relation", None)
-    if reader is not None:
-        reader(con, brand_id).create_view("events", replace=True)
-        events = None
-    elif lake.event_files(brand_id):
-        events = _duck_select(str(lake.events_dir(brand_id) / "day=*" / "*.parquet"), lake.EVENT_COLUMNS)
-    else:
-        events = _duck_empty(lake.EVENT_COLUMNS)
-    if events is not None:
-        con.execute(f"CREATE OR REPLACE VIEW events AS {events}")
+    events_services.relation(con, brand_id).create_view("events", replace=True)
     for name in TABLES:
         columns = lake.FACT_COLUMNS[name]
         if lake.fact_files(name, brand_id):

@@ -11,22 +11,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("event_id", "VARCHAR"),
-    ("brand_id", "BIGINT"),
-    ("type", "VARCHAR"),
-    ("at", "TIMESTAMP"),
-    ("customer_id", "BIGINT"),
-    ("store_id", "BIGINT"),
-    ("guide_id", "BIGINT"),
-    ("content_id", "VARCHAR"),
-    ("product_id", "BIGINT"),
-    ("sku_id", "BIGINT"),
-    ("amount_fen", "BIGINT"),
-    ("quantity", "INTEGER"),
-    ("properties", "VARCHAR"),
-    ("received_at", "TIMESTAMP"),
-)
+from siyu.events import services as events_services
+
+EVENT_COLUMNS: tuple[tuple[str, str], ...] = events_services.LAKE_COLUMNS  # the events domain's contract
 
 FACT_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "customers": (
