@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -62,6 +63,29 @@ def test_peak_rss_sees_memory_taken_and_given_back_inside_the_block(held: float)
     with PeakRss(interval=0.005) as peak:
         _ballast(held)
     assert peak.mb >= outside.mb + 50
+
+
+def _hold_ballast(ready: Any) -> None:
+    ballast = bytearray(64 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    ready.set()
+    time.sleep(0.3)
+
+
+def test_peak_rss_counts_the_memory_of_worker_processes_too() -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
+    with PeakRss(interval=0.005) as alone:
+        pass
+    with PeakRss(interval=0.005) as peak:
+        worker = context.Process(target=_hold_ballast, args=(ready,))
+        worker.start()
+        ready.wait(10)
+        time.sleep(0.1)
+        worker.join()
+    assert peak.mb >= alone.mb + 50
 
 
 def test_bench_run_writes_a_result_with_the_required_keys(tmp_path: Path) -> None:

@@ -266,6 +266,166 @@ def test_only_holders_of_members_import_may_import(world: Any, scope_of: Any, tm
     assert not ImportRun.objects.exists()
 
 
+# --- Large files: the check in a worker process, and the SQLite bulk path (ADR 0008, amendment) ----------
+@pytest.fixture
+def bulk(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path) -> None:
+    """Any file takes the large-file paths: the thresholds that keep them to large files, lowered."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the bulk path is SQLite's")
+    settings.SIYU_HOME = tmp_path / "home"
+    monkeypatch.setattr(importer, "BULK_MIN_ROWS", 1)
+    monkeypatch.setattr(importer, "BULK_TABLE_RATIO", 1_000)
+    monkeypatch.setattr(importer, "WORKER_MIN_ROWS", 1)
+
+
+def _indexes() -> set[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'members_%'")
+        return set(cursor.fetchall())
+
+
+def test_a_bulk_import_writes_what_the_batches_write_and_a_rerun_changes_nothing(
+    world: Any, hq: Any, tags: Any, tmp_path: Path, bulk: None
+) -> None:
+    from siyu.members import profile, services
+
+    path = _csv(tmp_path, GOOD + BAD)
+    before, indexes = _counts(world.brand), _indexes()
+    report = importer.import_members(hq, path, dry_run=False, skip_bad=True, batch_size=2)
+    assert report.bulk and (report.status, report.rows_added, report.rows_unchanged, report.rows_bad) == (
+        "done",
+        3,
+        0,
+        7,
+    )
+    assert {(e.line, e.column) for e in report.errors} >= {(5, "手机号"), (10, "手机号"), (11, "标签")}
+    after = _counts(world.brand)
+    assert tuple(a - b for a, b in zip(after, before, strict=True)) == (3, 5, 2, 3, 2)
+    assert _indexes() == indexes  # dropped and built again, the same
+
+    first = Customer.objects.get(brand=world.brand, phone_hash=privacy.lookup_hash("13900000001"))
+    assert privacy.unseal(first.phone_sealed) == "13900000001" and privacy.unseal(first.name_sealed) == "王一"
+    assert first.name_hash == privacy.lookup_hash("王一") and str(first.birthday) == "1990-05-07"
+    assert (first.store_id, first.guide_id, first.source, first.gender, first.tier) == (
+        world.flagship.pk,
+        world.staff["guide_a"].pk,
+        "import",
+        "f",
+        "regular",
+    )
+    assert first.joined_at.year == 2024 and first.bound_at is not None
+    kinds = {(i.kind, i.key, i.verified, i.origin_id) for i in Identity.objects.filter(customer=first)}
+    assert kinds == {
+        ("phone", first.phone_hash, True, first.pk),
+        ("unionid", "oUnion000000000001", False, first.pk),
+        ("pos_card", "POS001", False, first.pk),
+    }
+    binding = Binding.objects.get(customer=first)
+    assert (binding.source, binding.guide_id, binding.store_id) == ("import", world.staff["guide_a"].pk, first.store_id)
+    assert set(CustomerTag.objects.filter(customer=first).values_list("tag_id", flat=True)) == {
+        tags["run"].pk,
+        tags["high"].pk,
+    }
+    assert Consent.objects.get(customer=first).granted is True
+    found = profile.filter_customers(services.visible_customers(hq), {"phone": "13900000001"})
+    assert list(found.values_list("pk", flat=True)) == [first.pk]  # the search by phone finds her
+
+    again = importer.import_members(hq, path, dry_run=False, skip_bad=True)
+    assert again.bulk and (again.rows_added, again.rows_unchanged) == (0, 3)
+    assert _counts(world.brand) == after and _indexes() == indexes
+
+
+def _boom_on_customer(phone: str | None) -> None:
+    with connection.cursor() as cursor:
+        if phone is None:
+            cursor.execute("DROP TRIGGER boom_customer")
+            return
+        cursor.execute(
+            "CREATE TRIGGER boom_customer BEFORE INSERT ON members_customer "
+            f"WHEN NEW.phone_hash = '{privacy.lookup_hash(phone)}' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
+
+
+def test_a_bulk_import_that_fails_midway_applies_nothing_and_leaves_every_index_in_place(
+    world: Any, hq: Any, tmp_path: Path, bulk: None
+) -> None:
+    path = _csv(tmp_path, "".join(f"1390000{i:04d},顾客{i},,,SH001,,,,POS{i},yes,\n" for i in range(1, 8)))
+    before, indexes = _counts(world.brand), _indexes()
+    _boom_on_customer("13900000004")  # line 5, in the second batch of two
+    with pytest.raises(importer.ImportFailed, match=r"lines 4–5 .*nothing of it was applied"):
+        importer.import_members(hq, path, dry_run=False, batch_size=2)
+    assert _counts(world.brand) == before  # the first batch too was rolled back
+    assert _indexes() == indexes
+    run = ImportRun.objects.latest("id")
+    assert (run.status, run.rows_added, run.rows_done) == ("failed", 0, 0) and "one transaction" in run.message
+    assert importer.progress_of(run) == (run.rows_total, 0)  # no progress file left behind
+    _boom_on_customer(None)
+
+    report = importer.import_members(hq, path, dry_run=False, batch_size=2)
+    assert report.bulk and (report.rows_added, report.rows_unchanged) == (7, 0)
+    assert _counts(world.brand)[:3] == (before[0] + 7, before[1] + 14, before[2] + 7)
+    assert _indexes() == indexes
+
+
+def test_a_bulk_run_with_bad_rows_is_refused_after_reporting_every_bad_row(
+    world: Any, hq: Any, tags: Any, tmp_path: Path, bulk: None
+) -> None:
+    path = _csv(tmp_path, GOOD + BAD)
+    before, indexes = _counts(world.brand), _indexes()
+    report = importer.import_members(hq, path, dry_run=False, batch_size=2)
+    assert report.refused and report.status == "failed" and "7 bad rows" in report.message
+    assert {e.line for e in report.errors} == {5, 6, 7, 8, 9, 10, 11}
+    assert (report.rows_added, report.rows_unchanged) == (0, 0)
+    assert _counts(world.brand) == before and _indexes() == indexes
+
+
+def test_progress_of_a_bulk_import_can_be_read_before_its_commit(
+    world: Any, hq: Any, tmp_path: Path, bulk: None
+) -> None:
+    path = _csv(tmp_path, "".join(f"1390000{i:04d},顾客{i},,,,,,,,,\n" for i in range(1, 6)))
+    seen: list[tuple[int, int]] = []
+
+    def step(phase: str, done: int, total: int | None) -> None:
+        if phase == "import":
+            seen.append(importer.progress_of(ImportRun.objects.latest("id")))
+
+    importer.import_members(hq, path, dry_run=False, batch_size=2, progress=step)
+    assert seen == [(2, 2), (4, 4), (5, 5)]
+    run = ImportRun.objects.latest("id")
+    assert (run.status, run.rows_done) == ("done", 5) and importer.progress_of(run) == (5, 5)
+    assert not list((tmp_path / "home" / "imports").glob("*.progress"))
+
+
+def test_the_check_of_a_large_file_runs_in_a_worker_process(
+    world: Any, hq: Any, tags: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+
+    path = _csv(tmp_path, GOOD + BAD)
+    inline = importer.import_members(hq, path, dry_run=True)
+    monkeypatch.setattr(importer, "WORKER_MIN_ROWS", 1)
+    workers: list[int] = []
+    report = importer.import_members(
+        hq, path, dry_run=True, batch_size=2, progress=lambda *_: workers.append(len(multiprocessing.active_children()))
+    )
+    assert workers and max(workers) == 1  # the check ran beside this process
+    assert report.errors == inline.errors
+    assert (report.rows_total, report.rows_bad, report.rows_added) == (10, 7, 3)
+
+    broken = _csv(tmp_path, GOOD + "13900000099," + "x" * 200_000 + "\n", name="broken.csv")
+    with pytest.raises(importer.ImportFailed, match="Line 5 is not valid CSV"):
+        importer.import_members(hq, broken, dry_run=True)
+    assert not multiprocessing.active_children()
+
+
+def test_the_importers_sealing_and_hashing_are_privacys() -> None:
+    for value in ("13812345678", "张小雨", ""):
+        assert privacy.hasher()(value) == privacy.lookup_hash(value)
+    sealed = privacy.batch_sealer()(["13812345678", "", "13812345678"])
+    assert [privacy.unseal(s) for s in sealed] == ["13812345678", "", "13812345678"]
+    assert sealed[1] == "" and sealed[0] != sealed[2]  # a nonce of its own for each value
+
+
 @pytest.mark.postgres
 def test_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     """The same import on PostgreSQL (ids from nextval ranges): run this module there with

@@ -3,12 +3,15 @@
 :class:`PeakRss` samples the resident set size with psutil in a background thread. A sampler can
 miss a short spike that holds the GIL, so on Linux it also resets the kernel's high-water mark
 (``/proc/self/clear_refs``) on entry and reads it (``VmHWM``) on exit, taking the larger figure.
+Worker processes the block starts with :mod:`multiprocessing` count too: each sample adds their
+unique memory (USS: what they do not share with this process).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 
@@ -38,7 +41,7 @@ class PeakRss:
 
     def _sample(self) -> None:
         while True:
-            self.peak = max(self.peak, self._process.memory_info().rss)
+            self.peak = max(self.peak, self._process.memory_info().rss + _workers_uss())
             if self._stop.wait(self.interval):
                 return
 
@@ -79,6 +82,17 @@ def _reset_high_water_mark() -> bool:
     except OSError:
         return False
     return True
+
+
+def _workers_uss() -> int:
+    """The unique memory of this process's running multiprocessing workers (0 without any)."""
+    import multiprocessing
+
+    total = 0
+    for child in multiprocessing.active_children():
+        with suppress(psutil.Error, ValueError):  # it may end between the listing and the reading
+            total += psutil.Process(child.pid).memory_full_info().uss
+    return total
 
 
 def _high_water_mark() -> int:

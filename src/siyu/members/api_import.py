@@ -46,8 +46,11 @@ class ImportRunOut(Schema):
 
 
 def _out(run: ImportRun) -> dict[str, Any]:
+    total, done = importer.progress_of(run)
     return {
         **{f: getattr(run, f) for f in ImportRunOut.model_fields if f != "errors"},
+        "rows_total": total,
+        "rows_done": done,
         "errors": [{"line": e.line, "column": e.column, "reason": e.reason} for e in importer.bad_rows(run)],
     }
 

@@ -75,13 +75,16 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     scope = require_scope(request)
     run = importer.get_run(scope, pk)
     errors = importer.bad_rows(run)
+    total, done = importer.progress_of(run)  # a bulk import's progress is not committed until its end
     context = {
         "run": run,
         "errors": errors[:SHOWN_ERRORS],
         "more_errors": max(0, run.rows_bad and len(errors) - SHOWN_ERRORS),
         "file_kept": importer.stored_path(run.file_sha256, run.file_name).exists(),
         "running": run.status == ImportRun.Status.RUNNING,
-        "percent": int(100 * run.rows_done / run.rows_total) if run.rows_total else 0,
+        "done": done,
+        "total": total,
+        "percent": int(100 * done / total) if total else 0,
     }
     return render(request, "members/import/detail.html", context)
 
