@@ -8,10 +8,22 @@ stores, South with one), the six staff personas, a few customers per guide, and 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Every test starts with an empty cache: the mall keeps pieces of pages (keyed by store code) for
+    30 s, and a store of an earlier test's database must not answer for this test's store."""
+    from django.core.cache import caches
+
+    for cache in caches.all():
+        cache.clear()
+    yield
 
 
 @pytest.fixture(autouse=True)
