@@ -114,6 +114,45 @@ def test_a_real_run_with_bad_rows_is_refused_and_changes_nothing(
     assert _counts(world.brand) == before
 
 
+def _the_good_rows_are_customers(world: Any, hq: Any, tags: dict[str, Any]) -> None:
+    """GOOD's rows as customers like the services write them: sealed, hashed, bound, tagged, consenting,
+    found by phone."""
+    from siyu.members import profile, services
+
+    first = Customer.objects.get(brand=world.brand, phone_hash=privacy.lookup_hash("13900000001"))
+    assert privacy.unseal(first.phone_sealed) == "13900000001" and privacy.unseal(first.name_sealed) == "王一"
+    assert first.name_hash == privacy.lookup_hash("王一") and str(first.birthday) == "1990-05-07"
+    assert (first.store_id, first.guide_id, first.source, first.gender, first.tier, first.lifecycle) == (
+        world.flagship.pk,
+        world.staff["guide_a"].pk,
+        "import",
+        "f",
+        "regular",
+        "new",
+    )
+    assert first.joined_at.year == 2024 and first.bound_at is not None
+    kinds = {(i.kind, i.key, i.verified, i.origin_id) for i in Identity.objects.filter(customer=first)}
+    assert kinds == {
+        ("phone", first.phone_hash, True, first.pk),
+        ("unionid", "oUnion000000000001", False, first.pk),
+        ("pos_card", "POS001", False, first.pk),
+    }
+    binding = Binding.objects.get(customer=first)
+    assert (binding.source, binding.guide_id, binding.store_id) == ("import", world.staff["guide_a"].pk, first.store_id)
+    assert set(CustomerTag.objects.filter(customer=first).values_list("tag_id", flat=True)) == {
+        tags["run"].pk,
+        tags["high"].pk,
+    }
+    assert [(c.channel, c.granted) for c in Consent.objects.filter(customer=first)] == [("sms", True)]
+    found = profile.filter_customers(services.visible_customers(hq), {"phone": "13900000001"})
+    assert list(found.values_list("pk", flat=True)) == [first.pk]  # the search by phone finds her
+    second = Customer.objects.get(brand=world.brand, phone_hash=privacy.lookup_hash("13900000002"))
+    assert (second.store_id, second.guide_id, second.birthday.year) == (world.sh2.pk, None, 1988)
+    assert [(c.channel, c.granted) for c in Consent.objects.filter(customer=second)] == [("sms", False)]
+    third = Customer.objects.get(brand=world.brand, phone_hash=privacy.lookup_hash("13900000003"))
+    assert third.bound_at is None and not Binding.objects.filter(customer=third).exists()
+
+
 def test_the_real_run_adds_exactly_the_good_rows_and_a_rerun_changes_nothing(
     world: Any, hq: Any, tags: Any, tmp_path: Path
 ) -> None:
@@ -126,34 +165,7 @@ def test_the_real_run_adds_exactly_the_good_rows_and_a_rerun_changes_nothing(
     # tags: 2 + 1; consents: 2 (sms yes, sms no)
     assert tuple(a - b for a, b in zip(after, before, strict=True)) == (3, 5, 2, 3, 2)
 
-    first = Customer.objects.get(brand=world.brand, phone_hash=privacy.lookup_hash("13900000001"))
-    assert privacy.unseal(first.phone_sealed) == "13900000001" and privacy.unseal(first.name_sealed) == "王一"
-    assert (first.store_id, first.guide_id, first.source, first.gender) == (
-        world.flagship.pk,
-        world.staff["guide_a"].pk,
-        "import",
-        "f",
-    )
-    assert str(first.birthday) == "1990-05-07" and first.joined_at.year == 2024
-    kinds = {(i.kind, i.key, i.verified, i.origin_id) for i in Identity.objects.filter(customer=first)}
-    assert kinds == {
-        ("phone", first.phone_hash, True, first.pk),
-        ("unionid", "oUnion000000000001", False, first.pk),
-        ("pos_card", "POS001", False, first.pk),
-    }
-    binding = Binding.objects.get(customer=first)
-    assert (binding.source, binding.guide_id, binding.store_id) == (
-        "import",
-        world.staff["guide_a"].pk,
-        world.flagship.pk,
-    )
-    assert set(CustomerTag.objects.filter(customer=first).values_list("tag_id", flat=True)) == {
-        tags["run"].pk,
-        tags["high"].pk,
-    }
-    second = Customer.objects.get(brand=world.brand, phone_hash=privacy.lookup_hash("13900000002"))
-    assert (second.store_id, second.guide_id) == (world.sh2.pk, None)
-    assert not Binding.objects.filter(customer__phone_hash=privacy.lookup_hash("13900000003")).exists()
+    _the_good_rows_are_customers(world, hq, tags)
 
     again = importer.import_members(hq, path, dry_run=False, skip_bad=True)
     assert (again.rows_added, again.rows_unchanged) == (0, 3)
@@ -287,8 +299,6 @@ def _indexes() -> set[tuple[str, str]]:
 def test_a_bulk_import_writes_what_the_batches_write_and_a_rerun_changes_nothing(
     world: Any, hq: Any, tags: Any, tmp_path: Path, bulk: None
 ) -> None:
-    from siyu.members import profile, services
-
     path = _csv(tmp_path, GOOD + BAD)
     before, indexes = _counts(world.brand), _indexes()
     report = importer.import_members(hq, path, dry_run=False, skip_bad=True, batch_size=2)
@@ -303,32 +313,7 @@ def test_a_bulk_import_writes_what_the_batches_write_and_a_rerun_changes_nothing
     assert tuple(a - b for a, b in zip(after, before, strict=True)) == (3, 5, 2, 3, 2)
     assert _indexes() == indexes  # dropped and built again, the same
 
-    first = Customer.objects.get(brand=world.brand, phone_hash=privacy.lookup_hash("13900000001"))
-    assert privacy.unseal(first.phone_sealed) == "13900000001" and privacy.unseal(first.name_sealed) == "王一"
-    assert first.name_hash == privacy.lookup_hash("王一") and str(first.birthday) == "1990-05-07"
-    assert (first.store_id, first.guide_id, first.source, first.gender, first.tier) == (
-        world.flagship.pk,
-        world.staff["guide_a"].pk,
-        "import",
-        "f",
-        "regular",
-    )
-    assert first.joined_at.year == 2024 and first.bound_at is not None
-    kinds = {(i.kind, i.key, i.verified, i.origin_id) for i in Identity.objects.filter(customer=first)}
-    assert kinds == {
-        ("phone", first.phone_hash, True, first.pk),
-        ("unionid", "oUnion000000000001", False, first.pk),
-        ("pos_card", "POS001", False, first.pk),
-    }
-    binding = Binding.objects.get(customer=first)
-    assert (binding.source, binding.guide_id, binding.store_id) == ("import", world.staff["guide_a"].pk, first.store_id)
-    assert set(CustomerTag.objects.filter(customer=first).values_list("tag_id", flat=True)) == {
-        tags["run"].pk,
-        tags["high"].pk,
-    }
-    assert Consent.objects.get(customer=first).granted is True
-    found = profile.filter_customers(services.visible_customers(hq), {"phone": "13900000001"})
-    assert list(found.values_list("pk", flat=True)) == [first.pk]  # the search by phone finds her
+    _the_good_rows_are_customers(world, hq, tags)
 
     again = importer.import_members(hq, path, dry_run=False, skip_bad=True)
     assert again.bulk and (again.rows_added, again.rows_unchanged) == (0, 3)

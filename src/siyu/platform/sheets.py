@@ -13,8 +13,7 @@ same bytes.
 Writing: :func:`xlsx_response` streams an Excel workbook (openpyxl's write-only mode) with
 spreadsheet-formula cells neutralised like the CSV export (:mod:`siyu.platform.exports`).
 
-The members importer (ADR 0008) has its own copy of the reading code from before this module; the
-catalog import (ADR 0010) uses this one.
+The members import (ADR 0008) and the catalog import (ADR 0010) read their files with it.
 """
 
 from __future__ import annotations
@@ -60,25 +59,30 @@ class Sheet:
     rows: Iterator[tuple[int, Sequence[Any]]]  # (line, cells)
     encoding: str  # "utf-8", "gb18030" or "xlsx"
     notices: list[str] = field(default_factory=list)
+    size_hint: int = 0  # about how many rows follow the header (a CSV file's lines), 0 when unknown
 
 
-def _decodes(path: Path, encoding: str) -> bool:
+def _decodes(path: Path, encoding: str) -> int | None:
+    """How many line breaks the file has when it is text in ``encoding``, else ``None``."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    lines = 0
     try:
         with path.open("rb") as f:
             while chunk := f.read(1 << 20):
                 decoder.decode(chunk)
+                lines += chunk.count(b"\n")
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
+    return lines
 
 
 def _csv_sheet(path: Path) -> Sheet:
     notices: list[str] = []
-    if _decodes(path, "utf-8"):
+    lines = _decodes(path, "utf-8")
+    if lines is not None:
         encoding = "utf-8-sig"
-    elif _decodes(path, "gb18030"):
+    elif (lines := _decodes(path, "gb18030")) is not None:
         encoding = "gb18030"
         notices.append(_("The file is not UTF-8; it was read as GBK (GB18030). Save it as “CSV UTF-8” to be sure."))
     else:
@@ -107,7 +111,7 @@ def _csv_sheet(path: Path) -> Sheet:
     if first is None:
         f.close()
         raise SheetError(_("The file is empty: its first line names the columns."))
-    return Sheet([str(h) for h in first[1]], it, encoding.removesuffix("-sig"), notices)
+    return Sheet([str(h) for h in first[1]], it, encoding.removesuffix("-sig"), notices, max(0, lines - 1))
 
 
 def excel_cell(value: Any) -> Any:
@@ -150,7 +154,7 @@ def _excel_sheet(path: Path) -> Sheet:
     headers = [str(h) for h in first[1]]
     while headers and not headers[-1]:
         headers.pop()
-    return Sheet(headers, it, "xlsx", [])
+    return Sheet(headers, it, "xlsx", [], max(0, (sheet.max_row or 0) - 1))
 
 
 def open_sheet(path: Path, file_name: str | None = None) -> Sheet:
