@@ -24,6 +24,7 @@ gives back exactly the identities that came from the absorbed customer, and her 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -238,6 +239,22 @@ def resolve(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _lock_identities(brand_id: int, items: list[_Clean]) -> None:
+    """On PostgreSQL, take a transaction lock per identity (in one order) before looking them up:
+    two requests resolving the same new identities at once then run one after the other, and the
+    second finds the first's customer instead of making another. (SQLite serialises writers at
+    ``BEGIN IMMEDIATE`` already.)"""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({f"{brand_id}:{i.kind}:{i.app_id}:{i.key}" for i in items})
+    with connection.cursor() as cursor:
+        for key in keys:
+            digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [digest])
+
+
 def _resolve_once(
     brand_id: int,
     items: list[_Clean],
@@ -248,6 +265,7 @@ def _resolve_once(
     now: dt.datetime,
 ) -> tuple[Customer, bool]:
     strong_request = any(i.strong for i in items)
+    _lock_identities(brand_id, items)
     # Which customers the identities point to. An unverified phone does not identify anyone, and a
     # verified one only those who hold it verified: a typed number proves nothing (ADR 0007).
     lookup = Q()
