@@ -1,22 +1,29 @@
 """Import members from CSV or Excel: a dry run that reports every bad row, and an idempotent real run
-applied in batches, each batch in one transaction (ADR 0008).
+that never half-applies a batch (ADR 0008 and its amendment).
 
-The file is read twice, streamed, never held in memory:
+The file is streamed, never held in memory, and checked row by row: phone, store code, guide, tier,
+tags, dates, duplicates within the file. A bad row is reported as ``(line, column, reason)`` with the
+line a person sees in the file (the header is line 1). For a large file the check runs in a worker
+process (:func:`_scanned`) beside the one that writes, and for a real run it also builds the rows
+(phone and name sealed, keyed hashes, database values; :meth:`Writer.prepare`).
 
-1. **Check** — every row is parsed and validated (phone, store code, guide, tier, tags, dates,
-   duplicates within the file) and, batch by batch, looked up in the database (one query per batch)
-   to count the rows that would be added and those already there. A bad row is reported as
-   ``(line, column, reason)`` with the line a person sees in the file (the header is line 1). A dry
-   run stops here and changes nothing (it records an :class:`ImportRun` of status ``checked``).
-2. **Apply** — only when the check found no bad row, or ``skip_bad`` is set (bad rows are then
-   skipped). Rows are applied in batches: under one transaction the batch's phone hashes and
-   identity keys are looked up again; rows whose phone, unionid or POS card already belongs to a
-   customer are counted ``unchanged`` and left alone; the others are inserted with ids allocated up
-   front (SQLite: ``MAX(id)`` under the write lock; PostgreSQL: a ``nextval`` range) by one
-   ``executemany`` per table: the customer, her identities (phone — the keyed hash, verified —,
-   unionid, POS card), her binding (source ``import``), her tags and her consents. The run's counts
-   are updated in the same transaction, so a batch is applied whole or not at all, and a failed run
-   re-run later continues where it stopped (rows already there are ``unchanged``).
+A real run is written one of two ways:
+
+- **In batches** (PostgreSQL; small files; brands with many customers). The check pass counts the
+  rows that would be added and those already there (one lookup per batch; none in a brand without
+  customers) and spools the built rows to a temporary file. A dry run, or a real run with bad rows
+  and no ``skip_bad``, stops there. Then each batch is one transaction: its phone hashes and
+  identity keys are looked up again, rows already a customer's are counted ``unchanged``, the others
+  inserted with ids allocated up front (SQLite: above the table's highest id, under the write lock;
+  PostgreSQL: a ``nextval`` range) by one ``executemany`` / ``COPY`` per table, and the run's counts
+  updated in the same transaction. A failed run re-run later continues where it stopped.
+- **In bulk** (SQLite, a file of 20,000 rows or more into an empty or small brand;
+  :func:`_import_in_bulk`): check and write in one pass and one transaction, the indexes of the
+  tables dropped first and built again at the end, inside the transaction. Bad rows (without
+  ``skip_bad``) or any error roll everything back, indexes included: nothing applied.
+
+Per new member: the customer, her identities (phone — the keyed hash, verified —, unionid, POS card),
+her binding (source ``import``) when she has a store or guide, her tags and her consents.
 
 Other domains reach the importer through :mod:`siyu.members.services`.
 """
