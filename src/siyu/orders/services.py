@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -535,52 +535,51 @@ def pay(brand_id: int, number: str, *, key: str, succeed: bool = True, actor: st
             raise OrderError(
                 {"order": _("This order is %(status)s: it cannot be paid.") % {"status": order.get_status_display()}}
             )
-        if order.pay_by is not None and now > order.pay_by:
+        too_late = order.pay_by is not None and now > order.pay_by
+        if too_late:
             _cancel(order, at=now, actor="system: payment deadline", note=_("Not paid in time."), expired=True)
-            too_late = True
         else:
-            too_late = False
+            _charge(order, key=key, succeed=succeed, now=now, actor=actor)
     if too_late:  # raised after the commit: the cancellation stands
         raise OrderError({"order": _("The time to pay ran out and the order was cancelled. Place it again.")})
-    with transaction.atomic():
-        order = _locked(brand_id, number)
-        if order.status != Status.CREATED:
-            raise OrderError(
-                {"order": _("This order is %(status)s: it cannot be paid.") % {"status": order.get_status_display()}}
-            )
-        payment = Payment.objects.create(
-            brand_id=brand_id,
-            order=order,
-            key=key,
-            amount_fen=order.total_fen,
-            status=Payment.Status.SUCCEEDED if succeed else Payment.Status.FAILED,
-            provider_ref=f"sandbox-{secrets.token_hex(8)}",
-            created_at=now,
-            settled_at=now,
-        )
-        if not succeed:
-            _event(order, order.status, at=now, actor=actor, note=_("Payment failed."))
-            return _info(order)
-        stock.sell(brand_id, number, actor=actor)
-        order.status, order.paid_at = Status.PAID, now
-        order.save(update_fields=["status", "paid_at"])
-        _event(order, Status.PAID, at=now, actor=actor, note=payment.provider_ref)
-        store_ids = list(order.fulfilments.values_list("store_id", flat=True))
-        order.fulfilments.update(status=rules.F_TO_PICK, updated_at=now)
-        order.status = Status.ALLOCATED
-        order.save(update_fields=["status"])
-        _event(order, Status.ALLOCATED, at=now, actor="system")
-        _notify(order, Status.ALLOCATED, at=now, stores=store_ids)
-        members.record_purchase(
-            brand_id,
-            order.customer_id,
-            amount_fen=order.total_fen,
-            store_id=order.store_id,
-            guide_id=order.guide_id,
-            at=now,
-            reference=order.number,
-        )
     return _info(order)
+
+
+def _charge(order: Order, *, key: str, succeed: bool, now: dt.datetime, actor: str) -> None:
+    """The sandbox charge of a locked, unpaid order; a success sells its stock and hands it to the
+    stores."""
+    payment = Payment.objects.create(
+        brand_id=order.brand_id,
+        order=order,
+        key=key,
+        amount_fen=order.total_fen,
+        status=Payment.Status.SUCCEEDED if succeed else Payment.Status.FAILED,
+        provider_ref=f"sandbox-{secrets.token_hex(8)}",
+        created_at=now,
+        settled_at=now,
+    )
+    if not succeed:
+        _event(order, order.status, at=now, actor=actor, note=_("Payment failed."))
+        return
+    stock.sell(order.brand_id, order.number, actor=actor)
+    order.status, order.paid_at = Status.PAID, now
+    order.save(update_fields=["status", "paid_at"])
+    _event(order, Status.PAID, at=now, actor=actor, note=payment.provider_ref)
+    store_ids = list(order.fulfilments.values_list("store_id", flat=True))
+    order.fulfilments.update(status=rules.F_TO_PICK, updated_at=now)
+    order.status = Status.ALLOCATED
+    order.save(update_fields=["status"])
+    _event(order, Status.ALLOCATED, at=now, actor="system")
+    _notify(order, Status.ALLOCATED, at=now, stores=store_ids)
+    members.record_purchase(
+        order.brand_id,
+        order.customer_id,
+        amount_fen=order.total_fen,
+        store_id=order.store_id,
+        guide_id=order.guide_id,
+        at=now,
+        reference=order.number,
+    )
 
 
 # ---- cancelling ----------------------------------------------------------------------------------
@@ -685,10 +684,22 @@ def _fulfilment(scope: Scope, fulfilment_id: int) -> tuple[Fulfilment, Order]:
     return f, order
 
 
-def _advance(scope: Scope, fulfilment_id: int, target: str, *, note: str = "", **changes: object) -> OrderInfo:
+def _advance(
+    scope: Scope,
+    fulfilment_id: int,
+    target: str,
+    *,
+    note: str = "",
+    check: Callable[[Fulfilment, Order], None] | None = None,
+    **changes: object,
+) -> OrderInfo:
+    """Move one parcel on to ``target`` (its order following). ``check`` sees the locked parcel and
+    order first and raises when this step does not apply to them."""
     now = clock.now()
     with transaction.atomic():
         f, order = _fulfilment(scope, fulfilment_id)
+        if check is not None:
+            check(f, order)
         if not rules.can_move_fulfilment(f.status, target):
             raise OrderError(
                 {
@@ -737,29 +748,41 @@ def ship(scope: Scope, fulfilment_id: int, *, carrier: str, tracking_no: str) ->
         errors["tracking_no"] = _("Give the tracking number.")
     if errors:
         raise ValidationError(errors)
-    f = get_scoped(Fulfilment, scope, pk=fulfilment_id) if scope.can(Perm.ORDERS_FULFIL) else None
-    if f is not None and f.order.mode != Mode.DELIVERY:
-        raise OrderError({"status": _("This order is picked up at the store: set it out for pickup instead.")})
+
+    def delivered(f: Fulfilment, order: Order) -> None:
+        if order.mode != Mode.DELIVERY:
+            raise OrderError({"status": _("This order is picked up at the store: set it out for pickup instead.")})
+
     return _advance(
-        scope, fulfilment_id, rules.F_SHIPPED, carrier=carrier, tracking_no=tracking_no, note=f"{carrier} {tracking_no}"
+        scope,
+        fulfilment_id,
+        rules.F_SHIPPED,
+        check=delivered,
+        carrier=carrier,
+        tracking_no=tracking_no,
+        note=f"{carrier} {tracking_no}",
     )
 
 
 def set_out_for_pickup(scope: Scope, fulfilment_id: int) -> OrderInfo:
-    f = get_scoped(Fulfilment, scope, pk=fulfilment_id) if scope.can(Perm.ORDERS_FULFIL) else None
-    if f is not None and f.order.mode != Mode.PICKUP:
-        raise OrderError({"status": _("This order is delivered: ship it instead.")})
-    return _advance(scope, fulfilment_id, rules.F_READY, pickup_code=f"{secrets.randbelow(10**6):06d}")
+
+    def picked_up(f: Fulfilment, order: Order) -> None:
+        if order.mode != Mode.PICKUP:
+            raise OrderError({"status": _("This order is delivered: ship it instead.")})
+
+    return _advance(scope, fulfilment_id, rules.F_READY, check=picked_up, pickup_code=f"{secrets.randbelow(10**6):06d}")
 
 
 def hand_over(scope: Scope, fulfilment_id: int, *, pickup_code: str) -> OrderInfo:
     """The customer collects her order at the store and shows her pickup code."""
-    f = get_scoped(Fulfilment, scope, pk=fulfilment_id) if scope.can(Perm.ORDERS_FULFIL) else None
-    if f is not None and (pickup_code or "").strip() != f.pickup_code:
-        raise ValidationError(
-            {"pickup_code": _("That is not this order's pickup code: ask the customer to show it again.")}
-        )
-    return _advance(scope, fulfilment_id, rules.F_DONE, note=_("Picked up"))
+
+    def shows_code(f: Fulfilment, order: Order) -> None:
+        if (pickup_code or "").strip() != f.pickup_code:
+            raise ValidationError(
+                {"pickup_code": _("That is not this order's pickup code: ask the customer to show it again.")}
+            )
+
+    return _advance(scope, fulfilment_id, rules.F_DONE, check=shows_code, note=_("Picked up"))
 
 
 def mark_delivered(scope: Scope, fulfilment_id: int) -> OrderInfo:
