@@ -147,7 +147,7 @@ MEDIA_URL = "/media/"
 # (~30 MB at most), beyond which the least recently used quarter is dropped.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "BACKEND": "siyu.platform.cache.ObjectCache",  # LocMemCache without pickling: never change a value read
         "LOCATION": "siyu",
         "OPTIONS": {"MAX_ENTRIES": 5_000, "CULL_FREQUENCY": 4},
     }

@@ -1,7 +1,7 @@
 """Run siyu in a real server process for a workload that measures over HTTP: ``siyu serve`` on the
 run's throwaway database (the workload's child process environment), on a free local port.
 
-``--workers 1`` is waitress in one process; more workers are gunicorn's pre-forked processes (see
+``--workers 1`` is waitress in one process; more workers are granian's worker processes (see
 ``siyu serve --help``). The server's output goes to a file the error message quotes when it fails.
 """
 

@@ -68,7 +68,7 @@ def read_records(path: Path, start: int = 0) -> Iterator[Record]:
 
 class Writer:
     """The process's appender: one ``write`` and one ``fsync`` per call, serialised by a lock (a
-    threaded server shares it). Reopens after a fork (gunicorn workers each get their own file)."""
+    threaded server shares it). Reopens after a fork (each server worker process gets its own file)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory

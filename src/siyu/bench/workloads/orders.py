@@ -5,7 +5,7 @@ range of products (SKUs priced at the brand price), stock received in every stor
 the orders go to, a few *hot* SKUs held in small numbers by a few stores of each city (they run
 out during the run, so checkouts compete for the last units), customers, and an API token with
 ``orders.place``. Then the app is started in a real server process (``siyu serve --workers N``:
-gunicorn, one worker process per CPU core, 4 threads each) on the run's database.
+granian, one worker process per CPU core, 4 threads each) on the run's database.
 
 Timed: 8 client threads, each with its own keep-alive HTTP connection, post ``/api/v1/orders``
 (a customer, the store page the order comes from, one to three lines, a delivery address near a

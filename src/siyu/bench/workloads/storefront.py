@@ -4,7 +4,7 @@ Set up (not timed): the demo brand's organisation (its first 60 open stores by c
 requested, with their ~5 guides each), a range of 2,000 SKUs (250 styles in 10 categories, 8 SKUs
 each; HQ store prices on some of them), three page templates with banners and featured products
 pushed by region, and 20 stores with their own headline, banner and featured product. Then
-``siyu serve --workers N`` (gunicorn, one process per CPU) on the run's database.
+``siyu serve --workers N --threads 1`` (granian, one process per CPU) on the run's database.
 
 Timed: 50 concurrent keep-alive connections (one asyncio client, aiohttp) request ``size`` store
 pages as a stream of visitors without cookies: the store drawn at random, 70% the first page, 15%
@@ -185,7 +185,7 @@ def store_page(size: int) -> Figures:
     every_page = [(f"/m/{code}/{query}", name) for code, name in setup.stores for query in queries]
     cores = os.cpu_count() or 1
     workers = max(2, cores)
-    with running(workers=workers, threads=4) as server:
+    with running(workers=workers, threads=1) as server:
         for _ in range(workers):  # fill every worker's caches (not timed)
             asyncio.run(_load(server.url, every_page))
         asyncio.run(_load(server.url, _paths(setup, WARM_UP, seed=2)))
