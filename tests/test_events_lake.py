@@ -63,6 +63,38 @@ def test_events_are_readable_from_the_wal_before_compaction_and_once_after(world
     assert _rows(world.rival_brand.pk) == []
 
 
+def test_listeners_hear_of_each_new_event_once_after_the_commit(
+    world: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from siyu.platform import hooks
+
+    heard: list[tuple[int, str, int]] = []
+
+    def listener(brand_id: int, events: Any) -> None:
+        heard.extend((brand_id, e["event_id"], e["customer_id"]) for e in events)
+
+    def broken(brand_id: int, events: Any) -> None:
+        raise RuntimeError("a listener's failure must not reach the ingesting caller")
+
+    hooks.on_events(broken)
+    hooks.on_events(listener)
+    try:
+        brand = world.brand.pk
+        cid = world.customers["chen.guide"][0]
+        with django_capture_on_commit_callbacks(execute=False) as pending:
+            services.ingest(brand, [_view(1, cid), _view(2, cid)])
+        assert heard == []  # not before the commit
+        for callback in pending:
+            callback()
+        with django_capture_on_commit_callbacks(execute=True):
+            again = services.ingest(brand, [_view(2, cid), _view(3, cid)])
+        assert again.duplicates == 1
+        assert heard == [(brand, "v-1", cid), (brand, "v-2", cid), (brand, "v-3", cid)]
+    finally:
+        hooks._events_listeners.remove(broken)
+        hooks._events_listeners.remove(listener)
+
+
 def test_bad_events_are_reported_one_by_one_and_good_ones_kept(world: Any) -> None:
     brand = world.brand.pk
     cid = world.customers["chen.guide"][0]

@@ -27,7 +27,7 @@ from siyu.events.models import EventKey, RetentionPolicy
 from siyu.members import services as members
 from siyu.org import services as org
 from siyu.org.services import Perm
-from siyu.platform import audit, clock
+from siyu.platform import audit, clock, hooks
 from siyu.platform.tenancy import Scope
 
 # The lake's contract for the analytics engines (segments): its columns, and a brand's events as one
@@ -294,6 +294,7 @@ def _store(brand_id: int, rows: list[dict[str, Any]], now: dt.datetime, result: 
             # Durable before acknowledged: the WAL is fsync-ed inside the transaction, so an id is
             # never registered without its event on disk.
             _writer().append(brand_id, b"\n".join(lines) + b"\n")
+            transaction.on_commit(lambda: hooks.events_recorded(brand_id, kept))
         result.accepted += len(kept)
 
 

@@ -3,11 +3,18 @@ start-up (its ``AppConfig.ready``) and another fires it without knowing who list
 
 * :func:`on_erase` / :func:`customers_erased`: a customer's data was erased (members' privacy
   rights); every listener forgets what it holds of these customers (the event lake does).
+* :func:`on_events` / :func:`events_recorded`: new behaviour events were made durable (ingested
+  through the API or a file, or emitted by the platform itself after a binding, an order, a task);
+  listeners keep live figures in step (task progress, leaderboards, segment freshness).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 EraseListener = Callable[[int, list[int]], None]
 _erase_listeners: list[EraseListener] = []
@@ -24,3 +31,30 @@ def customers_erased(brand_id: int, customer_ids: Iterable[int]) -> None:
     ids = sorted(set(customer_ids))
     for listener in list(_erase_listeners):
         listener(brand_id, ids)
+
+
+EventsListener = Callable[[int, Sequence[dict[str, Any]]], None]
+_events_listeners: list[EventsListener] = []
+
+
+def on_events(listener: EventsListener) -> None:
+    """Register ``listener(brand_id, events)``, called once a batch of new events is durable (after
+    the commit), with each event as stored in the lake: ``event_id``, ``type``, ``at`` and
+    ``received_at`` (microseconds since the epoch, UTC), ``customer_id``, ``store_id``, ``guide_id``,
+    ``content_id``, ``product_id``, ``sku_id``, ``amount_fen``, ``quantity``, ``properties`` (compact JSON text or
+    ``None``). A repeated event id is never passed twice. Listeners run in the ingesting
+    process and must be quick; registering the same one twice keeps one."""
+    if listener not in _events_listeners:
+        _events_listeners.append(listener)
+
+
+def events_recorded(brand_id: int, events: Sequence[dict[str, Any]]) -> None:
+    """Tell every listener about these new events. A listener that fails is logged and skipped: the
+    events are already acknowledged and the others still hear of them."""
+    if not events:
+        return
+    for listener in list(_events_listeners):
+        try:
+            listener(brand_id, events)
+        except Exception:
+            log.exception("events listener %r failed for brand %s", listener, brand_id)
