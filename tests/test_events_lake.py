@@ -224,3 +224,25 @@ def test_retention_drops_day_partitions_older_than_the_brands_policy(world: Any)
     # an id of a dropped day may come again: it is stored anew
     assert services.ingest(brand, [_view(1, cid) | {"at": "2025-04-21T10:00:00+00:00"}]).accepted == 1
     assert os.environ["SIYU_LAKE"].endswith("lake")
+
+
+def test_guide_listeners_hear_what_a_guide_did_and_a_failing_one_is_skipped() -> None:
+    from siyu.platform import hooks
+
+    heard: list[tuple[int, int, str, int | None]] = []
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("never reaches the caller")
+
+    def listener(brand_id: int, guide_id: int, kind: str, ref_id: int | None) -> None:
+        heard.append((brand_id, guide_id, kind, ref_id))
+
+    hooks.on_guide_done(broken)
+    hooks.on_guide_done(listener)
+    hooks.on_guide_done(listener)
+    try:
+        hooks.guide_done(1, 7, "learn.passed", 3)
+        assert heard == [(1, 7, "learn.passed", 3)]
+    finally:
+        hooks._guide_listeners.remove(broken)
+        hooks._guide_listeners.remove(listener)

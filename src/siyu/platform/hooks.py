@@ -6,6 +6,8 @@ start-up (its ``AppConfig.ready``) and another fires it without knowing who list
 * :func:`on_events` / :func:`events_recorded`: new behaviour events were made durable (ingested
   through the API or a file, or emitted by the platform itself after a binding, an order, a task);
   listeners keep live figures in step (task progress, leaderboards, segment freshness).
+* :func:`on_guide_done` / :func:`guide_done`: a guide did something other domains count that
+  involves no customer (finished a task, read an article, passed a quiz).
 """
 
 from __future__ import annotations
@@ -58,3 +60,26 @@ def events_recorded(brand_id: int, events: Sequence[dict[str, Any]]) -> None:
             listener(brand_id, events)
         except Exception:
             log.exception("events listener %r failed for brand %s", listener, brand_id)
+
+
+GuideListener = Callable[[int, int, str, int | None], None]
+_guide_listeners: list[GuideListener] = []
+
+
+def on_guide_done(listener: GuideListener) -> None:
+    """Register ``listener(brand_id, guide_id, kind, ref_id)``, called after the commit of something
+    a guide did that other domains count (no customer involved, so not a behaviour event): kinds
+    such as ``"task.done"`` (ref: the assignment), ``"learn.read"`` (the article), ``"learn.passed"``
+    (the quiz). Registering the same one twice keeps one."""
+    if listener not in _guide_listeners:
+        _guide_listeners.append(listener)
+
+
+def guide_done(brand_id: int, guide_id: int, kind: str, ref_id: int | None = None) -> None:
+    """Tell every listener that a guide did ``kind`` (call it on commit). A failing listener is
+    logged and skipped."""
+    for listener in list(_guide_listeners):
+        try:
+            listener(brand_id, guide_id, kind, ref_id)
+        except Exception:
+            log.exception("guide listener %r failed for %s of guide %s", listener, kind, guide_id)
