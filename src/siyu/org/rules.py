@@ -81,6 +81,7 @@ class Perm(StrEnum):
     EVENTS_INGEST = "events.ingest"  # send behaviour events (the ingestion API, systems)
     SEGMENTS_VIEW = "segments.view"  # read segments, their counts, samples (masked), overlaps and history
     SEGMENTS_MANAGE = "segments.manage"  # define, edit, share and materialise segments
+    INCENTIVES_MANAGE = "incentives.manage"  # reward mall, redemptions, benchmark rules, coin reversals
 
 
 PERM_LABELS: dict[Perm, StrOrPromise] = {
@@ -115,6 +116,7 @@ PERM_LABELS: dict[Perm, StrOrPromise] = {
     Perm.EVENTS_INGEST: _("Send behaviour events"),
     Perm.SEGMENTS_VIEW: _("Read segments"),
     Perm.SEGMENTS_MANAGE: _("Define and materialise segments"),
+    Perm.INCENTIVES_MANAGE: _("Manage the reward mall, benchmark rules and coins"),
 }
 
 _EVERY_STAFF = {
@@ -151,6 +153,7 @@ ROLE_PERMS: dict[Role, frozenset[str]] = {
             Perm.ORDERS_IMPORT,
             Perm.SEGMENTS_VIEW,
             Perm.SEGMENTS_MANAGE,
+            Perm.INCENTIVES_MANAGE,
         }
     ),
     Role.REGION_MANAGER: frozenset(_EVERY_STAFF | _MANAGERS | {Perm.ORG_STORE, Perm.ORG_STAFF}),
