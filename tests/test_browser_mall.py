@@ -22,7 +22,7 @@ from siyu.inventory import services as stock
 from siyu.orders.models import Order
 from tests import test_browser
 from tests.stock_factory import running_shoe
-from tests.test_browser import PHONE, RESULTS, Steps, in_the_database
+from tests.test_browser import RESULTS, Steps, in_the_database, no_sideways_scroll, on_a_phone
 
 browser = test_browser.browser  # the headless Chromium fixture of the browser tests
 
@@ -36,18 +36,6 @@ class Walk(Steps):
         if os.environ.get("SIYU_SCREENSHOTS"):
             RESULTS.mkdir(exist_ok=True)
             self.page.screenshot(path=str(RESULTS / f"{self.test_name}-{name}.png"), full_page=True)
-
-
-def _phone(browser: Any, locale: str = "zh-CN") -> tuple[Any, Any]:
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale=locale)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    return context, page
-
-
-def _no_sideways_scroll(page: Any) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{page.url} is {width}px wide on a {PHONE['width']}px phone"
 
 
 @pytest.fixture
@@ -70,12 +58,12 @@ def test_a_customer_orders_pays_and_tracks_while_the_store_fulfils(
     from playwright.sync_api import expect
 
     base = live_server.url
-    customer_context, page = _phone(browser)
+    customer_context, page = on_a_phone(browser)
     step = Walk(page, request.node.name)
 
     with step("lands-on-the-nearest-store-of-her-city"):
         page.goto(f"{base}/m/?brand={world.brand.code}")  # the mall's address for one brand
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
         page.locator("nav.chips").get_by_role("link", name=re.compile("上海")).click()
         page.wait_for_load_state()
         step.shot("landing")
@@ -85,7 +73,7 @@ def test_a_customer_orders_pays_and_tracks_while_the_store_fulfils(
         page.wait_for_load_state()
         step.shot("store")
         expect(page.locator("h1").first).to_contain_text(re.compile("旗舰店|五角场店"))
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
 
     with step("the-product-page-shows-the-citys-stock"):
         page.get_by_role("link", name=re.compile("飞跃跑鞋")).first.click()
@@ -97,7 +85,7 @@ def test_a_customer_orders_pays_and_tracks_while_the_store_fulfils(
         expect(availability).to_contain_text("上海")
         expect(availability).to_contain_text("2")
         expect(availability).to_contain_text("五角场店")
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
 
     with step("adds-to-cart-and-checks-out-for-delivery"):
         page.get_by_role("button", name="加入购物车").click()
@@ -110,7 +98,7 @@ def test_a_customer_orders_pays_and_tracks_while_the_store_fulfils(
         page.fill("input[name=district]", "杨浦区")
         page.fill("input[name=address]", "国定路 1 号")
         step.shot("checkout")
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
         page.get_by_role("button", name=re.compile("提交订单")).click()
         page.wait_for_load_state()
         step.shot("pay")
@@ -124,7 +112,7 @@ def test_a_customer_orders_pays_and_tracks_while_the_store_fulfils(
     order = in_the_database(lambda: Order.objects.get())
     assert order.status in {"paid", "allocated"}, order.status
 
-    staff_context, staff = _phone(browser)
+    staff_context, staff = on_a_phone(browser)
     staff_step = Walk(staff, request.node.name + "-staff")
     with staff_step("the-store-packs-and-ships"):
         staff.goto(base + reverse("guide:login"))
@@ -137,7 +125,7 @@ def test_a_customer_orders_pays_and_tracks_while_the_store_fulfils(
         staff.get_by_role("link", name=re.compile(order.number)).first.click()
         staff.wait_for_load_state()
         staff_step.shot("parcel")
-        _no_sideways_scroll(staff)
+        no_sideways_scroll(staff)
         staff.click("button[value=pack]")
         staff.wait_for_load_state()
         staff.fill("input[name=carrier]", "顺丰速运")
@@ -173,7 +161,7 @@ def test_a_customer_orders_pays_and_tracks_while_the_store_fulfils(
         second = in_the_database(lambda: Order.objects.exclude(status="completed").get())
         assert second.mode == "pickup"
 
-    manager_context, manager = _phone(browser)
+    manager_context, manager = on_a_phone(browser)
     manager_step = Walk(manager, request.node.name + "-manager")
     with manager_step("the-flagship-sets-it-out-and-hands-it-over-with-her-code"):
         manager.goto(base + reverse("guide:login"))
