@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "siyu.orders",
     "siyu.events",
     "siyu.segments",
+    "siyu.contests",  # PK contests and the performance feed (helper-contests)
+    "siyu.learning",  # knowledge base, quizzes, knowledge contests (helper-contests)
 ]
 
 MIDDLEWARE = [
