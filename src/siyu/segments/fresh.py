@@ -29,6 +29,7 @@ within a second of the event's acknowledgement, without evaluating the whole bra
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import queue
 import threading
@@ -306,9 +307,8 @@ def refresh_customers(
         snap = Snapshot(brand_id, chunk, kinds, since)
         try:
             for seg, _b in chosen:
-                applied = _apply(
-                    seg.pk, chunk, snap, resolve, trigger, lambda c=chunk: Snapshot(brand_id, c, kinds, since)
-                )
+                again = functools.partial(Snapshot, brand_id, chunk, kinds, since)
+                applied = _apply(seg.pk, chunk, snap, resolve, trigger, again)
                 if applied is not None:
                     done.append(applied)
         finally:
