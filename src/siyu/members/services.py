@@ -339,6 +339,7 @@ tag_labels = _facts.tag_labels
 live_customer_ids = _facts.live_customer_ids
 customer_ids_by_phones = _facts.customer_ids_by_phones
 customer_ids_of_guide = _facts.customer_ids_of_guide
+tier_levels = _profile.tier_levels  # the brand's tiers, for the segment builder's tier choices
 
 
 # --- what the events domain needs: identities to customers, in batches (helper-events) ----------
