@@ -26,6 +26,11 @@ WEEKS = 4  # runs: one a week over the last four weeks, and one at the end of hi
 LIST_SIZE = 300
 
 
+def list_size(customers: int) -> int:
+    """The uploaded list: a tenth of the customers, at most :data:`LIST_SIZE`."""
+    return min(LIST_SIZE, max(1, customers // 10))
+
+
 def segments_exist(ctx: Context) -> bool:
     from siyu.segments import services as segments
 
@@ -60,7 +65,7 @@ def definitions(ctx: Context) -> list[dict[str, Any]]:
     flagship = stores.get(P.FLAGSHIP_STORE_CODE)
     rng = random.Random(f"{ctx.config.seed}:segments")
     pool = sorted(_customer_ids(ctx))
-    uploaded = sorted(rng.sample(pool, min(LIST_SIZE, len(pool)))) if pool else []
+    uploaded = sorted(rng.sample(pool, list_size(len(pool)))) if pool else []
 
     out: list[dict[str, Any]] = [
         {
