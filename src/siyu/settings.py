@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "siyu.orders",
     "siyu.events",
     "siyu.segments",
+    "siyu.tasks",
 ]
 
 MIDDLEWARE = [
