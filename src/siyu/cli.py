@@ -786,5 +786,34 @@ def stock_check(brand_code: str) -> None:
     console.print(_("The ledger balances."))
 
 
+# --- Behaviour events (helper-ingest) --------------------------------------------------------------
+@main.group("events")
+def events_group() -> None:
+    """The event lake: `siyu events compact`, `siyu events describe` (ADR 0011)."""
+
+
+@events_group.command("compact")
+def events_compact() -> None:
+    """Move the write-ahead log into the lake's Parquet files now (a job does it every minute)."""
+    setup_django()
+    from siyu.events import services as events
+
+    done = events.compact()
+    _console().print(
+        _("%(events)s events compacted into %(files)s files; %(skipped)s repeated ids left out.")
+        % {"events": f"{done.events:,}", "files": done.files, "skipped": f"{done.skipped:,}"}
+    )
+
+
+@events_group.command("describe")
+def events_describe() -> None:
+    """Where the lake is and what it holds (brands, Parquet files, WAL files)."""
+    setup_django()
+    from siyu.events import lake
+
+    for key, value in lake.describe().items():
+        _console().print(f"{key}: {value}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

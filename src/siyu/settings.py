@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "siyu.events",
     "siyu.segments",
     "siyu.tasks",
+    "siyu.contests",  # PK contests and the performance feed (helper-contests)
+    "siyu.learning",  # knowledge base, quizzes, knowledge contests (helper-contests)
 ]
 
 MIDDLEWARE = [

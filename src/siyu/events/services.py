@@ -90,6 +90,14 @@ def _writer() -> wal.Writer:
         return found
 
 
+def close_writers() -> None:
+    """Close the process's WAL files (tests, and a process about to exit cleanly)."""
+    with _writers_lock:
+        for writer in _writers.values():
+            writer.close()
+        _writers.clear()
+
+
 # --- reference look-ups, cached a minute per process ----------------------------------------------------
 _refs: dict[tuple[str, int], tuple[float, Any]] = {}
 
@@ -122,6 +130,10 @@ def _products(brand_id: int) -> tuple[set[int], dict[str, int]]:
         return {p.product_id for p in rows}, {p.code: p.product_id for p in rows}
 
     return _cached("products", brand_id, load)
+
+
+def _forget(kind: str, brand_id: int) -> None:
+    _refs.pop((kind, brand_id), None)
 
 
 def forget_caches() -> None:
@@ -169,10 +181,18 @@ def _resolve(brand_id: int, good: list[tuple[int, rules.Checked]], result: Inges
     given_ids = {e.customer_id for _, e in good if e.customer_id is not None}
     by_id: dict[int, int] = members.customer_roots(brand_id, given_ids) if given_ids else {}
     store_ids, store_codes = _stores(brand_id)
+    if any(e.store is not None and e.store not in store_ids and e.store not in store_codes for _, e in good):
+        _forget("stores", brand_id)  # a store opened within the cache's minute
+        store_ids, store_codes = _stores(brand_id)
+    if any(e.guide_id is not None and e.guide_id not in _guides(brand_id) for _, e in good):
+        _forget("guides", brand_id)
     product_ids: set[int] = set()
     product_codes: dict[str, int] = {}
     if any(e.product is not None for _, e in good):
         product_ids, product_codes = _products(brand_id)
+        if any(e.product not in product_ids and e.product not in product_codes for _, e in good if e.product):
+            _forget("products", brand_id)
+            product_ids, product_codes = _products(brand_id)
     sku_refs = [e.sku for _, e in good if e.sku is not None]
     sku_product: dict[int, int] = {}
     sku_codes: dict[str, int] = {}
@@ -321,6 +341,93 @@ def emit_on_commit(brand_id: int, events: Iterable[EventIn]) -> None:
     """:func:`emit` once the caller's transaction commits (at once outside one)."""
     batch = list(events)
     transaction.on_commit(lambda: emit(brand_id, batch))
+
+
+# What a touch of the members domain is as an event (purchases arrive from orders as "order").
+TOUCH_TYPES = {
+    "scan": "scan",
+    "share_visit": "click",
+    "wecom_add": "add_friend",
+    "live": "custom:live",
+    "register": "custom:register",
+}
+
+
+def _flat(properties: Any) -> dict[str, Any]:
+    """Only the scalar properties (the lake keeps a flat object)."""
+    return {str(k): v for k, v in dict(properties or {}).items() if isinstance(v, str | int | float | bool)}
+
+
+def emit_touch(
+    brand_id: int,
+    touch_id: int,
+    kind: str,
+    customer_id: int,
+    at: dt.datetime,
+    *,
+    store_id: int | None = None,
+    guide_id: int | None = None,
+    properties: Any = None,
+) -> None:
+    """members: a touch was recorded (a code scanned, the guide added on WeCom, a share link opened);
+    its event (``touch:<id>``) once the caller commits. Purchases, imports and POS touches are left
+    to the orders' own events."""
+    kind_of_event = TOUCH_TYPES.get(str(kind))
+    if kind_of_event is None:
+        return
+    props = _flat(properties) | {"touch": str(kind)}
+    event = EventIn(f"touch:{touch_id}", kind_of_event, at, customer_id, store_id, guide_id, properties=props)
+    emit_on_commit(brand_id, [event])
+
+
+def emit_binding(
+    brand_id: int,
+    binding_id: int,
+    customer_id: int,
+    at: dt.datetime,
+    *,
+    store_id: int | None,
+    guide_id: int | None,
+    source: str,
+    previous_guide_id: int | None = None,
+) -> None:
+    """members: a customer was bound to a guide or a store (made or changed): ``custom:bind``
+    (``binding:<id>``) once the caller commits."""
+    props: dict[str, Any] = {"source": source}
+    if previous_guide_id is not None:
+        props["previous_guide"] = previous_guide_id
+    event = EventIn(f"binding:{binding_id}", "custom:bind", at, customer_id, store_id, guide_id, properties=props)
+    emit_on_commit(brand_id, [event])
+
+
+def emit_order(
+    brand_id: int,
+    order_id: int,
+    customer_id: int,
+    at: dt.datetime,
+    *,
+    amount_fen: int,
+    refund: bool = False,
+    store_id: int | None = None,
+    guide_id: int | None = None,
+    number: str = "",
+    channel: str = "",
+) -> None:
+    """orders: an order was paid (``order``, id ``order:<id>:paid``) or refunded (``refund``, id
+    ``order:<id>:refund``), with its amount in fen, once the caller commits; a retry of the same
+    fact is a duplicate, never a second event."""
+    props = {k: v for k, v in {"number": number, "channel": channel}.items() if v}
+    event = EventIn(
+        f"order:{order_id}:{'refund' if refund else 'paid'}",
+        "refund" if refund else "order",
+        at,
+        customer_id,
+        store_id,
+        guide_id,
+        amount_fen=amount_fen,
+        properties=props or None,
+    )
+    emit_on_commit(brand_id, [event])
 
 
 def _as_raw(e: EventIn) -> dict[str, Any]:

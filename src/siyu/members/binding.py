@@ -181,8 +181,10 @@ def _write(
     actor: str,
     outcome: str,
 ) -> BindResult:
+    from siyu.events import services as events  # here: events reads members at import
+
     policy = policy_of(c.brand_id)
-    Binding.objects.create(
+    made = Binding.objects.create(
         brand_id=c.brand_id,
         customer=c,
         guide_id=guide_id,
@@ -193,6 +195,10 @@ def _write(
         actor_label=actor[:120],
         at=now,
     )
+    events.emit_binding(
+        c.brand_id, made.pk, c.pk, now,
+        store_id=store_id, guide_id=guide_id, source=source, previous_guide_id=c.guide_id,
+    )  # fmt: skip
     c.guide_id, c.store_id, c.bound_at = guide_id, store_id, now
     c.protected_until = now + dt.timedelta(days=policy.protection_days) if guide_id is not None else None
     c.save(update_fields=["guide", "store", "bound_at", "protected_until"])

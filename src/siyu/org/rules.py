@@ -84,6 +84,11 @@ class Perm(StrEnum):
     TASKS_VIEW = "tasks.view"  # read tasks, their progress and the completion dashboards within reach
     TASKS_MANAGE = "tasks.manage"  # design, publish and close guide tasks; remind guides
     TASKS_APPROVE = "tasks.approve"  # approve or reject store-action photos within reach
+    CONTESTS_VIEW = "contests.view"  # PK contests' boards and results in the console
+    CONTESTS_MANAGE = "contests.manage"  # design, start and settle PK contests
+    FEED_MODERATE = "contests.feed"  # hide feed posts, set who guides see in the feed
+    LEARNING_VIEW = "learning.view"  # the knowledge base, quizzes and their results in the console
+    LEARNING_MANAGE = "learning.manage"  # write articles, scripts, videos and quizzes; knowledge contests
 
 
 PERM_LABELS: dict[Perm, StrOrPromise] = {
@@ -121,6 +126,11 @@ PERM_LABELS: dict[Perm, StrOrPromise] = {
     Perm.TASKS_VIEW: _("Read guide tasks and their progress"),
     Perm.TASKS_MANAGE: _("Design, publish and close guide tasks"),
     Perm.TASKS_APPROVE: _("Approve store-action photos"),
+    Perm.CONTESTS_VIEW: _("Read PK contests and their boards"),
+    Perm.CONTESTS_MANAGE: _("Design, start and settle PK contests"),
+    Perm.FEED_MODERATE: _("Moderate the performance feed"),
+    Perm.LEARNING_VIEW: _("Read the knowledge base and training results"),
+    Perm.LEARNING_MANAGE: _("Manage the knowledge base, quizzes and knowledge contests"),
 }
 
 _EVERY_STAFF = {
@@ -134,6 +144,8 @@ _EVERY_STAFF = {
 }
 _MANAGERS = {
     Perm.HQ_CONSOLE,
+    Perm.CONTESTS_VIEW,
+    Perm.LEARNING_VIEW,
     Perm.MEMBERS_BIND,
     Perm.MEMBERS_CODES,
     Perm.MEMBERS_EXPORT,
@@ -157,6 +169,9 @@ ROLE_PERMS: dict[Role, frozenset[str]] = {
             Perm.ORDERS_IMPORT,
             Perm.SEGMENTS_VIEW,
             Perm.SEGMENTS_MANAGE,
+            Perm.CONTESTS_MANAGE,
+            Perm.FEED_MODERATE,
+            Perm.LEARNING_MANAGE,
         }
     ),
     Role.REGION_MANAGER: frozenset(_EVERY_STAFF | _MANAGERS | {Perm.ORG_STORE, Perm.ORG_STAFF}),
@@ -193,6 +208,8 @@ TOKEN_PERMS: tuple[str, ...] = (
     Perm.SEGMENTS_VIEW,
     Perm.EVENTS_INGEST,
     Perm.TASKS_VIEW,
+    Perm.CONTESTS_VIEW,
+    Perm.LEARNING_VIEW,
 )
 
 # Who may manage whom: a manager manages only roles below her own.

@@ -631,7 +631,7 @@ def store_managers(brand_id: int, store_ids: Iterable[int]) -> dict[int, list[St
     return found
 
 
-def staff_phones(brand_id: int, staff_ids: Iterable[int]) -> dict[int, str]:
+def phones_of_staff(brand_id: int, staff_ids: Iterable[int]) -> dict[int, str]:
     """The mobile numbers of these members of staff (those who have one): where reminders go."""
     rows = Staff.objects.filter(brand_id=brand_id, pk__in=list(staff_ids)).exclude(phone=None).exclude(phone="")
     return {pk: str(phone) for pk, phone in rows.values_list("pk", "phone")}
@@ -688,3 +688,14 @@ def staff_names(brand_id: int, staff_ids: Iterable[int]) -> list[tuple[int, str]
             Staff.objects.filter(brand_id=brand_id, pk__in=ids[start : start + 5_000]).values_list("pk", "name")
         )
     return found
+
+
+def staff_phones(brand_id: int) -> list[str]:
+    """The mobile numbers of the brand's staff (those who have one): contests leave out what staff
+    buy, share or befriend as customers themselves."""
+    return [p for p in Staff.objects.filter(brand_id=brand_id).exclude(phone=None).values_list("phone", flat=True) if p]
+
+
+def region_names(brand_id: int) -> dict[int, str]:
+    """The brand's regions (branch companies): id -> name, in code order."""
+    return dict(Region.objects.filter(brand_id=brand_id).order_by("code").values_list("pk", "name"))

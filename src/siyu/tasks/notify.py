@@ -69,7 +69,7 @@ def remind(brand_id: int, guide_id: int, text: str, *, assignment_id: int | None
         if rules.reminders_left(sent, now) <= 0:
             return None
         info = org.staff_info(brand_id, guide_id)
-        phone = org.staff_phones(brand_id, [guide_id]).get(guide_id)
+        phone = org.phones_of_staff(brand_id, [guide_id]).get(guide_id)
         ref = _send(brand_id, phone, text, PURPOSE_REMIND)
         return Reminder.objects.create(
             brand_id=brand_id,
@@ -167,7 +167,7 @@ def escalate(*, now: dt.datetime | None = None) -> int:
             if not marked:
                 continue
             managers = org.store_managers(brand_id, [store_id]).get(store_id, [])
-            phones = org.staff_phones(brand_id, [m.id for m in managers])
+            phones = org.phones_of_staff(brand_id, [m.id for m in managers])
             text = ngettext(
                 "[%(brand)s] %(n)d task of your team is overdue. See the workbench: Today, overdue.",
                 "[%(brand)s] %(n)d tasks of your team are overdue. See the workbench: Today, overdue.",
