@@ -14,15 +14,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from collections.abc import Iterable, Sequence
-from types import ModuleType
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, F
 
+from siyu.incentives import services as incentives
+from siyu.learning import services as learning
 from siyu.platform import clock, hooks
 from siyu.tasks import rules
 from siyu.tasks.models import (
@@ -40,28 +40,6 @@ from siyu.tasks.models import (
 
 log = logging.getLogger(__name__)
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
-
-
-def _optional(module: str) -> ModuleType | None:
-    """A domain's services module that may not be installed yet (incentives, learning)."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-
-
-def incentives() -> ModuleType | None:
-    return _optional("siyu.incentives.services")
-
-
-def leaderboards() -> ModuleType | None:
-    return _optional("siyu.incentives.leaderboards")
-
-
-def learning() -> ModuleType | None:
-    return _optional("siyu.learning.services")
 
 
 # --- credits ---------------------------------------------------------------------------------
@@ -126,14 +104,10 @@ def complete(assignment_id: int, *, at: dt.datetime | None = None) -> bool:
 
 def pay(a: Assignment, *, at: dt.datetime) -> bool:
     """Pay a done assignment's coins and count it on the leaderboards, in the caller's transaction.
-    Both calls are idempotent on ``task:<id>``. Without the incentives domain installed nothing is
-    paid yet (``paid_at`` stays empty and :func:`pay_pending` pays later)."""
-    coins_module, boards = incentives(), leaderboards()
-    if coins_module is None or boards is None:
-        return False
+    Both calls are idempotent on ``task:<id>``, so paying again pays nothing more."""
     key = f"task:{a.pk}"
     if a.coins > 0:
-        coins_module.award(
+        incentives.award(
             a.brand_id,
             a.guide_id,
             a.coins,
@@ -142,7 +116,7 @@ def pay(a: Assignment, *, at: dt.datetime) -> bool:
             source_type="task",
             source_id=a.pk,
         )
-    boards.record(
+    incentives.leaderboards.record(
         a.brand_id,
         "tasks_done",
         a.guide_id,
@@ -157,10 +131,8 @@ def pay(a: Assignment, *, at: dt.datetime) -> bool:
 
 
 def pay_pending(limit: int = 5_000) -> int:
-    """Pay done assignments not yet paid (the incentives domain arrived later, or a payment
-    failed): each in its own transaction, idempotent. Returns how many were paid."""
-    if incentives() is None or leaderboards() is None:
-        return 0
+    """Pay done assignments not yet paid (done before this release, or a payment that failed and
+    was logged): each in its own transaction, idempotent. Returns how many were paid."""
     paid = 0
     now = clock.now()
     ids = list(
@@ -344,15 +316,14 @@ def _photos(items: list[Assignment]) -> list[tuple[int, str, str]]:
 
 
 def _learning(brand_id: int, items: list[Assignment]) -> list[tuple[int, str, str]]:
-    learn = learning()
-    if learn is None or not items:
+    if not items:
         return []
     out: list[tuple[int, str, str]] = []
     for a in items:
         ref = a.task.learn_ref
         if ref is None:
             continue
-        check = learn.has_read if a.task.learn_kind == LearnKind.READ else learn.has_passed
+        check = learning.has_read if a.task.learn_kind == LearnKind.READ else learning.has_passed
         if check(brand_id, a.guide_id, ref):
             out.append((a.pk, f"learn:{ref}", Credit.Source.LEARN))
     return out
