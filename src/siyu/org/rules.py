@@ -81,6 +81,12 @@ class Perm(StrEnum):
     EVENTS_INGEST = "events.ingest"  # send behaviour events (the ingestion API, systems)
     SEGMENTS_VIEW = "segments.view"  # read segments, their counts, samples (masked), overlaps and history
     SEGMENTS_MANAGE = "segments.manage"  # define, edit, share and materialise segments
+    CONTESTS_VIEW = "contests.view"  # PK contests' boards and results in the console
+    CONTESTS_MANAGE = "contests.manage"  # design, start and settle PK contests
+    FEED_MODERATE = "contests.feed"  # hide feed posts, set who guides see in the feed
+    LEARNING_VIEW = "learning.view"  # the knowledge base, quizzes and their results in the console
+    LEARNING_MANAGE = "learning.manage"  # write articles, scripts, videos and quizzes; knowledge contests
+    INCENTIVES_MANAGE = "incentives.manage"  # reward mall, redemptions, benchmark rules, coin reversals
 
 
 PERM_LABELS: dict[Perm, StrOrPromise] = {
@@ -115,6 +121,12 @@ PERM_LABELS: dict[Perm, StrOrPromise] = {
     Perm.EVENTS_INGEST: _("Send behaviour events"),
     Perm.SEGMENTS_VIEW: _("Read segments"),
     Perm.SEGMENTS_MANAGE: _("Define and materialise segments"),
+    Perm.CONTESTS_VIEW: _("Read PK contests and their boards"),
+    Perm.CONTESTS_MANAGE: _("Design, start and settle PK contests"),
+    Perm.FEED_MODERATE: _("Moderate the performance feed"),
+    Perm.LEARNING_VIEW: _("Read the knowledge base and training results"),
+    Perm.LEARNING_MANAGE: _("Manage the knowledge base, quizzes and knowledge contests"),
+    Perm.INCENTIVES_MANAGE: _("Manage the reward mall, benchmark rules and coins"),
 }
 
 _EVERY_STAFF = {
@@ -128,6 +140,8 @@ _EVERY_STAFF = {
 }
 _MANAGERS = {
     Perm.HQ_CONSOLE,
+    Perm.CONTESTS_VIEW,
+    Perm.LEARNING_VIEW,
     Perm.MEMBERS_BIND,
     Perm.MEMBERS_CODES,
     Perm.MEMBERS_EXPORT,
@@ -151,6 +165,10 @@ ROLE_PERMS: dict[Role, frozenset[str]] = {
             Perm.ORDERS_IMPORT,
             Perm.SEGMENTS_VIEW,
             Perm.SEGMENTS_MANAGE,
+            Perm.CONTESTS_MANAGE,
+            Perm.FEED_MODERATE,
+            Perm.LEARNING_MANAGE,
+            Perm.INCENTIVES_MANAGE,
         }
     ),
     Role.REGION_MANAGER: frozenset(_EVERY_STAFF | _MANAGERS | {Perm.ORG_STORE, Perm.ORG_STAFF}),
@@ -181,6 +199,8 @@ TOKEN_PERMS: tuple[str, ...] = (
     Perm.ORDERS_IMPORT,
     Perm.SEGMENTS_VIEW,
     Perm.EVENTS_INGEST,
+    Perm.CONTESTS_VIEW,
+    Perm.LEARNING_VIEW,
 )
 
 # Who may manage whom: a manager manages only roles below her own.

@@ -592,3 +592,14 @@ def guides_by_login(brand_id: int) -> dict[str, StaffInfo]:
         if s.phone:
             found[s.phone] = info
     return found
+
+
+def staff_phones(brand_id: int) -> list[str]:
+    """The mobile numbers of the brand's staff (those who have one): contests leave out what staff
+    buy, share or befriend as customers themselves."""
+    return [p for p in Staff.objects.filter(brand_id=brand_id).exclude(phone=None).values_list("phone", flat=True) if p]
+
+
+def region_names(brand_id: int) -> dict[int, str]:
+    """The brand's regions (branch companies): id -> name, in code order."""
+    return dict(Region.objects.filter(brand_id=brand_id).order_by("code").values_list("pk", "name"))
