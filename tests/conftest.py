@@ -27,9 +27,28 @@ def _fresh_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _own_event_lake(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test's event lake (WAL and Parquet, ADR 0011) is a directory of its own, never ./var/lake:
+    server-side events of orders and members land there once a transaction commits."""
+    monkeypatch.setenv("SIYU_LAKE", str(tmp_path_factory.mktemp("lake")))
+    yield
+    from siyu.events import services as events
+
+    events.close_writers()
+    events.forget_caches()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings: Any) -> None:
     """PBKDF2 at production strength costs ~0.3 s a password; tests do not need that."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _segments_fresh_inline(settings: Any) -> None:
+    """Event-triggered segment updates (ADR 0016) run on the ingesting thread in tests, where the
+    test's database transaction is visible, not on the freshener thread."""
+    settings.SIYU_SEGMENTS_FRESH = "inline"
 
 
 @dataclass

@@ -88,6 +88,19 @@ def in_the_database(query: Callable[[], T]) -> T:
         return pool.submit(run).result()
 
 
+def on_a_phone(browser: Any, locale: str = "zh-CN") -> tuple[Any, Any]:
+    """A new browser context the size of a phone (touch, mobile) and its page."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale=locale)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return context, page
+
+
+def no_sideways_scroll(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{page.url} is {width}px wide on a {PHONE['width']}px phone"
+
+
 def _sign_in(page: Any, base: str, login_url: str, username: str) -> None:
     page.goto(base + login_url)
     page.fill("input[name=username]", username)

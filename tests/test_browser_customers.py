@@ -15,24 +15,12 @@ from django.urls import reverse
 
 from siyu.demo import personas
 from tests import test_browser
-from tests.test_browser import PHONE, Steps, _sign_in, in_the_database
+from tests.test_browser import Steps, _sign_in, in_the_database, no_sideways_scroll, on_a_phone
 
 browser = test_browser.browser  # the headless Chromium fixture of the browser tests
 
 pytestmark = pytest.mark.browser
 DESK = {"width": 1280, "height": 800}
-
-
-def _on_a_phone(browser: Any) -> tuple[Any, Any]:
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    return context, page
-
-
-def _no_sideways_scroll(page: Any) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page is {width}px wide on a {PHONE['width']}px phone"
 
 
 def test_the_hq_menu_and_the_customer_filters_fold_on_a_phone_and_open_by_keyboard(
@@ -41,7 +29,7 @@ def test_the_hq_menu_and_the_customer_filters_fold_on_a_phone_and_open_by_keyboa
     from playwright.sync_api import expect
 
     base = live_server.url
-    context, page = _on_a_phone(browser)
+    context, page = on_a_phone(browser)
     step = Steps(page, request.node.name)
 
     with step("sign-in"):
@@ -54,7 +42,7 @@ def test_the_hq_menu_and_the_customer_filters_fold_on_a_phone_and_open_by_keyboa
         expect(summary).to_be_visible()
         expect(summary).to_contain_text("顾客")  # the current group
         expect(page.locator(".navmenu-panel")).to_be_hidden()
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
 
     with step("the-keyboard-opens-it-and-follows-a-page"):
         summary.focus()
@@ -63,7 +51,7 @@ def test_the_hq_menu_and_the_customer_filters_fold_on_a_phone_and_open_by_keyboa
         expect(panel).to_be_visible()
         groups = panel.locator("h2").all_inner_texts()
         assert groups[:3] == ["概览", "组织架构", "顾客"] and "系统" not in groups  # no audit, no tokens for her
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
         panel.get_by_role("link", name="合并记录").click()
         expect(page).to_have_url(re.compile(re.escape(reverse("hq:merge_list")) + r"$"))
 
@@ -78,7 +66,7 @@ def test_the_hq_menu_and_the_customer_filters_fold_on_a_phone_and_open_by_keyboa
         page.wait_for_load_state()
         expect(page.locator("details.filter-box > summary")).to_have_text("筛选（1）")
         expect(page.locator("form.filters")).to_be_hidden()
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
 
     context.close()
 
@@ -113,7 +101,7 @@ def test_the_scan_page_confirms_a_number_with_the_texted_code_before_it_shows_he
     me = f"{base}{reverse('mall_me', args=[world.flagship.code])}"
     number = personas.CUSTOMER_PHONE
 
-    impostor, page = _on_a_phone(browser)
+    impostor, page = on_a_phone(browser)
     step = Steps(page, request.node.name)
 
     with step("a-typed-number-without-the-code-shows-nothing-of-her"):
@@ -127,7 +115,7 @@ def test_the_scan_page_confirms_a_number_with_the_texted_code_before_it_shows_he
         expect(page.locator("body")).not_to_contain_text(personas.CUSTOMER_NAME)
     impostor.close()
 
-    context, page = _on_a_phone(browser)
+    context, page = on_a_phone(browser)
     step.page = page
 
     with step("she-asks-for-a-code-and-the-sandbox-shows-it"):
@@ -140,7 +128,7 @@ def test_the_scan_page_confirms_a_number_with_the_texted_code_before_it_shows_he
         texted = page.locator(".sandbox-code").inner_text().strip()
         assert re.fullmatch(r"\d{6}", texted)
         expect(page.locator("input[name=phone]")).to_have_value(number)  # kept for the next step
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
 
     with step("a-wrong-code-is-refused"):
         page.fill("input[name=code]", f"{(int(texted) + 1) % 10**6:06d}")
@@ -156,6 +144,6 @@ def test_the_scan_page_confirms_a_number_with_the_texted_code_before_it_shows_he
         page.click("text=我的资料与授权")
         expect(page).to_have_url(me)
         expect(page.locator("body")).to_contain_text("138****8000")
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
 
     context.close()

@@ -246,3 +246,50 @@ def test_guide_listeners_hear_what_a_guide_did_and_a_failing_one_is_skipped() ->
     finally:
         hooks._guide_listeners.remove(broken)
         hooks._guide_listeners.remove(listener)
+
+
+def test_concurrent_appends_share_fsyncs_and_every_record_is_whole(lake_dir: Path, monkeypatch: Any) -> None:
+    """Group commit: threads appending at once are acknowledged by fewer fsyncs than appends, and
+    each append returns only after an fsync that covered its record."""
+    import threading
+
+    synced_size = [0]  # how much of the file the latest fsync covered
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        size = os.fstat(fd).st_size
+        real_fsync(fd)
+        __import__("time").sleep(0.005)  # a slow disk: appends pile up behind one fsync
+        synced_size[0] = max(synced_size[0], size)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    writer = wal.Writer(lake.wal_dir())
+    errors: list[bytes] = []
+
+    def append(n: int) -> None:
+        for i in range(20):
+            payload = b'{"event_id":"t%d-%d"}\n' % (n, i)
+            writer.append(7, payload)
+            assert writer.path is not None
+            if payload not in writer.path.read_bytes()[: synced_size[0]]:
+                errors.append(payload)  # acknowledged before an fsync covered it
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.close()
+    assert errors == []
+    records = list(wal.read_records(writer.path))  # type: ignore[arg-type]
+    assert len(records) == 160 and {r.brand_id for r in records} == {7}
+    assert 0 < writer.fsyncs < 160
+
+
+def test_a_client_may_not_take_the_ids_of_the_platforms_own_events(world: Any) -> None:
+    brand = world.brand.pk
+    cid = world.customers["chen.guide"][0]
+    taken = services.ingest(brand, [_view(1, cid) | {"event_id": "order:1:paid"}])
+    assert (taken.accepted, [e.field for e in taken.errors]) == (0, ["event_id"])
+    own = services.emit(brand, [services.EventIn("order:1:paid", "order", dt.datetime(2025, 5, 1, tzinfo=dt.UTC), cid)])
+    assert own.accepted == 1

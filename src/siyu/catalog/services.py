@@ -346,6 +346,12 @@ def _check_image(data: bytes) -> pictures.ImageFacts:
     return facts
 
 
+def check_picture(data: bytes) -> pictures.ImageFacts:
+    """The platform's one check of an uploaded picture (PNG, JPEG or WebP read from its bytes, at
+    most 5 MB, each side 64–8000 px), for other domains that store pictures (the contests' feed)."""
+    return _check_image(data)
+
+
 # --- Store prices: a store's own price per SKU, set by HQ ---------------------------------------
 
 

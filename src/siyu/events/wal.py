@@ -67,15 +67,24 @@ def read_records(path: Path, start: int = 0) -> Iterator[Record]:
 
 
 class Writer:
-    """The process's appender: one ``write`` and one ``fsync`` per call, serialised by a lock (a
-    threaded server shares it). Reopens after a fork (each server worker process gets its own file)."""
+    """The process's appender, shared by a threaded server's threads. Reopens after a fork (each
+    server worker process gets its own file).
+
+    **Group commit**: a call writes its record under the lock, then waits until an ``fsync`` has
+    covered it; the first thread to find its record unsynced runs the ``fsync`` for every record
+    written so far, so concurrent requests share one. :meth:`append` returns only once its record
+    is on disk."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the file, its offset
+        self._sync_lock = threading.Lock()  # one fsync at a time
         self._fd: int | None = None
         self._pid = 0
         self._size = 0
+        self._written = 0  # bytes written by this writer, over every file it had
+        self._synced = 0  # of which known to be on disk
+        self.fsyncs = 0  # how many fsyncs ran (group commit shows as fewer than appends)
         self.path: Path | None = None
 
     def _open(self) -> int:
@@ -92,23 +101,50 @@ class Writer:
             os.fsync(dir_fd)  # the new file's name is durable too
         finally:
             os.close(dir_fd)
+        if self._pid != os.getpid():  # a forked child starts its own count
+            self._written = self._synced = 0
         self._fd, self._pid, self._size = fd, os.getpid(), 0
         return fd
 
     def append(self, brand_id: int, payload: bytes) -> None:
-        record = encode(brand_id, payload)
+        self.append_many([(brand_id, payload)])
+
+    def append_many(self, records: list[tuple[int, bytes]]) -> None:
+        """Append records (one per brand of a batch) and return once they are all on disk."""
+        data = b"".join(encode(brand_id, payload) for brand_id, payload in records)
         with self._lock:
             fd = self._fd
             if fd is None or self._pid != os.getpid():
                 fd = self._open()
             elif self._size >= ROTATE_BYTES:
+                os.fsync(fd)  # everything written to the old file is on disk before it is let go
+                self._synced = self._written
                 os.close(fd)  # releases the lock: the compactor may now take the whole file
                 fd = self._open()
-            written = os.write(fd, record)
-            if written != len(record):  # pragma: no cover - a full disk
-                raise OSError(f"short write to the event WAL ({written} of {len(record)} bytes)")
-            os.fsync(fd)
+            written = os.write(fd, data)
+            if written != len(data):  # pragma: no cover - a full disk
+                raise OSError(f"short write to the event WAL ({written} of {len(data)} bytes)")
             self._size += written
+            self._written += written
+            mine = self._written
+        self._wait_synced(mine)
+
+    def _wait_synced(self, upto: int) -> None:
+        with self._sync_lock:
+            if self._synced >= upto:  # another thread's fsync covered this record
+                return
+            with self._lock:
+                if self._synced >= upto:
+                    return
+                assert self._fd is not None
+                fd = os.dup(self._fd)  # survives a rotation closing the original meanwhile
+                covered = self._written
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.fsyncs += 1
+            self._synced = max(self._synced, covered)
 
     def close(self) -> None:
         with self._lock:

@@ -26,7 +26,7 @@ from siyu.members.identity import live
 from siyu.members.models import Binding, BindingPolicy, BindingSource, Code, Customer, SecondaryGuide, Source
 from siyu.org import services as org
 from siyu.org.services import Perm, Role
-from siyu.platform import audit, clock
+from siyu.platform import audit, clock, hooks
 from siyu.platform.tenancy import Scope, get_scoped, restrict
 
 RECEIVER_ROLES = {Role.GUIDE.value, Role.STORE_MANAGER.value}
@@ -181,8 +181,10 @@ def _write(
     actor: str,
     outcome: str,
 ) -> BindResult:
+    from siyu.events import services as events  # here: events reads members at import
+
     policy = policy_of(c.brand_id)
-    Binding.objects.create(
+    made = Binding.objects.create(
         brand_id=c.brand_id,
         customer=c,
         guide_id=guide_id,
@@ -193,11 +195,18 @@ def _write(
         actor_label=actor[:120],
         at=now,
     )
+    events.emit_binding(
+        c.brand_id, made.pk, c.pk, now,
+        store_id=store_id, guide_id=guide_id, source=source, previous_guide_id=c.guide_id,
+    )  # fmt: skip
     c.guide_id, c.store_id, c.bound_at = guide_id, store_id, now
     c.protected_until = now + dt.timedelta(days=policy.protection_days) if guide_id is not None else None
     c.save(update_fields=["guide", "store", "bound_at", "protected_until"])
     if guide_id is not None:
         SecondaryGuide.objects.filter(customer_id=c.pk, guide_id=guide_id).delete()
+        brand_id, customer_id, gid = c.brand_id, c.pk, guide_id
+        # live task progress (siyu.tasks: gain fans) hears of it once the binding commits
+        transaction.on_commit(lambda: hooks.guide_done(brand_id, gid, "members.bound", customer_id))
     return BindResult(outcome, True, guide_id, store_id)
 
 

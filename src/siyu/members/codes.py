@@ -472,6 +472,7 @@ def scan(
                 properties=props,
             )
             Code.objects.filter(pk=code.pk).update(scans=F("scans") + 1)
+            _emit_touch(touch)
         if consents:
             consent_from_touchpoint(customer, consents)
     return ScanResult(customer=customer, created=created, bind=result, touch=touch)
@@ -498,7 +499,7 @@ def record_touch(
         raise ValidationError({"store": _("Choose a store of the brand.")})
     if guide_id is not None and org.staff_info(scope.brand_id, guide_id) is None:
         raise ValidationError({"guide": _("Choose a guide of the brand.")})
-    return Touch.objects.create(
+    touch = Touch.objects.create(
         brand_id=customer.brand_id,
         customer=customer,
         kind=kind,
@@ -509,3 +510,15 @@ def record_touch(
         at=at or clock.now(),
         properties=dict(properties or {}),
     )
+    _emit_touch(touch)
+    return touch
+
+
+def _emit_touch(touch: Touch) -> None:
+    """The touch as a behaviour event, once the caller commits (ADR 0011)."""
+    from siyu.events import services as events  # here: events reads members at import
+
+    events.emit_touch(
+        touch.brand_id, touch.pk, touch.kind, touch.customer_id, touch.at,
+        store_id=touch.store_id, guide_id=touch.guide_id, properties=touch.properties,
+    )  # fmt: skip

@@ -19,6 +19,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from siyu.catalog import services as catalog
+from siyu.events import services as events
 from siyu.inventory import services as stock
 from siyu.members import services as members
 from siyu.orders import rules
@@ -769,6 +770,10 @@ def _charge(order: Order, *, key: str, succeed: bool, now: dt.datetime, actor: s
         at=now,
         reference=order.number,
     )
+    events.emit_order(
+        order.brand_id, order.pk, order.customer_id, now, amount_fen=order.total_fen,
+        store_id=order.store_id, guide_id=order.guide_id, number=order.number, channel=order.channel,
+    )  # fmt: skip
 
 
 # ---- cancelling ----------------------------------------------------------------------------------
@@ -813,6 +818,10 @@ def _refund(order: Order, *, at: dt.datetime) -> None:
         settled_at=at,
     )
     members.record_refund(order.brand_id, order.customer_id, amount_fen=order.total_fen)
+    events.emit_order(
+        order.brand_id, order.pk, order.customer_id, at, amount_fen=order.total_fen, refund=True,
+        store_id=order.store_id, guide_id=order.guide_id, number=order.number, channel=order.channel,
+    )  # fmt: skip
 
 
 def cancel_own(brand_id: int, customer_id: int, number: str, *, reason: str = "") -> OrderInfo:
@@ -1322,6 +1331,10 @@ def record_pos_order(
                     reference=number,
                     pos=True,
                 )
+                events.emit_order(
+                    scope.brand_id, order.pk, buyer.customer_id, at, amount_fen=items_fen,
+                    store_id=store_id, guide_id=buyer.guide_id, number=number, channel=order.channel,
+                )  # fmt: skip
                 audit.record_by(scope, "order.pos", order, after={"number": number, "document": document})
         except IntegrityError:
             found = Order.objects.filter(brand_id=scope.brand_id, external_ref=document).first()

@@ -121,6 +121,7 @@ def parcel_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "recipient": services.recipient_of(p.order.id, masked=not ours),
         "may_manage": scope.can(Perm.ORDERS_MANAGE),
         "pending_return": p.order.status == Status.RETURN_REQUESTED,
+        "history": [(e, Status(e.status).label if e.status in Status.values else e.status) for e in p.order.events],
     }
     return render(request, "orders/staff/parcel.html", context)
 

@@ -81,6 +81,15 @@ class Perm(StrEnum):
     EVENTS_INGEST = "events.ingest"  # send behaviour events (the ingestion API, systems)
     SEGMENTS_VIEW = "segments.view"  # read segments, their counts, samples (masked), overlaps and history
     SEGMENTS_MANAGE = "segments.manage"  # define, edit, share and materialise segments
+    TASKS_VIEW = "tasks.view"  # read tasks, their progress and the completion dashboards within reach
+    TASKS_MANAGE = "tasks.manage"  # design, publish and close guide tasks; remind guides
+    TASKS_APPROVE = "tasks.approve"  # approve or reject store-action photos within reach
+    CONTESTS_VIEW = "contests.view"  # PK contests' boards and results in the console
+    CONTESTS_MANAGE = "contests.manage"  # design, start and settle PK contests
+    FEED_MODERATE = "contests.feed"  # hide feed posts, set who guides see in the feed
+    LEARNING_VIEW = "learning.view"  # the knowledge base, quizzes and their results in the console
+    LEARNING_MANAGE = "learning.manage"  # write articles, scripts, videos and quizzes; knowledge contests
+    INCENTIVES_MANAGE = "incentives.manage"  # reward mall, redemptions, benchmark rules, coin reversals
 
 
 PERM_LABELS: dict[Perm, StrOrPromise] = {
@@ -115,6 +124,15 @@ PERM_LABELS: dict[Perm, StrOrPromise] = {
     Perm.EVENTS_INGEST: _("Send behaviour events"),
     Perm.SEGMENTS_VIEW: _("Read segments"),
     Perm.SEGMENTS_MANAGE: _("Define and materialise segments"),
+    Perm.TASKS_VIEW: _("Read guide tasks and their progress"),
+    Perm.TASKS_MANAGE: _("Design, publish and close guide tasks"),
+    Perm.TASKS_APPROVE: _("Approve store-action photos"),
+    Perm.CONTESTS_VIEW: _("Read PK contests and their boards"),
+    Perm.CONTESTS_MANAGE: _("Design, start and settle PK contests"),
+    Perm.FEED_MODERATE: _("Moderate the performance feed"),
+    Perm.LEARNING_VIEW: _("Read the knowledge base and training results"),
+    Perm.LEARNING_MANAGE: _("Manage the knowledge base, quizzes and knowledge contests"),
+    Perm.INCENTIVES_MANAGE: _("Manage the reward mall, benchmark rules and coins"),
 }
 
 _EVERY_STAFF = {
@@ -128,6 +146,8 @@ _EVERY_STAFF = {
 }
 _MANAGERS = {
     Perm.HQ_CONSOLE,
+    Perm.CONTESTS_VIEW,
+    Perm.LEARNING_VIEW,
     Perm.MEMBERS_BIND,
     Perm.MEMBERS_CODES,
     Perm.MEMBERS_EXPORT,
@@ -151,6 +171,10 @@ ROLE_PERMS: dict[Role, frozenset[str]] = {
             Perm.ORDERS_IMPORT,
             Perm.SEGMENTS_VIEW,
             Perm.SEGMENTS_MANAGE,
+            Perm.CONTESTS_MANAGE,
+            Perm.FEED_MODERATE,
+            Perm.LEARNING_MANAGE,
+            Perm.INCENTIVES_MANAGE,
         }
     ),
     Role.REGION_MANAGER: frozenset(_EVERY_STAFF | _MANAGERS | {Perm.ORG_STORE, Perm.ORG_STAFF}),
@@ -159,6 +183,11 @@ ROLE_PERMS: dict[Role, frozenset[str]] = {
     ),
     Role.GUIDE: frozenset(_EVERY_STAFF | {Perm.GUIDE_WORKBENCH, Perm.ORDERS_FULFIL}),
 }
+
+# Guide tasks (issue 6): HQ designs them; managers read their reach's progress and approve photos.
+ROLE_PERMS[Role.HQ_OPERATOR] |= {Perm.TASKS_VIEW, Perm.TASKS_MANAGE, Perm.TASKS_APPROVE}
+ROLE_PERMS[Role.REGION_MANAGER] |= {Perm.TASKS_VIEW, Perm.TASKS_APPROVE}
+ROLE_PERMS[Role.STORE_MANAGER] |= {Perm.TASKS_VIEW, Perm.TASKS_APPROVE}
 
 # What an API token may be granted (systems: POS, ERP, callbacks).
 TOKEN_PERMS: tuple[str, ...] = (
@@ -181,6 +210,9 @@ TOKEN_PERMS: tuple[str, ...] = (
     Perm.ORDERS_IMPORT,
     Perm.SEGMENTS_VIEW,
     Perm.EVENTS_INGEST,
+    Perm.TASKS_VIEW,
+    Perm.CONTESTS_VIEW,
+    Perm.LEARNING_VIEW,
 )
 
 # Who may manage whom: a manager manages only roles below her own.
