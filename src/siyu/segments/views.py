@@ -354,7 +354,12 @@ class SegmentForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=80)
     description = forms.CharField(label=gettext_lazy("Description"), max_length=300, required=False)
     schedule_minutes = forms.TypedChoiceField(
-        label=gettext_lazy("Materialise"), coerce=int, choices=SCHEDULES, initial=0, required=False, empty_value=0  # type: ignore[arg-type]
+        label=gettext_lazy("Materialise"),
+        coerce=int,
+        choices=SCHEDULES,
+        initial=0,
+        required=False,
+        empty_value=0,  # type: ignore[arg-type]
     )
     shared_with_guides = forms.BooleanField(
         label=gettext_lazy("Share with guides (each sees her own customers in it)"), required=False
