@@ -122,7 +122,6 @@ def test_an_order_event_emitted_through_the_lake_reaches_the_board(
     world: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     from siyu.events import services as events
-
     from siyu.platform import clock
 
     b, a = world.brand.pk, world.staff["guide_a"].pk
