@@ -366,6 +366,36 @@ tag_labels = _facts.tag_labels
 live_customer_ids = _facts.live_customer_ids
 customer_ids_by_phones = _facts.customer_ids_by_phones
 customer_ids_of_guide = _facts.customer_ids_of_guide
+tier_levels = _profile.tier_levels  # the brand's tiers, for the segment builder's tier choices
+
+
+def guides_of(brand_id: int, customer_ids: Iterable[int]) -> dict[int, int]:
+    """The guide each of these live customers is bound to now (customers without one left out):
+    the follow-up lists of guide tasks, read in chunks."""
+    ids = sorted({int(c) for c in customer_ids})
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), 5_000):
+        rows = Customer.objects.filter(
+            brand_id=brand_id, pk__in=ids[start : start + 5_000], merged_into=None, erased_at=None
+        ).exclude(guide_id=None)
+        found.update(rows.values_list("pk", "guide_id"))
+    return found
+
+
+def gained_customers(
+    brand_id: int, guide_ids: Iterable[int], since: dt.datetime, until: dt.datetime, sources: Iterable[str]
+) -> dict[int, set[int]]:
+    """The customers each guide gained between ``since`` and ``until``: bindings to her from one
+    of ``sources`` (a scan of her code, WeCom, a first purchase ...), guide -> customer ids."""
+    from siyu.members.models import Binding
+
+    found: dict[int, set[int]] = {}
+    rows = Binding.objects.filter(
+        brand_id=brand_id, guide_id__in=list(guide_ids), at__gte=since, at__lt=until, source__in=list(sources)
+    ).values_list("guide_id", "customer_id")
+    for guide_id, customer_id in rows:
+        found.setdefault(int(guide_id), set()).add(int(customer_id))
+    return found
 
 
 # --- what the events domain needs: identities to customers, in batches (helper-events) ----------
