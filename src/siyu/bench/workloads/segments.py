@@ -365,7 +365,7 @@ def segment_freshness(size: int) -> Figures:
                 if time.perf_counter() - acknowledged > 10:
                     missed += 1
                     break
-                time.sleep(0.002)
+                time.sleep(0.005)
             latencies.append(time.perf_counter() - acknowledged)
             fresh.wait_idle()
             time.sleep(0.02)
