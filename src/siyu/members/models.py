@@ -244,6 +244,14 @@ class Code(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["brand", "kind"])]
+        constraints = [
+            # one code per item (一物一码): a product code's (SKU, serial) is the brand's once
+            models.UniqueConstraint(
+                fields=["brand", "sku_code", "serial"],
+                condition=models.Q(kind="product") & ~models.Q(serial=""),
+                name="one_code_per_item",
+            )
+        ]
         verbose_name = _("code")
 
     def __str__(self) -> str:
