@@ -645,3 +645,55 @@ def _filter(customer_ids: Iterable[int] | None, store_id: int | None) -> tuple[s
         clauses.append("store_id = ?")
         params.append(int(store_id))
     return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class GuideShare:
+    """A share event a guide sent (what guide tasks verify forward work from)."""
+
+    event_id: str
+    guide_id: int
+    customer_id: int
+    content_id: str | None
+    at: dt.datetime
+    channel: str | None  # ``properties.channel`` when the touchpoint said (moments, group, one_to_one)
+
+
+def guide_shares(
+    brand_id: int, guide_ids: Iterable[int], since: dt.datetime, until: dt.datetime, *, content_id: str | None = None
+) -> list[GuideShare]:
+    """The ``share`` events of these guides between ``since`` and ``until`` (of one piece of content
+    when given), oldest first: the facts a forward task's progress is recomputed from."""
+    import duckdb
+
+    ids = sorted({int(g) for g in guide_ids})
+    if not ids:
+        return []
+    lo = since.astimezone(dt.UTC).replace(tzinfo=None)
+    hi = until.astimezone(dt.UTC).replace(tzinfo=None)
+    where = f'type = \'share\' AND guide_id IN ({", ".join("?" for _ in ids)}) AND "at" >= ? AND "at" < ?'
+    params: list[Any] = [*ids, lo, hi]
+    if content_id:
+        where += " AND content_id = ?"
+        params.append(content_id)
+    with duckdb.connect() as con:
+        lake.relation(con, brand_id).create_view("rel")
+        found = con.execute(
+            f'SELECT event_id, guide_id, customer_id, content_id, "at", properties FROM rel WHERE {where} '
+            'ORDER BY "at", event_id',
+            params,
+        ).fetchall()
+    out = []
+    for event_id, guide_id, customer_id, content, at, props in found:
+        channel = orjson.loads(props).get("channel") if props else None
+        out.append(
+            GuideShare(
+                event_id=event_id,
+                guide_id=int(guide_id),
+                customer_id=int(customer_id),
+                content_id=content,
+                at=at.replace(tzinfo=dt.UTC),
+                channel=str(channel) if channel else None,
+            )
+        )
+    return out
