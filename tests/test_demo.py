@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from django.db import transaction
 from django.test import override_settings
-from django.utils import translation
 
 from siyu.catalog.models import Category, Product, ProductRole, Sku
 from siyu.demo import generator
