@@ -277,6 +277,12 @@ def buyer(brand_id: int, customer_id: int) -> Buyer | None:
     return Buyer(customer_id=found.pk, brand_id=found.brand_id, store_id=found.store_id, guide_id=found.guide_id)
 
 
+def pos_phones_verified(brand_id: int) -> bool:
+    """Does the brand's POS confirm phone numbers by SMS (its binding policy)? Unless it does, a
+    phone number a POS sends is an unverified identity: it neither finds nor merges customers."""
+    return bool(_binding.policy_of(brand_id).pos_phones_verified)
+
+
 def record_purchase(
     brand_id: int,
     customer_id: int,
