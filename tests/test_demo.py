@@ -510,3 +510,12 @@ def test_a_dozen_segments_are_defined_materialised_weekly_and_some_shared_with_g
     assert both.size == overlap.a - overlap.both
     # birthdays move with the clock: the weekly runs let customers in and out
     assert SegmentRun.objects.filter(segment=made["30 天内生日"], left__gt=0).exists()
+
+
+def test_the_segments_step_stays_last_whatever_registers_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    generator.steps()  # the built-in registrations first
+    monkeypatch.setattr(generator, "_extra", list(generator._extra))
+    generator.register(generator.Step("probe", "Probe", run=lambda ctx: None, provides=frozenset({"events"})))
+    generator.register(generator.Step("probe2", "Probe 2", run=lambda ctx: None), after="customers")
+    names = [s.name for s in generator.steps()]
+    assert names[-2:] == ["probe", "segments"] and names.index("probe2") == names.index("customers") + 1
