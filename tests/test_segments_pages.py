@@ -119,7 +119,7 @@ def test_hq_builds_a_segment_through_the_form_and_a_bad_definition_keeps_everyth
     )
     assert refused.status_code == 400 and not Segment.objects.filter(name="跑者").exists()
     problems = json.loads(re.search(rb'id="seg-problems"[^>]*>(.*?)</script>', refused.content, re.S)[1])  # type: ignore[index]
-    assert problems == [{"path": "root.children.0.buckets", "message": "each bucket must be from 0 to modulo - 1"}]
+    assert problems == [{"path": "root.children.0.buckets", "message": "每个桶号须在 0 到总桶数 - 1 之间"}]
     assert json.loads(re.search(rb'id="seg-definition"[^>]*>(.*?)</script>', refused.content, re.S)[1]) == bad  # type: ignore[index]
 
     made = client.post(
@@ -234,3 +234,79 @@ def test_a_guide_sees_the_shared_audiences_limited_to_her_customers_unmasked_as_
 
     manager = client_of(world, "store_manager").get(reverse("guide:customer_audience", args=[shared.pk]))
     assert manager.status_code == 200 and "13800138000" not in manager.content.decode()
+
+
+BAD = [
+    {"version": 2, "root": {"type": "wat"}},
+    leaf({"type": "and", "children": []}),
+    leaf({"type": "attribute", "field": "planet", "in": []}),
+    leaf({"type": "attribute", "field": "city", "in": []}),
+    leaf({"type": "attribute", "field": "store", "in": ["x"]}),
+    leaf({"type": "tags", "match": "some", "tags": []}),
+    leaf({"type": "consent", "channel": "fax", "granted": "yes"}),
+    leaf({"type": "birthday"}),
+    leaf({"type": "birthday", "month": 13}),
+    leaf({"type": "event", "event": "Order!", "count": {"op": "~", "value": 1}}),
+    leaf(
+        {
+            "type": "event",
+            "event": "order",
+            "count": {"op": ">=", "value": -1},
+            "window": {"from": "x", "to": "2025-01-01"},
+        }
+    ),
+    leaf(
+        {
+            "type": "event",
+            "event": "order",
+            "sum": {"of": "price", "op": ">=", "value": "a"},
+            "window": {"last_days": 0},
+        }
+    ),
+    leaf({"type": "event", "event": "order", "sum": {"of": "properties.a-b", "op": ">=", "value": 1}}),
+    leaf(
+        {
+            "type": "event",
+            "event": "order",
+            "count": {"op": ">=", "value": 1},
+            "where": [
+                {"property": "1a", "op": "in", "value": []},
+                {"column": "nope", "value": [1]},
+                {"op": ">", "value": "x"},
+                3,
+            ],
+        }
+    ),
+    leaf({"type": "event", "event": "order"}),
+    leaf({"type": "first_time", "event": "order"}),
+    leaf(
+        {
+            "type": "stopped",
+            "event": "order",
+            "did": {"from": "2025-02-01", "to": "2025-01-01", "x": 1},
+            "not_in_last_days": 0,
+        }
+    ),
+    leaf({"type": "rfm", "score": "x", "min": 4, "max": 2}),
+    leaf({"type": "rfm", "score": "r", "min": 9, "max": 9}),
+    leaf({"type": "segment", "segment": "a"}),
+    leaf({"type": "list", "customers": []}),
+    leaf({"type": "bucket", "modulo": 0, "buckets": [], "salt": -1}),
+]
+
+
+def test_every_problem_of_the_language_reads_in_chinese_on_the_pages() -> None:
+    from django.utils import translation
+
+    from siyu.segments import dsl
+    from siyu.segments.views import problem_text
+
+    messages = {m for d in BAD for _, m in dsl.validate(d, dsl.Known(tags={1}))}
+    messages |= {m for _, m in dsl.validate(leaf({"type": "tags", "tags": [5]}), dsl.Known(tags={1}))}
+    assert len(messages) > 30
+    with translation.override("zh-hans"):
+        untranslated = sorted(m for m in messages if not re.search(r"[\u4e00-\u9fff]", problem_text(m)))
+    assert not untranslated
+    with translation.override("en"):
+        assert problem_text("unknown tags: 5") == "unknown tags: 5"
+        assert problem_text("something new") == "something new"

@@ -376,6 +376,17 @@ class BindingPolicy(models.Model):
         default=50000,
         help_text=_("WeCom's limit of external contacts per member of staff."),
     )
+    # Identity rule of the brand's POS (ADR 0007, amendment): a number typed at the till proves nothing
+    # unless the brand declares that its POS confirms every number by an SMS code before sending it.
+    pos_phones_verified = models.BooleanField(
+        _("POS phone numbers are verified"),
+        default=False,
+        help_text=_(
+            "Tick only if your POS confirms every mobile number by an SMS code before it sends a sale. "
+            "Then a POS sale finds the customer by her number; otherwise the number is kept unverified "
+            "and only her member card finds her."
+        ),
+    )
 
 
 # --- Transfers (WeCom rules) ------------------------------------------------------------------

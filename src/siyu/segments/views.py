@@ -16,6 +16,7 @@ Guide: the audiences HQ shares with guides, each limited to her own customers
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,7 +119,7 @@ def texts() -> dict[str, str]:
         "or": _("Any of (OR)"),
         "not": _("Not (NOT)"),
         "add_condition": _("Add condition"),
-        "add_group": _("Add group"),
+        "add_group": _("Add a group of conditions"),
         "wrap_not": _("Negate"),
         "remove": _("Remove"),
         "leaf_type": _("Condition"),
@@ -384,8 +385,86 @@ class SegmentForm(forms.Form):
 EMPTY = {"version": dsl.VERSION, "root": {"type": "and", "children": []}}
 
 
+# The language's problems are English (the API's words); the pages say them in the viewer's language.
+FIXED_PROBLEMS = {
+    "a segment cannot contain itself (directly or through others)": gettext_lazy(
+        "a segment cannot contain itself (directly or through others)"
+    ),
+    "each bucket must be from 0 to modulo - 1": gettext_lazy("each bucket must be from 0 to the number of buckets - 1"),
+    "give either count or sum": gettext_lazy("give either a number of times or a sum"),
+    "give either property (a key of the event's properties) or column": gettext_lazy("give a property or a column"),
+    "give either within_days or month": gettext_lazy("give either a number of days or a month"),
+    "is required": gettext_lazy("is required"),
+    "must be a date (YYYY-MM-DD)": gettext_lazy("must be a date (YYYY-MM-DD)"),
+    "must be a list of filters": gettext_lazy("must be a list of filters"),
+    "must be a list of ids (whole numbers)": gettext_lazy("must be a list of ids (whole numbers)"),
+    "must be a list of phone numbers": gettext_lazy("must be a list of phone numbers"),
+    "must be a month from 1 to 12": gettext_lazy("must be a month from 1 to 12"),
+    "must be a name of letters, digits and _": gettext_lazy("must be a name of letters, digits and _"),
+    "must be a non-empty list of bucket numbers": gettext_lazy("give at least one bucket number"),
+    "must be a non-empty list of conditions": gettext_lazy("Add at least one condition to this group."),
+    "must be a non-empty list of texts or numbers": gettext_lazy("give at least one text or number"),
+    "must be a non-empty list of texts": gettext_lazy("choose at least one value"),
+    "must be a non-empty list": gettext_lazy("choose at least one value"),
+    "must be a number": gettext_lazy("must be a number"),
+    "must be a score from 0 to 5": gettext_lazy("must be a score from 0 to 5"),
+    "must be a segment id": gettext_lazy("choose a segment"),
+    "must be a text or a number": gettext_lazy("must be a text or a number"),
+    "must be a whole number, 0 or more": gettext_lazy("must be a whole number, 0 or more"),
+    "must be amount_fen, quantity or properties.<name>": gettext_lazy("must be the amount, the quantity or a property"),
+    "must be an event type (view, share, order, … or a custom type in lower case)": gettext_lazy(
+        "must be an event type (view, share, order, … or another type in lower case)"
+    ),
+    "must be an object with a type": gettext_lazy("must be a condition or a group"),
+    "must be an object": gettext_lazy("must be a condition or a group"),
+    "must be any, all or none": gettext_lazy("must be any, all or none"),
+    "must be r, f or m": gettext_lazy("must be R, F or M"),
+    "must be true or false": gettext_lazy("must be granted or refused"),
+    "must not be before from": gettext_lazy("must not be before the start date"),
+    "must not be below min": gettext_lazy("must not be below the lower score"),
+    "the property must be a name of letters, digits and _": gettext_lazy(
+        "the property must be a name of letters, digits and _"
+    ),
+    "unknown field": gettext_lazy("unknown field"),
+    'a window is required: {"last_days": N} or {"from": date, "to": date}': gettext_lazy(
+        "a window is required: the last N days or between two dates"
+    ),
+    'a definition is an object {"version": 1, "root": …}': gettext_lazy("the conditions could not be read"),
+}
+PATTERN_PROBLEMS = (
+    (
+        r"^must be a whole number from (?P<low>\d+) to (?P<high>\d+)$",
+        gettext_lazy("must be a whole number from %(low)s to %(high)s"),
+    ),
+    (r"^must be one of (?P<values>.+)$", gettext_lazy("must be one of %(values)s")),
+    (r"^at most (?P<n>\d+) values$", gettext_lazy("at most %(n)s values")),
+    (r"^unknown tags: (?P<ids>.+)$", gettext_lazy("unknown tags: %(ids)s")),
+    (r"^unknown stores: (?P<ids>.+)$", gettext_lazy("unknown stores: %(ids)s")),
+    (r"^unknown regions: (?P<ids>.+)$", gettext_lazy("unknown regions: %(ids)s")),
+    (r"^unknown guides: (?P<ids>.+)$", gettext_lazy("unknown guides: %(ids)s")),
+    (r"^unknown segment (?P<id>\d+)$", gettext_lazy("unknown segment %(id)s")),
+    (r"^must be (?P<n>\d+)$", gettext_lazy("must be %(n)s")),
+    (r"^nested more than (?P<n>\d+) levels$", gettext_lazy("nested more than %(n)s levels")),
+    (
+        r"^(?P<n>\d+) numbers match no customer: (?P<shown>.+)$",
+        gettext_lazy("%(n)s numbers match no customer: %(shown)s"),
+    ),
+)
+
+
+def problem_text(message: str) -> str:
+    """A problem of the language in the viewer's language (unknown ones as they are)."""
+    if message in FIXED_PROBLEMS:
+        return str(FIXED_PROBLEMS[message])
+    for pattern, text in PATTERN_PROBLEMS:
+        found = re.match(pattern, message)
+        if found:
+            return str(text) % found.groupdict()
+    return message
+
+
 def _problems(exc: services.InvalidDefinition) -> list[dict[str, str]]:
-    return [{"path": p, "message": m} for p, m in exc.problems]
+    return [{"path": p, "message": problem_text(m)} for p, m in exc.problems]
 
 
 @access(Perm.SEGMENTS_VIEW)

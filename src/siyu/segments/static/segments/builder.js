@@ -486,7 +486,8 @@
       });
       own.forEach(function (el) { el.setAttribute("aria-invalid", "true"); });
       var box = Array.prototype.find.call(best.children, function (c) { return c.classList.contains("seg-node-errors"); });
-      box.appendChild(h("p", { "data-path": p.path, text: (rest ? rest + ": " : "") + p.message }));
+      // the field is outlined when the page has one for the path; otherwise the path says where
+      box.appendChild(h("p", { "data-path": p.path, text: (rest && !own.length ? rest + ": " : "") + p.message }));
     });
     if (loose.length) {
       summaryEl.hidden = false;
