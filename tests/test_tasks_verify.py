@@ -279,7 +279,7 @@ def test_remind_open_reminds_each_guide_with_open_work_once(world: Any, hq: Any)
 
 
 def test_overdue_work_closes_and_escalates_to_the_store_manager_once(world: Any, hq: Any, scope_of: Any) -> None:
-    a, b = publish(hq, [world.staff["guide_a"], world.south_guide])
+    a, _b = publish(hq, [world.staff["guide_a"], world.south_guide])
     late = NOW + dt.timedelta(hours=13)
     with clock.frozen(late):
         assert notify.close_expired() == 2
