@@ -29,6 +29,12 @@ from siyu.orders import views_staff as orders_staff_views  # noqa: E402
 hq_patterns += [*orders_hq_views.hq_urlpatterns, *stock_views.hq_urlpatterns]  # /hq/orders/, /hq/stock/
 guide_patterns += orders_staff_views.guide_urlpatterns  # /guide/orders/: the store's parcels
 
+from siyu.tasks import views_guide as task_guide_views  # noqa: E402  (helper-tasks)
+from siyu.tasks import views_hq as task_hq_views  # noqa: E402
+
+hq_patterns += task_hq_views.hq_urlpatterns  # /hq/tasks/: designer, progress, completion, approvals
+guide_patterns += task_guide_views.guide_urlpatterns  # /guide/today/: today's tasks, one-tap actions
+
 urlpatterns = [
     path("", platform_views.root, name="root"),
     path("i18n/setlang/", platform_views.set_language, name="set_language"),

@@ -80,6 +80,14 @@ HQ_MENU: tuple[Group, ...] = (
         ),
     ),
     Group(
+        "guides",
+        _("Guides' work"),
+        (
+            Entry("hq:task_list", _("Tasks"), "tasks.view", also=("hq:task_approvals",)),
+            Entry("hq:task_dashboard", _("Task completion"), "tasks.view"),
+        ),
+    ),
+    Group(
         "system",
         _("System"),
         (
