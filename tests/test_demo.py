@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from django.db import transaction
 from django.test import override_settings
-from django.utils import translation
 
 from siyu.catalog.models import Category, Product, ProductRole, Sku
 from siyu.demo import generator
@@ -330,7 +329,7 @@ def test_running_again_adds_nothing(seeded: Seeded) -> None:
         AuditEntry.objects.exclude(action="demo.seed").count(),
     )
     summary = generator.run(Config(seed=42, members=MEMBERS, as_of=AS_OF))
-    every_step = ["org", "catalog", "store_pages", "customers", "orders", "customer_assets"]
+    every_step = ["org", "catalog", "store_pages", "customers", "orders", "customer_assets", "segments"]
     assert summary.ran == [] and summary.skipped == every_step
     assert summary.brand_id == seeded.brand_id
     assert Brand.objects.filter(code=P.BRAND_CODE).count() == 1
@@ -379,11 +378,10 @@ def _rows() -> tuple[int, ...]:
     return tuple(m.objects.count() for m in (Brand, Store, Staff, Customer, Product, AuditEntry))
 
 
-def test_events_need_the_event_lake_and_nothing_is_written() -> None:
-    before = _rows()
-    with translation.override("en"), pytest.raises(DemoError, match="event lake"):
-        generator.run(Config(members=10, events=10))
-    assert _rows() == before
+def test_the_events_step_provides_events_and_runs_last() -> None:
+    steps = generator.steps()
+    assert steps[-1].name == "events" and "events" in steps[-1].provides
+    generator.validate(Config(members=10, events=10))  # accepted now that the lake has its step
 
 
 def test_bad_flags_are_refused_before_anything_is_written() -> None:
@@ -486,3 +484,38 @@ def test_merges_and_transfers_to_look_at(seeded: Seeded) -> None:
     leaver = Staff.objects.get(pk=Transfer.objects.filter(kind="inheritance").values("from_guide_id")[:1])
     assert leaver.employment == "left"
     assert not Customer.objects.filter(guide_id=leaver.pk, merged_into__isnull=True).exists()
+
+
+def test_a_dozen_segments_are_defined_materialised_weekly_and_some_shared_with_guides(seeded: Seeded) -> None:
+    from siyu.demo import seed_segments
+    from siyu.segments import services as segments
+    from siyu.segments.models import SegmentRun
+
+    hq = org.hq_scope(seeded.brand_id)
+    made = {s.name: s for s in segments.segments(hq)}
+    assert len(made) >= 12 and seeded.summary.facts["segments"] == len(made)
+    assert sum(s.shared_with_guides for s in made.values()) >= 4
+    for seg in made.values():
+        runs = segments.history(hq, seg.pk)
+        assert len(runs) == seed_segments.WEEKS + 1 and seg.materialised_at == runs[-1].at
+        assert seg.size == runs[-1].size == len(segments.members_of(seeded.brand_id, seg.pk))
+        assert seg.created_at < runs[0].at
+    # the segments on customer facts count real customers whether or not the lake has events
+    for name in ("高价值流失预警", "30 天内生日", "华东金卡及以上", "旗舰店跑者", "对照组 10%", "会员日到店名单"):
+        assert made[name].size > 0, name
+    assert made["对照组 10%"].size == pytest.approx(MEMBERS / 10, rel=0.3)
+    assert made["会员日到店名单"].size == seed_segments.list_size(members.visible_customers(hq).count())
+    vip, control, both = made["华东金卡及以上"], made["对照组 10%"], made["华东金卡（去掉对照组）"]
+    overlap = segments.overlap(hq, vip.pk, control.pk)
+    assert both.size == overlap.a - overlap.both
+    # birthdays move with the clock: the weekly runs let customers in and out
+    assert SegmentRun.objects.filter(segment=made["30 天内生日"], left__gt=0).exists()
+
+
+def test_the_segments_step_stays_last_whatever_registers_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    generator.steps()  # the built-in registrations first
+    monkeypatch.setattr(generator, "_extra", list(generator._extra))
+    generator.register(generator.Step("probe", "Probe", run=lambda ctx: None, provides=frozenset({"events"})))
+    generator.register(generator.Step("probe2", "Probe 2", run=lambda ctx: None), after="customers")
+    names = [s.name for s in generator.steps()]
+    assert names[-2:] == ["probe", "segments"] and names.index("probe2") == names.index("customers") + 1
