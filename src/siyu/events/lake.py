@@ -163,11 +163,12 @@ def empty_sql() -> str:
     return "SELECT " + ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in COLUMNS) + " WHERE false"
 
 
-def relation(con: duckdb.DuckDBPyConnection, brand_id: int) -> duckdb.DuckDBPyRelation:
+def relation(con: duckdb.DuckDBPyConnection, brand_id: int, *, since_day: str | None = None) -> duckdb.DuckDBPyRelation:
     """A brand's events as one DuckDB relation: the Parquet files and the WAL's pending rows, each
     ``event_id`` once (a WAL row whose id is already compacted, or repeated in the WAL after a crash
-    and resend, is left out). The WAL part is loaded into a temporary table of ``con``."""
-    files = parts(brand_id)
+    and resend, is left out). The WAL part is loaded into a temporary table of ``con``. With
+    ``since_day`` only the day partitions from that day on are read (the WAL part is whole)."""
+    files = parts(brand_id) if since_day is None else _parts_since(brand_id, since_day)
     lake_sql = f"SELECT {SELECT_LIST} FROM {parquet_reader(files)}" if files else empty_sql()
     pending = pending_ndjson(brand_id)
     if not pending:

@@ -35,6 +35,7 @@ from siyu.platform.tenancy import Scope
 LAKE_COLUMNS = lake.COLUMNS
 relation = lake.relation
 customers_relation = lake.customers_relation
+events_dir = lake.brand_dir  # where a brand's Parquet day partitions live (engines that read files: Spark)
 
 log = logging.getLogger(__name__)
 

@@ -62,6 +62,7 @@ class Query:
     sql: str
     params: dict[str, Any]
     dialect: str
+    since_day: str | None = None  # the first day partition the query can need (None: every day)
 
 
 ATTRIBUTE_COLUMN = {
@@ -315,6 +316,63 @@ class _Compiler:
         return f"SELECT {c}.customer_id FROM customers {c} WHERE {self.node(root, c)}"
 
 
+@dataclass(frozen=True)
+class Behaviour:
+    types: frozenset[str]  # the event types read
+    since: dt.datetime | None  # the earliest event time that matters (None: all history)
+    rolling: tuple[tuple[str, int], ...]  # (type, days) of every rolling boundary
+
+
+def read_by(
+    definition: dict[str, Any], now: dt.datetime, tz: dt.tzinfo, resolve: Callable[[int], dict[str, Any]]
+) -> Behaviour:
+    """What the events part of ``definition`` reads at ``now`` (UTC, naive): the event types, the
+    earliest event time any condition can see (``None``: all history) and the rolling boundaries.
+    Events before that time cannot change the members, so an engine may leave those days unread."""
+    types: set[str] = set()
+    starts: list[dt.datetime | None] = []
+    rolling: set[tuple[str, int]] = set()
+
+    def start(w: dict[str, Any] | None, kind: str) -> dt.datetime | None:
+        if w is None:
+            return None
+        if "last_days" in w:
+            rolling.add((kind, int(w["last_days"])))
+            return now - dt.timedelta(days=int(w["last_days"]))
+        local = dt.datetime.combine(dt.date.fromisoformat(w["from"]), dt.time(), tzinfo=tz)
+        return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def visit(root: dict[str, Any], seen: tuple[int, ...]) -> None:
+        for n in _walk(root):
+            kind = n["type"]
+            if kind == "segment" and n["segment"] not in seen:
+                visit(resolve(n["segment"])["root"], (*seen, n["segment"]))
+            elif kind in ("event", "last_time"):
+                types.add(n["event"])
+                starts.append(start(n.get("window"), n["event"]))
+            elif kind == "first_time":  # the first time ever: all history
+                types.add(n["event"])
+                start(n["window"], n["event"])
+                starts.append(None)
+            elif kind == "stopped":
+                types.add(n["event"])
+                starts.append(start(n["did"], n["event"]))
+                starts.append(start({"last_days": n["not_in_last_days"]}, n["event"]))
+
+    visit(definition["root"], ())
+    since = None if not starts or any(s is None for s in starts) else min(s for s in starts if s is not None)
+    return Behaviour(frozenset(types), since, tuple(sorted(rolling)))
+
+
+def _walk(node: dict[str, Any]) -> Any:
+    yield node
+    if node["type"] in ("and", "or"):
+        for child in node["children"]:
+            yield from _walk(child)
+    elif node["type"] == "not":
+        yield from _walk(node["child"])
+
+
 def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
@@ -351,4 +409,13 @@ def compile_definition(
     ``resolve(segment_id)`` gives the current definition of a segment it refers to."""
 
     (sql,), params = compile_definitions([definition], dialect=dialect, now=now, tz=tz, resolve=resolve)
-    return Query(sql, params, dialect)
+    zone = zoneinfo.ZoneInfo(tz) if isinstance(tz, str) else tz
+    utc = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo is not None else now
+    since = read_by(definition, utc, zone, resolve or _no_segments).since
+    # day partitions are UTC days; one more day before keeps any rounding on the safe side
+    since_day = None if since is None else (since - dt.timedelta(days=1)).date().isoformat()
+    return Query(sql, params, dialect, since_day)
+
+
+def _no_segments(segment_id: int) -> dict[str, Any]:
+    raise LookupError(f"segment {segment_id} is referred to but no resolver was given")

@@ -25,7 +25,9 @@ TABLES = ("customers", "customer_tags", "consents")
 class Engine(Protocol):
     name: str
 
-    def rows(self, brand_id: int, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]: ...
+    def rows(
+        self, brand_id: int, sql: str, params: dict[str, Any], *, since_day: str | None = None
+    ) -> list[tuple[Any, ...]]: ...
 
 
 def _duck_empty(columns: Sequence[tuple[str, str]]) -> str:
@@ -37,12 +39,13 @@ def _duck_select(files: str, columns: Sequence[tuple[str, str]]) -> str:
     return f"SELECT {cols} FROM read_parquet('{files}', hive_partitioning = false)"
 
 
-def duckdb_views(con: duckdb.DuckDBPyConnection, brand_id: int) -> None:
+def duckdb_views(con: duckdb.DuckDBPyConnection, brand_id: int, since_day: str | None = None) -> None:
     """Create the four tables of a brand as views on ``con``. The events come from the events
-    domain's reader: the compacted Parquet files and the rows still in its write-ahead log."""
+    domain's reader: the compacted Parquet files (of the days from ``since_day`` on: a query's
+    horizon, :attr:`Query.since_day`) and the rows still in its write-ahead log."""
     from siyu.events import services as events_services
 
-    events_services.relation(con, brand_id).create_view("events", replace=True)
+    events_services.relation(con, brand_id, since_day=since_day).create_view("events", replace=True)
     for name in TABLES:
         columns = lake.FACT_COLUMNS[name]
         if lake.fact_files(name, brand_id):
@@ -55,10 +58,12 @@ def duckdb_views(con: duckdb.DuckDBPyConnection, brand_id: int) -> None:
 class DuckDBEngine:
     name = "duckdb"
 
-    def rows(self, brand_id: int, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def rows(
+        self, brand_id: int, sql: str, params: dict[str, Any], *, since_day: str | None = None
+    ) -> list[tuple[Any, ...]]:
         con = duckdb.connect(config={"threads": settings_threads()})
         try:
-            duckdb_views(con, brand_id)
+            duckdb_views(con, brand_id, since_day)
             return con.execute(sql, params).fetchall()
         finally:
             con.close()
@@ -116,12 +121,17 @@ class SparkEngine:
         names = [c for c, _ in columns]
         return spark.read.schema(schema).parquet(*files).select(*names)
 
-    def rows(self, brand_id: int, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def rows(
+        self, brand_id: int, sql: str, params: dict[str, Any], *, since_day: str | None = None
+    ) -> list[tuple[Any, ...]]:
         spark = self.session()
+        files = [
+            str(p)
+            for p in lake.event_files(brand_id)
+            if since_day is None or p.parent.name.removeprefix("day=") >= since_day
+        ]
         with self._lock:  # the temp views are the session's: one brand's query at a time
-            self._frame(
-                spark, [str(p) for p in lake.event_files(brand_id)], lake.EVENT_COLUMNS
-            ).createOrReplaceTempView("events")
+            self._frame(spark, files, lake.EVENT_COLUMNS).createOrReplaceTempView("events")
             for name in TABLES:
                 files = [str(p) for p in lake.fact_files(name, brand_id)]
                 self._frame(spark, files, lake.FACT_COLUMNS[name]).createOrReplaceTempView(name)
@@ -142,10 +152,16 @@ def member_ids(brand_id: int, query: Query, eng: Engine | None = None) -> list[i
     eng = eng or engine(query.dialect)
     return [
         int(r[0])
-        for r in eng.rows(brand_id, f"SELECT customer_id FROM ({query.sql}) m ORDER BY customer_id", query.params)
+        for r in eng.rows(
+            brand_id,
+            f"SELECT customer_id FROM ({query.sql}) m ORDER BY customer_id",
+            query.params,
+            since_day=query.since_day,
+        )
     ]
 
 
 def count(brand_id: int, query: Query, eng: Engine | None = None) -> int:
     eng = eng or engine(query.dialect)
-    return int(eng.rows(brand_id, f"SELECT COUNT(*) FROM ({query.sql}) m", query.params)[0][0])
+    sql = f"SELECT COUNT(*) FROM ({query.sql}) m"
+    return int(eng.rows(brand_id, sql, query.params, since_day=query.since_day)[0][0])

@@ -47,61 +47,20 @@ from django.db.models import F
 
 from siyu.events import services as events_services
 from siyu.platform import clock
-from siyu.segments import dsl, engine, lake
-from siyu.segments.compile import compile_definition
+from siyu.segments import engine, lake
+from siyu.segments.compile import Behaviour, compile_definition, read_by
 from siyu.segments.models import Segment, SegmentChange, SegmentMember, SegmentRun
 
 log = logging.getLogger(__name__)
 
 LIVE_CACHE_SECONDS = 2.0  # how long a process trusts its list of live segments
 CHUNK = 2000  # customers evaluated together
-ALL_TIME = None
 
 
 # --- what a definition reads ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class Behaviour:
-    types: frozenset[str]  # the event types read
-    since: dt.datetime | None  # the earliest event time that matters (None: all history)
-    rolling: tuple[tuple[str, int], ...]  # (type, days) of every rolling boundary
-
-
 def behaviour(definition: dict[str, Any], now: dt.datetime, resolve: Callable[[int], dict[str, Any]]) -> Behaviour:
-    """What the events part of ``definition`` reads at ``now`` (UTC, naive)."""
-    tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
-    types: set[str] = set()
-    starts: list[dt.datetime | None] = []
-    rolling: set[tuple[str, int]] = set()
-
-    def start(w: dict[str, Any] | None, kind: str) -> dt.datetime | None:
-        if w is None:
-            return ALL_TIME
-        if "last_days" in w:
-            rolling.add((kind, int(w["last_days"])))
-            return now - dt.timedelta(days=int(w["last_days"]))
-        local = dt.datetime.combine(dt.date.fromisoformat(w["from"]), dt.time(), tzinfo=tz)
-        return local.astimezone(dt.UTC).replace(tzinfo=None)
-
-    def visit(root: dict[str, Any], seen: tuple[int, ...]) -> None:
-        for n in dsl.walk(root):
-            kind = n["type"]
-            if kind == "segment" and n["segment"] not in seen:
-                visit(resolve(n["segment"])["root"], (*seen, n["segment"]))
-            elif kind in ("event", "last_time"):
-                types.add(n["event"])
-                starts.append(start(n.get("window"), n["event"]))
-            elif kind == "first_time":  # the first time ever: all history
-                types.add(n["event"])
-                start(n["window"], n["event"])
-                starts.append(ALL_TIME)
-            elif kind == "stopped":
-                types.add(n["event"])
-                starts.append(start(n["did"], n["event"]))
-                starts.append(start({"last_days": n["not_in_last_days"]}, n["event"]))
-
-    visit(definition["root"], ())
-    since = None if not starts or any(s is None for s in starts) else min(s for s in starts if s is not None)
-    return Behaviour(frozenset(types), since, tuple(sorted(rolling)))
+    """What the events part of ``definition`` reads at ``now`` (UTC, naive), in the brand's zone."""
+    return read_by(definition, now, zoneinfo.ZoneInfo(settings.TIME_ZONE), resolve)
 
 
 def _resolver(brand_id: int) -> Callable[[int], dict[str, Any]]:

@@ -45,7 +45,8 @@ def root() -> Path:
 
 
 def events_dir(brand_id: int) -> Path:
-    return root() / "events" / f"brand_id={int(brand_id)}"
+    """The brand's events directory: where the events app keeps them (its root may be ``SIYU_LAKE``)."""
+    return events_services.events_dir(brand_id)
 
 
 def facts_dir(name: str, brand_id: int) -> Path:

@@ -224,7 +224,9 @@ def sample(scope: Scope, segment_id: int, n: int = 10) -> list[members.CustomerR
         f"ORDER BY (customer_id * 2654435761) % 4294967296, customer_id LIMIT {n * 2}"
     )
     rows = []
-    for (customer_id,) in engine.engine(query.dialect).rows(scope.brand_id, sql, query.params):
+    for (customer_id,) in engine.engine(query.dialect).rows(
+        scope.brand_id, sql, query.params, since_day=query.since_day
+    ):
         try:
             rows.append(members.customer_row(scope, int(customer_id)))
         except Http404:  # erased or merged since the facts snapshot, or outside the viewer's reach
