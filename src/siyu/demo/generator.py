@@ -122,6 +122,7 @@ def steps() -> list[Step]:
         seed_org,
         seed_pages,  # noqa: F401  (registers the store pages step)
         seed_segments,  # noqa: F401  (registers the segments step, the last)
+        seed_tasks,  # noqa: F401  (registers the guide tasks step)
     )
 
     if not _loaded:

@@ -699,3 +699,10 @@ def staff_phones(brand_id: int) -> list[str]:
 def region_names(brand_id: int) -> dict[int, str]:
     """The brand's regions (branch companies): id -> name, in code order."""
     return dict(Region.objects.filter(brand_id=brand_id).order_by("code").values_list("pk", "name"))
+
+
+def staff_scope(brand_id: int, staff_id: int) -> Scope | None:
+    """The scope a member of staff acts with (her role's reach and permissions), for the platform
+    acting on her behalf: the demo generator recording a guide's day, jobs. ``None`` if unknown."""
+    found = Staff.objects.select_related("store").filter(brand_id=brand_id, pk=staff_id).first()
+    return found.scope if found is not None else None
