@@ -339,7 +339,17 @@ def test_running_again_adds_nothing(seeded: Seeded) -> None:
         AuditEntry.objects.exclude(action="demo.seed").count(),
     )
     summary = generator.run(Config(seed=42, members=MEMBERS, as_of=AS_OF))
-    every_step = ["org", "catalog", "store_pages", "customers", "orders", "customer_assets", "segments", "tasks"]
+    every_step = [
+        "org",
+        "catalog",
+        "store_pages",
+        "customers",
+        "orders",
+        "customer_assets",
+        "events",
+        "segments",
+        "tasks",
+    ]
     assert summary.ran == [] and summary.skipped == every_step
     assert summary.brand_id == seeded.brand_id
     assert Brand.objects.filter(code=P.BRAND_CODE).count() == 1
