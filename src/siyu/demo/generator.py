@@ -117,6 +117,7 @@ def steps() -> list[Step]:
     from siyu.demo import (
         seed_catalog,
         seed_customers,
+        seed_events,  # noqa: F401  (registers the behaviour events step)
         seed_orders,  # noqa: F401  (registers the stock and orders step)
         seed_org,
         seed_pages,  # noqa: F401  (registers the store pages step)

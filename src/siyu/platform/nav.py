@@ -85,6 +85,14 @@ HQ_MENU: tuple[Group, ...] = (
         (Entry("hq:segment_list", _("Segments"), "segments.view"),),
     ),
     Group(
+        "guides",
+        _("Guides' work"),
+        (
+            Entry("hq:task_list", _("Tasks"), "tasks.view", also=("hq:task_approvals",)),
+            Entry("hq:task_dashboard", _("Task completion"), "tasks.view"),
+        ),
+    ),
+    Group(
         "system",
         _("System"),
         (
