@@ -29,6 +29,18 @@ from siyu.orders import views_staff as orders_staff_views  # noqa: E402
 hq_patterns += [*orders_hq_views.hq_urlpatterns, *stock_views.hq_urlpatterns]  # /hq/orders/, /hq/stock/
 guide_patterns += orders_staff_views.guide_urlpatterns  # /guide/orders/: the store's parcels
 
+from siyu.contests import views as contest_views  # noqa: E402  (helper-contests)
+from siyu.learning import views as learning_views  # noqa: E402
+
+hq_patterns += [
+    *contest_views.hq_urlpatterns,
+    *learning_views.hq_urlpatterns,
+]  # /hq/contests/, /hq/feed/, /hq/learning/
+guide_patterns += [
+    *contest_views.guide_urlpatterns,
+    *learning_views.guide_urlpatterns,
+]  # /guide/contests/, feed/, learn/
+
 urlpatterns = [
     path("", platform_views.root, name="root"),
     path("i18n/setlang/", platform_views.set_language, name="set_language"),

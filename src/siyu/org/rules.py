@@ -172,7 +172,7 @@ ROLE_PERMS: dict[Role, frozenset[str]] = {
     Role.STORE_MANAGER: frozenset(
         _EVERY_STAFF | _MANAGERS | {Perm.GUIDE_WORKBENCH, Perm.ORG_STAFF, Perm.ORDERS_FULFIL}
     ),
-    Role.GUIDE: frozenset(_EVERY_STAFF | {Perm.GUIDE_WORKBENCH, Perm.ORDERS_FULFIL}),
+    Role.GUIDE: frozenset(_EVERY_STAFF | {Perm.GUIDE_WORKBENCH, Perm.ORDERS_FULFIL, Perm.LEARNING_VIEW}),
 }
 
 # What an API token may be granted (systems: POS, ERP, callbacks).

@@ -2,7 +2,7 @@
 embedded default and the demo, where no web server stands in front of siyu.
 
 Only regular files strictly inside ``MEDIA_ROOT`` are served, resolved with symbolic links followed
-(``..``, absolute paths, links pointing out: 404), only of the picture types the platform stores,
+(``..``, absolute paths, links pointing out: 404), only of the picture and video types the platform stores,
 with their type fixed by the extension, ``nosniff``, a sandboxing content-security policy (an SVG
 cannot run a script even when opened on its own) and a day of caching (names are random and never
 reused). In production the reverse proxy serves ``MEDIA_ROOT`` at ``MEDIA_URL`` instead (README,
@@ -26,6 +26,8 @@ TYPES = {
     ".jpeg": "image/jpeg",
     ".webp": "image/webp",
     ".svg": "image/svg+xml",
+    ".mp4": "video/mp4",  # training videos of the knowledge base (learning), checked by their bytes
+    ".webm": "video/webm",
 }
 
 

@@ -80,6 +80,16 @@ HQ_MENU: tuple[Group, ...] = (
         ),
     ),
     Group(
+        "guides",
+        _("Guides' work"),
+        (
+            Entry("hq:contest_list", _("PK contests"), "contests.view"),
+            Entry("hq:feed_list", _("Performance feed"), "contests.view"),
+            Entry("hq:learning_list", _("Knowledge base"), "learning.view"),
+            Entry("hq:quiz_list", _("Quizzes"), "learning.view"),
+        ),
+    ),
+    Group(
         "system",
         _("System"),
         (
