@@ -44,6 +44,13 @@ def _fast_password_hasher(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _segments_fresh_inline(settings: Any) -> None:
+    """Event-triggered segment updates (ADR 0016) run on the ingesting thread in tests, where the
+    test's database transaction is visible, not on the freshener thread."""
+    settings.SIYU_SEGMENTS_FRESH = "inline"
+
+
 @dataclass
 class World:
     brand: Any

@@ -288,6 +288,7 @@ def bulk(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path) -> None
     monkeypatch.setattr(importer, "BULK_MIN_ROWS", 1)
     monkeypatch.setattr(importer, "BULK_TABLE_RATIO", 1_000)
     monkeypatch.setattr(importer, "WORKER_MIN_ROWS", 1)
+    monkeypatch.setattr(importer, "BUILT_BY_WORKER", 2)  # batches built on both sides of the pipe
 
 
 def _indexes() -> set[tuple[str, str]]:

@@ -209,6 +209,94 @@ CASES: list[tuple[str, dict[str, Any], list[int]]] = [
     ("another segment", {"type": "segment", "segment": 12}, [1, 2, 3]),
     ("list", {"type": "list", "customers": [2, 4, 99]}, [2, 4]),
     (
+        "two orders and 300 CNY in 90 days: one pass over the orders",
+        {
+            "type": "and",
+            "children": [
+                {"type": "event", "event": "order", "count": {"op": ">=", "value": 2}, "window": {"last_days": 90}},
+                {
+                    "type": "event",
+                    "event": "order",
+                    "sum": {"of": "amount_fen", "op": ">=", "value": 30000},
+                    "window": {"last_days": 90},
+                },
+            ],
+        },
+        [1, 5],
+    ),
+    (
+        "three orders or 400 CNY in 90 days: one pass",
+        {
+            "type": "or",
+            "children": [
+                {"type": "event", "event": "order", "count": {"op": ">=", "value": 3}, "window": {"last_days": 90}},
+                {
+                    "type": "event",
+                    "event": "order",
+                    "sum": {"of": "amount_fen", "op": ">=", "value": 40000},
+                    "window": {"last_days": 90},
+                },
+            ],
+        },
+        [5],
+    ),
+    (
+        "viewed in 30 days",
+        {"type": "event", "event": "view", "count": {"op": ">", "value": 0}, "window": {"last_days": 30}},
+        [2, 5],
+    ),
+    (
+        "two orders and no view in 30 days",
+        {
+            "type": "and",
+            "children": [
+                {"type": "event", "event": "order", "count": {"op": ">=", "value": 2}, "window": {"last_days": 90}},
+                {
+                    "type": "not",
+                    "child": {
+                        "type": "event",
+                        "event": "view",
+                        "count": {"op": ">=", "value": 1},
+                        "window": {"last_days": 30},
+                    },
+                },
+            ],
+        },
+        [1],
+    ),
+    (
+        "different windows are not shared",
+        {
+            "type": "and",
+            "children": [
+                {"type": "event", "event": "order", "count": {"op": ">=", "value": 1}, "window": {"last_days": 5}},
+                {
+                    "type": "event",
+                    "event": "order",
+                    "sum": {"of": "amount_fen", "op": ">=", "value": 30000},
+                    "window": {"last_days": 90},
+                },
+            ],
+        },
+        [1, 5],
+    ),
+    (
+        "at most one order beside 50 CNY spent in 90 days",
+        {
+            "type": "and",
+            "children": [
+                {"type": "event", "event": "order", "count": {"op": "<=", "value": 1}, "window": {"last_days": 90}},
+                {
+                    "type": "event",
+                    "event": "order",
+                    "sum": {"of": "amount_fen", "op": ">=", "value": 5000},
+                    "window": {"last_days": 90},
+                },
+            ],
+        },
+        [2],
+    ),
+    (
         "bucket",
         {"type": "bucket", "modulo": 3, "buckets": [1], "salt": 5},
         [c for c in range(1, 7) if dsl.bucket_of(c, 3, 5) == 1],

@@ -32,6 +32,9 @@ SIYU_PUBLIC_URL = os.environ.get("SIYU_PUBLIC_URL", "http://127.0.0.1:8000").rst
 SIYU_SMS = os.environ.get("SIYU_SMS", "sandbox")  # the SMS adapter (siyu.channels.sms); only the sandbox so far
 # The engine segments run on (siyu.segments.engine): DuckDB embedded, or Spark (PySpark, the [spark] extra).
 SIYU_ANALYTICS_ENGINE = os.environ.get("SIYU_ANALYTICS_ENGINE", "duckdb")
+# incremental freshness of audiences (ADR 0016): "thread" (a background thread of the ingesting
+# process), "inline" (on the ingesting thread, after the commit: tests) or "off"
+SIYU_SEGMENTS_FRESH = os.environ.get("SIYU_SEGMENTS_FRESH", "thread")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -50,6 +53,7 @@ INSTALLED_APPS = [
     "siyu.orders",
     "siyu.events",
     "siyu.segments",
+    "siyu.incentives",
     "siyu.contests",  # PK contests and the performance feed (helper-contests)
     "siyu.learning",  # knowledge base, quizzes, knowledge contests (helper-contests)
 ]

@@ -34,6 +34,7 @@ from siyu.platform.tenancy import Scope
 # DuckDB relation including those still in the write-ahead log.
 LAKE_COLUMNS = lake.COLUMNS
 relation = lake.relation
+customers_relation = lake.customers_relation
 
 log = logging.getLogger(__name__)
 

@@ -80,6 +80,7 @@ BULK_MIN_ROWS = 20_000  # SQLite: from this many new rows, one transaction with 
 BULK_TABLE_RATIO = 1  # ... unless the customer table already holds more rows than the file adds, times this
 BULK_SMALL_BRAND = 100_000  # ... or the brand has more customers than this (their keys are held in memory)
 WORKER_MIN_ROWS = 20_000  # from this many rows the check runs in a worker process, beside the writing
+BUILT_BY_WORKER = 4  # a bulk import's worker builds every 4th batch of rows, the database process the others
 INLINE_BYTES = 2 * 1024 * 1024  # pages run smaller files inline, larger ones as a job
 
 # Canonical column -> the header names it may have (compared lower-case, spaces and '-' as '_').
@@ -974,27 +975,37 @@ class Scanned(NamedTuple):
     good: int  # how many are good
     keys: list[tuple[int, str, str, str]]  # a dry run: (line, phone hash, unionid, POS card) of each good row
     spooled: bytes  # a real run: the pickled Spooled batch of the good rows (their keys in it), else b""
+    # (a bulk import: the pickled good rows as plain Member tuples, for the database process to build)
 
 
 def _scan(
-    sheet: sheets.Sheet, checker: Checker, writer: Writer, now: dt.datetime, batch_size: int, prepare: bool, chunk: bool
+    sheet: sheets.Sheet,
+    checker: Checker,
+    writer: Writer,
+    now: dt.datetime,
+    batch_size: int,
+    prepare: bool,
+    unbuilt: bool,
 ) -> Iterator[Scanned]:
     """Check the sheet's rows in batches of ``batch_size`` good rows (or as many bad ones), and for
-    a real run (``prepare``) build their rows (:meth:`Writer.prepare`). Pure computation, no
-    database: it runs in the worker process for a large file."""
+    a real run (``prepare``) build their rows (:meth:`Writer.prepare`), or with ``unbuilt`` (the bulk
+    import) build only every ``BUILT_BY_WORKER``-th batch and hand the others on as they are, for the
+    database process to build (:func:`_built`). Pure computation, no database: it runs in the worker
+    process for a large file."""
     rows = bad_rows = 0
     bad: list[BadRow] = []
     members: list[Member] = []
     k = 1  # the first good row's number (see Spooled)
+    batches = 0
 
     def flush() -> Scanned:
-        nonlocal rows, bad_rows, bad, members, k
+        nonlocal rows, bad_rows, bad, members, k, batches
         spooled, keys = b"", []
-        if prepare and members:
-            ready = writer.prepare(members, k, now)
-            if chunk:  # for the bulk import's Offset statements
-                ready = Spooled(ready.keys, *(_chunked(rows) for rows in ready[1:]))
-            spooled = pickle.dumps(tuple(ready), protocol=pickle.HIGHEST_PROTOCOL)
+        batches += 1
+        if unbuilt and members and batches % BUILT_BY_WORKER:  # built on the other side (see _built)
+            spooled = pickle.dumps([tuple(m) for m in members], protocol=pickle.HIGHEST_PROTOCOL)
+        elif prepare and members:
+            spooled = pickle.dumps(tuple(writer.prepare(members, k, now)), protocol=pickle.HIGHEST_PROTOCOL)
         elif not prepare:
             keys = [(m.line, m.phone_hash, m.unionid, m.pos_card) for m in members]
         out = Scanned(rows, bad_rows, bad, len(members), keys, spooled)
@@ -1030,17 +1041,23 @@ def _rows_of(sheet: sheets.Sheet) -> Iterator[tuple[int, Sequence[Any]]]:
 
 
 def _scanned(
-    sheet: sheets.Sheet, checker: Checker, writer: Writer, now: dt.datetime, batch_size: int, prepare: bool, chunk: bool
+    sheet: sheets.Sheet,
+    checker: Checker,
+    writer: Writer,
+    now: dt.datetime,
+    batch_size: int,
+    prepare: bool,
+    unbuilt: bool,
 ) -> Iterator[Scanned]:
     """:func:`_scan`, in a worker process for a large file (the check and the row building on one
     core, the database on the other), else here."""
     if sheet.size_hint < WORKER_MIN_ROWS or "fork" not in multiprocessing.get_all_start_methods():
-        yield from _scan(sheet, checker, writer, now, batch_size, prepare, chunk)
+        yield from _scan(sheet, checker, writer, now, batch_size, prepare, unbuilt)
         return
     context = multiprocessing.get_context("fork")  # the worker inherits the open sheet and the references
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(
-        target=_scan_worker, args=(sender, sheet, checker, writer, now, batch_size, prepare, chunk), daemon=True
+        target=_scan_worker, args=(sender, sheet, checker, writer, now, batch_size, prepare, unbuilt), daemon=True
     )
     worker.start()
     sender.close()
@@ -1074,14 +1091,14 @@ def _scan_worker(
     now: dt.datetime,
     batch_size: int,
     prepare: bool,
-    chunk: bool,
+    unbuilt: bool,
 ) -> None:
     """The worker process: sends each :class:`Scanned` batch, then ``done`` (or ``failed`` with the
     reason). The pipe's small buffer keeps it at most a batch ahead of the database."""
     dumps, send = pickle.dumps, sender.send_bytes
     gc.disable()  # see _without_cycle_collection; this process ends with the scan
     try:
-        for scanned in _scan(sheet, checker, writer, now, batch_size, prepare, chunk):
+        for scanned in _scan(sheet, checker, writer, now, batch_size, prepare, unbuilt):
             send(dumps(("batch", tuple(scanned)), protocol=pickle.HIGHEST_PROTOCOL))
         send(dumps(("done", None)))
     except ImportFailed as exc:
@@ -1193,8 +1210,8 @@ class _Pass:
     progress: Progress | None
     on_bad: Callable[[BadRow], None] | None
 
-    def scanned(self, prepare: bool, chunk: bool = False) -> Iterator[Scanned]:
-        return _scanned(self.sheet, self.checker, self.writer, self.now, self.batch_size, prepare, chunk)
+    def scanned(self, prepare: bool, unbuilt: bool = False) -> Iterator[Scanned]:
+        return _scanned(self.sheet, self.checker, self.writer, self.now, self.batch_size, prepare, unbuilt)
 
     def take(self, scanned: Scanned) -> None:
         """Count a checked batch and report its bad rows."""
@@ -1346,12 +1363,14 @@ def _import_in_bulk(pass_: _Pass, skip_bad: bool) -> bool:
             offsets = writer.offsets(writer.customers.last_id(), f"temp.{STAGED_IDENTITIES}")
             indexes = _drop_indexes(writer.tables)
             _stage(writer.identities)
-            for scanned in pass_.scanned(prepare=True, chunk=True):
+            k = 1  # the next good row's number (see Spooled)
+            for scanned in pass_.scanned(prepare=True, unbuilt=True):
                 pass_.take(scanned)
+                k += scanned.good
                 if report.rows_bad and not skip_bad:
                     continue  # nothing more is written; the check goes on to report every bad row
                 if scanned.spooled:
-                    batch = Spooled._make(pickle.loads(scanned.spooled))
+                    batch = _built(writer, scanned, k - scanned.good, pass_.now)
                     first, last = batch.keys[0][0], batch.keys[-1][0]
                     pass_.written(*writer.apply_offset(batch, offsets, there), live=True)
             if _refuse(report, skip_bad):
@@ -1382,6 +1401,21 @@ def _import_in_bulk(pass_: _Pass, skip_bad: bool) -> bool:
     finally:
         _live(run, None)
     return True
+
+
+def _built(writer: Writer, scanned: Scanned, k0: int, now: dt.datetime) -> Spooled:
+    """A bulk import's batch, as :class:`Offset` takes it. The worker reads and checks the file and
+    builds one batch in ``BUILT_BY_WORKER``; this process seals the phones and names and builds the
+    rows of the others, beside writing them: so the two cores share the work (with the worker
+    building every batch, this process waited for it most of the time; building all of them here, it
+    was the slower one). The plain rows pass through the pipe between the processes only, never to
+    a file."""
+    body = pickle.loads(scanned.spooled)
+    if isinstance(body, tuple):  # built by the worker
+        ready = Spooled._make(body)
+    else:
+        ready = writer.prepare([Member._make(row) for row in body], k0, now)
+    return Spooled(ready.keys, *(_chunked(rows) for rows in ready[1:]))
 
 
 def _bulk_fits(writer: Writer, size_hint: int) -> bool:

@@ -34,12 +34,26 @@ class Source(models.TextChoices):
 class Customer(models.Model):
     scope_rule: ClassVar[ScopeRule] = ScopeRule(region="store__region_id", store="store_id", own="guide_id")
 
-    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+")
+    # No single-column index on brand, store or guide: every read is scoped by brand first (restrict),
+    # and the (brand, store, joined_at) / (brand, guide, joined_at) indexes below serve it (ADR 0008).
+    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+", db_index=False)
     store = models.ForeignKey(
-        "org.Store", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("store")
+        "org.Store",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("store"),
+        db_index=False,
     )
     guide = models.ForeignKey(
-        "org.Staff", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("guide")
+        "org.Staff",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("guide"),
+        db_index=False,
     )
     phone_sealed = models.TextField(blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
@@ -49,18 +63,31 @@ class Customer(models.Model):
     source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.STORE_CODE)
     tier = models.CharField(_("tier"), max_length=20, default="regular")
     lifecycle = models.CharField(_("lifecycle"), max_length=12, choices=Lifecycle.choices, default=Lifecycle.NEW)
-    joined_at = models.DateTimeField(_("joined at"), db_index=True)
+    joined_at = models.DateTimeField(_("joined at"))  # indexed with the brand, below
     last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True)
     orders_count = models.PositiveIntegerField(_("orders"), default=0)
     total_spent_fen = models.BigIntegerField(_("total spent (fen)"), default=0)
     erased_at = models.DateTimeField(null=True, blank=True)
     # --- identity & binding (customers issue) ---
     name_hash = models.CharField(max_length=64, blank=True, db_index=True)  # keyed hash of the full name
+    # Rarely set: indexed by the partial indexes below, which cost nothing for the rows without them.
     merged_into = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="absorbed", verbose_name=_("merged into")
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="absorbed",
+        verbose_name=_("merged into"),
+        db_index=False,
     )
     first_code = models.ForeignKey(
-        "Code", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("first code")
+        "Code",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("first code"),
+        db_index=False,
     )
     bound_at = models.DateTimeField(_("bound at"), null=True, blank=True)
     protected_until = models.DateTimeField(_("binding protected until"), null=True, blank=True)
@@ -81,11 +108,18 @@ class Customer(models.Model):
         ]
         indexes = [
             # a store's or a guide's customers, newest first, read in index order (member-search, ADR 0008)
+            models.Index(fields=["brand", "joined_at"], name="customer_brand_joined"),  # the HQ list, in order
             models.Index(fields=["brand", "store", "joined_at"]),
             models.Index(fields=["brand", "guide", "joined_at"]),
             models.Index(fields=["brand", "lifecycle"]),
             models.Index(fields=["brand", "tier"]),
             models.Index(fields=["brand", "source"]),
+            models.Index(
+                fields=["merged_into"], condition=models.Q(merged_into__isnull=False), name="customer_merged_into"
+            ),
+            models.Index(
+                fields=["first_code"], condition=models.Q(first_code__isnull=False), name="customer_first_code"
+            ),
         ]
         verbose_name = _("customer")
 
@@ -113,8 +147,9 @@ class Identity(models.Model):
 
     scope_rule: ClassVar[ScopeRule] = THROUGH_CUSTOMER
 
-    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="identities")
+    # brand: the unique (brand, kind, app_id, key) index leads with it; customer: Meta.indexes
+    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="identities", db_index=False)
     origin = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("kind"), max_length=12, choices=IdentityKind.choices)
     app_id = models.CharField(_("app"), max_length=64, blank=True, help_text=_("For an openid: which app issued it."))
@@ -264,19 +299,31 @@ class Binding(models.Model):
 
     scope_rule: ClassVar[ScopeRule] = THROUGH_CUSTOMER
 
-    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="bindings")
+    # Read by customer (the (customer, at) index), guide or store; never by brand alone. The previous
+    # guide and the code are rarely set: partial indexes.
+    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="bindings", db_index=False)
     guide = models.ForeignKey("org.Staff", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     store = models.ForeignKey("org.Store", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    previous_guide = models.ForeignKey("org.Staff", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    previous_guide = models.ForeignKey(
+        "org.Staff", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     source = models.CharField(_("source"), max_length=16, choices=BindingSource.choices)
-    code = models.ForeignKey(Code, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    code = models.ForeignKey(Code, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False)
     actor_label = models.CharField(max_length=120, blank=True)
     at = models.DateTimeField()
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["customer", "at"])]
+        indexes = [
+            models.Index(fields=["customer", "at"]),
+            models.Index(
+                fields=["previous_guide"],
+                condition=models.Q(previous_guide__isnull=False),
+                name="binding_previous_guide",
+            ),
+            models.Index(fields=["code"], condition=models.Q(code__isnull=False), name="binding_code"),
+        ]
 
 
 class SecondaryGuide(models.Model):
@@ -407,9 +454,10 @@ class Tag(models.Model):
 class CustomerTag(models.Model):
     scope_rule: ClassVar[ScopeRule] = THROUGH_CUSTOMER
 
-    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tag_links")
-    tag = models.ForeignKey(Tag, on_delete=models.PROTECT, related_name="links")
+    # (customer, tag) is unique and (tag, customer) indexed: no single-column index is needed
+    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tag_links", db_index=False)
+    tag = models.ForeignKey(Tag, on_delete=models.PROTECT, related_name="links", db_index=False)
     added_by_label = models.CharField(max_length=120, blank=True)
     source = models.CharField(max_length=10, default="manual")  # manual, bulk, import, rule
     at = models.DateTimeField()
@@ -453,8 +501,9 @@ class Consent(models.Model):
 
     scope_rule: ClassVar[ScopeRule] = THROUGH_CUSTOMER
 
-    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="consents")
+    # read by customer: the (customer, channel, at) index
+    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="consents", db_index=False)
     channel = models.CharField(_("channel"), max_length=14, choices=Channel.choices)
     granted = models.BooleanField(_("granted"))
     source = models.CharField(_("source"), max_length=40)

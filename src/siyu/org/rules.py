@@ -86,6 +86,7 @@ class Perm(StrEnum):
     FEED_MODERATE = "contests.feed"  # hide feed posts, set who guides see in the feed
     LEARNING_VIEW = "learning.view"  # the knowledge base, quizzes and their results in the console
     LEARNING_MANAGE = "learning.manage"  # write articles, scripts, videos and quizzes; knowledge contests
+    INCENTIVES_MANAGE = "incentives.manage"  # reward mall, redemptions, benchmark rules, coin reversals
 
 
 PERM_LABELS: dict[Perm, StrOrPromise] = {
@@ -125,6 +126,7 @@ PERM_LABELS: dict[Perm, StrOrPromise] = {
     Perm.FEED_MODERATE: _("Moderate the performance feed"),
     Perm.LEARNING_VIEW: _("Read the knowledge base and training results"),
     Perm.LEARNING_MANAGE: _("Manage the knowledge base, quizzes and knowledge contests"),
+    Perm.INCENTIVES_MANAGE: _("Manage the reward mall, benchmark rules and coins"),
 }
 
 _EVERY_STAFF = {
@@ -166,6 +168,7 @@ ROLE_PERMS: dict[Role, frozenset[str]] = {
             Perm.CONTESTS_MANAGE,
             Perm.FEED_MODERATE,
             Perm.LEARNING_MANAGE,
+            Perm.INCENTIVES_MANAGE,
         }
     ),
     Role.REGION_MANAGER: frozenset(_EVERY_STAFF | _MANAGERS | {Perm.ORG_STORE, Perm.ORG_STAFF}),

@@ -6,3 +6,10 @@ class SegmentsConfig(AppConfig):
     name = "siyu.segments"
     label = "segments"
     verbose_name = _("Segments")
+
+    def ready(self) -> None:
+        from siyu.platform import hooks
+        from siyu.segments import fresh
+
+        # incremental freshness (ADR 0016): new events re-evaluate the customers they touch
+        hooks.on_events(fresh.heard)

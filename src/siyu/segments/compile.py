@@ -21,6 +21,7 @@ Semantics that matter for correctness:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,6 +86,19 @@ def _zero_satisfies(op: str, value: float) -> bool:
         "=": value == 0,
         "!=": value != 0,
     }[op]
+
+
+def _event_op(n: dict[str, Any]) -> tuple[str, float]:
+    test = n["count"] if "count" in n else n["sum"]
+    return test["op"], test["value"]
+
+
+def _at_least_one(n: dict[str, Any]) -> bool:
+    """A count condition every customer with one such event meets (``count >= 1``, ``count > 0``)."""
+    if "count" not in n:
+        return False
+    op, value = n["count"]["op"], n["count"]["value"]
+    return (op == ">=" and value <= 1) or (op == ">" and value <= 0)
 
 
 def _num(value: float) -> str:
@@ -160,7 +174,7 @@ class _Compiler:
     def node(self, n: dict[str, Any], c: str) -> str:
         kind = n["type"]
         if kind in ("and", "or"):
-            joined = f" {kind.upper()} ".join(self.node(child, c) for child in n["children"])
+            joined = f" {kind.upper()} ".join(self.children(n["children"], kind, c))
             return f"({joined})"
         if kind == "not":
             return f"(NOT {self.node(n['child'], c)})"
@@ -202,23 +216,55 @@ class _Compiler:
         codes = ", ".join(str(m * 100 + d) for m, d in days)
         return f"COALESCE(({c}.birth_month * 100 + {c}.birth_day) IN ({codes}), FALSE)"
 
-    def leaf_event(self, n: dict[str, Any], c: str) -> str:
+    def children(self, nodes: list[dict[str, Any]], kind: str, c: str) -> list[str]:
+        """The predicates of a group's children. Behaviour conditions on the same events (same
+        type, window and filters) that each need an event (``IN``) share one pass over the events:
+        ``IN (… HAVING a) AND IN (… HAVING b)`` is ``IN (… HAVING a AND b)`` (``OR`` alike), as a
+        hand-written query would do it."""
+        out: list[str | list[dict[str, Any]]] = []
+        shared: dict[str, list[dict[str, Any]]] = {}
+        for child in nodes:
+            if child["type"] == "event" and not _zero_satisfies(*_event_op(child)):
+                key = json.dumps([child["event"], child.get("window"), child.get("where")], sort_keys=True)
+                if key in shared:
+                    shared[key].append(child)
+                    continue
+                shared[key] = [child]
+                out.append(shared[key])
+            else:
+                out.append(self.node(child, c))
+        return [part if isinstance(part, str) else self.events_in(part, kind, c) for part in out]
+
+    def event_test(self, n: dict[str, Any]) -> str:
         if "count" in n:
-            agg, op, value = "COUNT(*)", n["count"]["op"], n["count"]["value"]
+            agg = "COUNT(*)"
         else:
             of = n["sum"]["of"]
             if of.startswith("properties."):
                 measure = f"TRY_CAST({self.dialect.json_text('properties', of.removeprefix('properties.'))} AS DOUBLE)"
             else:
                 measure = of
-            agg, op, value = f"COALESCE(SUM({measure}), 0)", n["sum"]["op"], n["sum"]["value"]
-        test = f"{agg} {_OPS[op]} {_num(value)}"
-        where = self.events_where(n, n.get("window"))
-        if _zero_satisfies(op, value):
-            sub = f"SELECT customer_id FROM events WHERE {where} GROUP BY customer_id HAVING NOT ({test})"
-            return f"({c}.customer_id NOT IN ({sub}))"
-        sub = f"SELECT customer_id FROM events WHERE {where} GROUP BY customer_id HAVING {test}"
+            agg = f"COALESCE(SUM({measure}), 0)"
+        op, value = _event_op(n)
+        return f"{agg} {_OPS[op]} {_num(value)}"
+
+    def events_in(self, nodes: list[dict[str, Any]], kind: str, c: str) -> str:
+        """Customers with events meeting every (``and``) or any (``or``) of ``nodes``' tests, which
+        share their events (type, window, filters) and all need at least one event."""
+        where = self.events_where(nodes[0], nodes[0].get("window"))
+        if all(_at_least_one(n) for n in nodes):  # "did it at all": no grouping needed
+            return f"({c}.customer_id IN (SELECT customer_id FROM events WHERE {where}))"
+        tests = f" {kind.upper()} ".join(f"({self.event_test(n)})" for n in nodes)
+        sub = f"SELECT customer_id FROM events WHERE {where} GROUP BY customer_id HAVING {tests}"
         return f"({c}.customer_id IN ({sub}))"
+
+    def leaf_event(self, n: dict[str, Any], c: str) -> str:
+        op, value = _event_op(n)
+        if not _zero_satisfies(op, value):
+            return self.events_in([n], "and", c)
+        where = self.events_where(n, n.get("window"))
+        sub = f"SELECT customer_id FROM events WHERE {where} GROUP BY customer_id HAVING NOT ({self.event_test(n)})"
+        return f"({c}.customer_id NOT IN ({sub}))"
 
     def _first_last(self, n: dict[str, Any], c: str, fn: str) -> str:
         where = self.events_where(n, None, use_window=False)

@@ -19,3 +19,12 @@ def materialise_segment(brand_id: int, segment_id: int) -> int:
     from siyu.segments.services import materialise
 
     return materialise(brand_id, segment_id).size
+
+
+@periodic(crontab(minute="*"))
+def sweep_expired_windows() -> dict[int, int]:
+    """Every minute: customers whose events left a live segment's rolling window are evaluated
+    again (ADR 0016); event-triggered changes need no job, the ingesting process applies them."""
+    from siyu.segments.fresh import sweep
+
+    return sweep()

@@ -30,6 +30,10 @@ class Segment(models.Model):
     updated_at = models.DateTimeField()
     materialised_at = models.DateTimeField(null=True, blank=True)
     size = models.PositiveIntegerField(default=0)  # members at the last run
+    # incremental freshness (ADR 0016): the lake snapshot time of the last write to the audience,
+    # and how far the expiry of rolling windows has been applied
+    fresh_at = models.DateTimeField(null=True, blank=True)
+    swept_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "id"]
@@ -66,7 +70,7 @@ class SegmentRun(models.Model):
     duration_ms = models.PositiveIntegerField()
     engine = models.CharField(max_length=10)
     facts_version = models.PositiveIntegerField(default=0)
-    trigger = models.CharField(max_length=10, default="demand")  # demand, schedule
+    trigger = models.CharField(max_length=10, default="demand")  # demand, schedule, event, sweep
 
     class Meta:
         ordering = ["segment", "-at", "-id"]

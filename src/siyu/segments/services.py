@@ -27,6 +27,7 @@ from siyu.platform.audit import record_by, snapshot
 from siyu.platform.tenancy import Scope, get_scoped, restrict
 from siyu.platform.validation import full_clean
 from siyu.segments import dsl, engine, facts
+from siyu.segments import fresh as fresh_updates
 from siyu.segments.compile import Query, compile_definition, compile_definitions
 from siyu.segments.models import Segment, SegmentChange, SegmentMember, SegmentRun, SegmentVersion
 
@@ -152,6 +153,7 @@ def update_segment(scope: Scope, segment_id: int, *, definition: Any = None, **d
         full_clean(seg)
         seg.save()
         record_by(scope, "segments.update", seg, before=before, after=snapshot(seg, (*FIELDS, "version", "definition")))
+    fresh_updates.forget_live()
     return seg
 
 
@@ -276,11 +278,13 @@ def materialise(brand_id: int, segment_id: int, *, trigger: str = "demand") -> S
     size and the time it took. Idempotent: a second run with nothing changed enters and drops nobody."""
     seg = Segment.objects.get(pk=segment_id, brand_id=brand_id)
     started = time.perf_counter()
-    fresh = set(evaluate(brand_id, seg.definition))
-    now = clock.now()
     version, _ = _fresh(brand_id)
     with transaction.atomic():
+        # evaluated under the audience's lock, so an event-triggered update (ADR 0016) is never
+        # overwritten by an answer computed before it
         seg = Segment.objects.select_for_update().get(pk=seg.pk)
+        now = clock.now()
+        fresh = set(evaluate(brand_id, seg.definition))
         current = set(SegmentMember.objects.filter(segment=seg).values_list("customer_id", flat=True))
         entered, left = sorted(fresh - current), sorted(current - fresh)
         for chunk in _chunks(left):
@@ -305,7 +309,8 @@ def materialise(brand_id: int, segment_id: int, *, trigger: str = "demand") -> S
             + [SegmentChange(run=run, customer_id=c, entered=False) for c in left],
             batch_size=CHUNK,
         )
-        Segment.objects.filter(pk=seg.pk).update(size=len(fresh), materialised_at=now)
+        Segment.objects.filter(pk=seg.pk).update(size=len(fresh), materialised_at=now, fresh_at=now, swept_at=now)
+    fresh_updates.forget_live()
     return run
 
 
@@ -344,9 +349,11 @@ def materialise_due() -> dict[int, int]:
 
 
 def history(scope: Scope, segment_id: int, limit: int = 60) -> list[SegmentRun]:
-    """The last runs of a segment, oldest first (the size-history chart)."""
+    """The last full runs of a segment (on demand or scheduled; not the event-triggered updates of
+    a few customers), oldest first (the size-history chart)."""
     seg = segment_of(scope, segment_id)
-    return list(reversed(SegmentRun.objects.filter(segment=seg).order_by("-at", "-id")[:limit]))
+    runs = SegmentRun.objects.filter(segment=seg, trigger__in=("demand", "schedule"))
+    return list(reversed(runs.order_by("-at", "-id")[:limit]))
 
 
 def changes(scope: Scope, run_id: int, *, entered: bool, limit: int = 200) -> list[int]:
