@@ -2,13 +2,13 @@
 and :mod:`siyu.contests.feed`, which scope every read and check every write)."""
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from siyu.contests import feed, services
-from siyu.contests.models import Contest, FeedPolicy, Metric
+from siyu.contests.models import Contest, Metric
 from siyu.org.services import Perm
 from siyu.platform.api import Input, PageQuery, answers, created, current_scope, page_of, paginate, requires
 
@@ -31,7 +31,7 @@ class ContestIn(Input):
     metric: Metric
     starts_on: dt.date
     ends_on: dt.date
-    kind: Contest.Kind = Contest.Kind.INDIVIDUAL
+    kind: Literal["individual", "team"] = "individual"
     team_by: str = Field("", description="Team PK: `region`, `store` or `custom`.")
     description: str = ""
     region_ids: list[int] = Field(default_factory=list, description="Guides of these regions take part.")
@@ -122,7 +122,9 @@ def _data(body: ContestIn) -> services.ContestIn:
 
 @router.get("/contests", response=answers(list[ContestOut]), summary="List PK contests", tags=["contests"])
 @requires(Perm.CONTESTS_VIEW)
-def contest_list(request: HttpRequest, state: Contest.State | None = None) -> list[dict[str, Any]]:
+def contest_list(
+    request: HttpRequest, state: Literal["draft", "running", "settled"] | None = None
+) -> list[dict[str, Any]]:
     return [_contest(c) for c in services.contests(current_scope(request), state=state)]
 
 
@@ -227,7 +229,7 @@ class HideIn(Input):
 
 
 class AudienceIn(Input):
-    audience: FeedPolicy.Audience
+    audience: Literal["store", "region", "brand"]
 
 
 def _post(p: Any) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """REST endpoints of knowledge and training (through :mod:`siyu.learning.services`)."""
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
@@ -29,7 +29,7 @@ class ArticleOut(Schema):
 
 class ArticleIn(Input):
     title: str
-    kind: Article.Kind = Article.Kind.ARTICLE
+    kind: Literal["article", "script", "video"] = "article"
     title_en: str = ""
     summary: str = ""
     body: str = ""
@@ -40,7 +40,7 @@ class ArticleIn(Input):
 class ArticleFilter(Schema):
     q: str = Field("", max_length=60, description="Words that must all appear (title, tags, text).")
     tag: str = Field("", max_length=20)
-    kind: Article.Kind | None = None
+    kind: Literal["article", "script", "video"] | None = None
 
 
 def _article(a: Article) -> dict[str, Any]:

@@ -308,11 +308,14 @@ def learn_quiz(request: HttpRequest, pk: int) -> HttpResponse:
         answers: dict[int, list[int]] = {}
         for question in services.questions(quiz):
             answers[question.pk] = [int(v) for v in request.POST.getlist(f"q{question.pk}") if v.isdigit()]
+        attempt = services.open_attempt(scope, pk)
+        if attempt is None:  # submitted already, or never opened: the clock starts only on opening it
+            messages.error(request, _("Open the quiz to start an attempt."))
+            return redirect("guide:learn_quiz", pk)
         try:
-            attempt_id = int(request.POST.get("attempt", "0") or 0)
-            result = services.submit_attempt(scope, attempt_id, answers)
-        except (ValidationError, ValueError) as exc:
-            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+            result = services.submit_attempt(scope, attempt.pk, answers)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
             return redirect("guide:learn_quiz", pk)
         context.update(
             result=result, done=services.my_attempts(scope, pk), left=services.attempts_left(quiz, scope.staff_id or 0)
