@@ -330,7 +330,7 @@ def test_running_again_adds_nothing(seeded: Seeded) -> None:
         AuditEntry.objects.exclude(action="demo.seed").count(),
     )
     summary = generator.run(Config(seed=42, members=MEMBERS, as_of=AS_OF))
-    every_step = ["org", "catalog", "store_pages", "customers", "orders", "customer_assets"]
+    every_step = ["org", "catalog", "store_pages", "customers", "orders", "customer_assets", "segments"]
     assert summary.ran == [] and summary.skipped == every_step
     assert summary.brand_id == seeded.brand_id
     assert Brand.objects.filter(code=P.BRAND_CODE).count() == 1
@@ -486,3 +486,29 @@ def test_merges_and_transfers_to_look_at(seeded: Seeded) -> None:
     leaver = Staff.objects.get(pk=Transfer.objects.filter(kind="inheritance").values("from_guide_id")[:1])
     assert leaver.employment == "left"
     assert not Customer.objects.filter(guide_id=leaver.pk, merged_into__isnull=True).exists()
+
+
+def test_a_dozen_segments_are_defined_materialised_weekly_and_some_shared_with_guides(seeded: Seeded) -> None:
+    from siyu.demo import seed_segments
+    from siyu.segments import services as segments
+    from siyu.segments.models import SegmentRun
+
+    hq = org.hq_scope(seeded.brand_id)
+    made = {s.name: s for s in segments.segments(hq)}
+    assert len(made) >= 12 and seeded.summary.facts["segments"] == len(made)
+    assert sum(s.shared_with_guides for s in made.values()) >= 4
+    for seg in made.values():
+        runs = segments.history(hq, seg.pk)
+        assert len(runs) == seed_segments.WEEKS + 1 and seg.materialised_at == runs[-1].at
+        assert seg.size == runs[-1].size == len(segments.members_of(seeded.brand_id, seg.pk))
+        assert seg.created_at < runs[0].at
+    # the segments on customer facts count real customers whether or not the lake has events
+    for name in ("高价值流失预警", "30 天内生日", "华东金卡及以上", "旗舰店跑者", "对照组 10%", "会员日到店名单"):
+        assert made[name].size > 0, name
+    assert made["对照组 10%"].size == pytest.approx(MEMBERS / 10, rel=0.3)
+    assert made["会员日到店名单"].size == seed_segments.list_size(members.visible_customers(hq).count())
+    vip, control, both = made["华东金卡及以上"], made["对照组 10%"], made["华东金卡（去掉对照组）"]
+    overlap = segments.overlap(hq, vip.pk, control.pk)
+    assert both.size == overlap.a - overlap.both
+    # birthdays move with the clock: the weekly runs let customers in and out
+    assert SegmentRun.objects.filter(segment=made["30 天内生日"], left__gt=0).exists()

@@ -284,3 +284,12 @@ def test_concurrent_appends_share_fsyncs_and_every_record_is_whole(lake_dir: Pat
     records = list(wal.read_records(writer.path))  # type: ignore[arg-type]
     assert len(records) == 160 and {r.brand_id for r in records} == {7}
     assert 0 < writer.fsyncs < 160
+
+
+def test_a_client_may_not_take_the_ids_of_the_platforms_own_events(world: Any) -> None:
+    brand = world.brand.pk
+    cid = world.customers["chen.guide"][0]
+    taken = services.ingest(brand, [_view(1, cid) | {"event_id": "order:1:paid"}])
+    assert (taken.accepted, [e.field for e in taken.errors]) == (0, ["event_id"])
+    own = services.emit(brand, [services.EventIn("order:1:paid", "order", dt.datetime(2025, 5, 1, tzinfo=dt.UTC), cid)])
+    assert own.accepted == 1

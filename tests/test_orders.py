@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
@@ -189,4 +190,97 @@ def test_an_unpaid_order_is_cancelled_when_its_time_runs_out(world: Any, shop: d
         orders.pay(world.brand.pk, info.number, key="late")
     assert Order.objects.get(number=info.number).status == "cancelled"
     assert stock.city_stock(world.brand.pk, "上海", [shop["a"]]) == {shop["a"]: 3}
+    assert stock.check_ledger(world.brand.pk) == []
+
+
+# --- The placement hot path (ADR 0014) -----------------------------------------------------------
+
+
+def test_a_retry_of_an_order_that_took_the_last_units_is_the_same_order(world: Any, shop: dict[str, Any]) -> None:
+    first = place(world, shop, lines=[orders.NewLine(shop["b"], 1)], client_key="mp-last")
+    assert stock.city_stock(world.brand.pk, "上海", [shop["b"]]) == {}
+    again = place(world, shop, lines=[orders.NewLine(shop["b"], 1)], client_key="mp-last")  # no stock left
+    assert again.number == first.number and Order.objects.count() == 1
+    with pytest.raises(orders.OutOfStock):
+        place(world, shop, lines=[orders.NewLine(shop["b"], 1)], client_key="mp-other")
+
+
+def test_a_hold_that_lost_its_race_leaves_nothing_and_the_order_is_planned_again(
+    world: Any, shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = place(world, shop)  # 五角场's one unit of A
+    assert [f.store_id for f in taken.fulfilments] == [world.sh2.pk]
+    # The next plan is made from a read taken before that order held the unit (what a concurrent
+    # checkout sees): it chooses 五角场 again, whose conditional update then changes no row.
+    real, reads = stock._free_stock, []
+
+    def stale(brand_id: int, store_ids: Any, sku_ids: Any) -> list[tuple[int, int, int]]:
+        reads.append(1)
+        if len(reads) == 1:
+            return [(world.sh2.pk, shop["a"], 1), (world.flagship.pk, shop["a"], 2)]
+        return real(brand_id, store_ids, sku_ids)
+
+    monkeypatch.setattr(stock, "_free_stock", stale)
+    info = place(world, shop)
+    assert len(reads) == 2 and [f.store_id for f in info.fulfilments] == [world.flagship.pk]
+    assert Order.objects.count() == 2  # the refused attempt's order rows were rolled back with it
+    assert sorted(Notification.objects.values_list("order__number", flat=True)) == sorted([taken.number, info.number])
+    assert stock.store_stock(world.brand.pk, world.flagship.pk, [shop["a"]]) == {shop["a"]: 1}
+    assert stock.check_ledger(world.brand.pk) == []
+
+
+def test_placing_an_order_is_a_bounded_number_of_statements(
+    world: Any, shop: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    # reads: customer, policy, stores, prices, free stock; writes: order, parcels, lines, event,
+    # notification, reservation, the conditional updates (one batch), ledger, reservation lines
+    place(world, shop)  # warm: nothing cached, just the first-use costs out of the count
+    with django_assert_max_num_queries(16):
+        info = place(world, shop, lines=[orders.NewLine(shop["a"], 1), orders.NewLine(shop["sock"], 2)])
+    assert [f.store_id for f in info.fulfilments] == [world.flagship.pk]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_sixteen_concurrent_placements_never_oversell_and_a_failed_one_leaves_nothing(
+    world: Any, shop: dict[str, Any]
+) -> None:
+    from django.db import connection
+
+    from siyu.inventory.models import Reservation
+
+    if connection.vendor != "postgresql":
+        pytest.skip("run with DATABASE_URL=postgres://… to test real concurrency")
+    clients, rounds = 16, 3
+    placed: list[orders.OrderInfo] = []
+    refused: list[str] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(clients)
+
+    def shopper(i: int) -> None:
+        try:
+            barrier.wait()
+            for r in range(rounds):
+                lines = [orders.NewLine(shop["a"], 1)] + ([orders.NewLine(shop["sock"], 1)] if i % 2 else [])
+                try:
+                    placed.append(place(world, shop, lines=lines, client_key=f"c{i}-{r}"))
+                except orders.OutOfStock:
+                    refused.append(f"c{i}-{r}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=shopper, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(placed) == 3 and len(placed) + len(refused) == clients * rounds  # 2 + 1 units of A
+    received = {(world.flagship.pk, shop["a"]): 2, (world.sh2.pk, shop["a"]): 1, (world.flagship.pk, shop["sock"]): 10}
+    for (store, sku), units in orders.units_by_store(world.brand.pk).items():
+        assert units <= received.get((store, sku), 0)
+    assert Order.objects.count() == len(placed) and Reservation.objects.count() == len(placed)
+    assert stock.city_stock(world.brand.pk, "上海", [shop["a"]]) == {}
     assert stock.check_ledger(world.brand.pk) == []

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "siyu.orders",
     "siyu.events",
     "siyu.segments",
+    "siyu.tasks",
     "siyu.incentives",
     "siyu.contests",  # PK contests and the performance feed (helper-contests)
     "siyu.learning",  # knowledge base, quizzes, knowledge contests (helper-contests)

@@ -29,6 +29,11 @@ from siyu.orders import views_staff as orders_staff_views  # noqa: E402
 hq_patterns += [*orders_hq_views.hq_urlpatterns, *stock_views.hq_urlpatterns]  # /hq/orders/, /hq/stock/
 guide_patterns += orders_staff_views.guide_urlpatterns  # /guide/orders/: the store's parcels
 
+from siyu.segments import views as segment_views  # noqa: E402  (segment builder, shared audiences)
+
+hq_patterns += segment_views.hq_urlpatterns  # /hq/segments/: list, builder with live count, runs, overlap
+guide_patterns += segment_views.guide_urlpatterns  # /guide/customers/audiences/: what HQ shares with her
+
 from siyu.contests import views as contest_views  # noqa: E402  (helper-contests)
 from siyu.learning import views as learning_views  # noqa: E402
 

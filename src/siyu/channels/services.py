@@ -180,3 +180,11 @@ def forget_phones(brand_id: int, phone_hashes: Iterable[str]) -> int:
         deleted, _detail = model.objects.filter(brand_id=brand_id, phone_hash__in=hashes).delete()
         gone += deleted
     return gone
+
+
+def send_notice(brand_id: int, phone: str, text: str, *, purpose: str) -> str:
+    """Send a notice (a task reminder, an escalation to a store manager) to a member of staff's
+    mobile through the SMS adapter; returns the adapter's id of the message. The caller applies its
+    own limits (guide tasks: three reminders per guide per 24 hours)."""
+    number = _phone(phone)
+    return adapter().send(brand_id, number, text[:300], purpose=_purpose(purpose))

@@ -114,6 +114,7 @@ def steps() -> list[Step]:
         seed_orders,  # noqa: F401  (registers the stock and orders step)
         seed_org,
         seed_pages,  # noqa: F401  (registers the store pages step)
+        seed_segments,  # noqa: F401  (registers the segments step, the last)
     )
 
     if not _loaded:

@@ -31,6 +31,9 @@ CUSTOM_PREFIX = "custom:"
 CUSTOM_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,47}$")
 IDENTITY_KINDS = ("phone", "unionid", "openid", "wecom", "pos_card", "app")
 MAX_EVENT_ID = 64
+# Ids of the platform's own events (server-side emits, the demo): a client may not take them, or it
+# could make a real fact's event a "duplicate" and keep it out of the lake.
+RESERVED_PREFIXES = ("order:", "touch:", "binding:", "demo:")
 MAX_PROPERTIES_BYTES = 4096
 MAX_FUTURE = dt.timedelta(minutes=5)
 MAX_AMOUNT_FEN = 10**12
@@ -120,8 +123,9 @@ def parse_at(value: Any) -> dt.datetime | None:
     return at.astimezone(dt.UTC)
 
 
-def check(raw: Any, now: dt.datetime) -> Checked | list[Problem]:
-    """One event as sent: a :class:`Checked` event, or the problems that keep it out."""
+def check(raw: Any, now: dt.datetime, *, platform: bool = False) -> Checked | list[Problem]:
+    """One event as sent: a :class:`Checked` event, or the problems that keep it out. Only the
+    platform's own events (``platform``) may use the reserved id prefixes."""
     if not isinstance(raw, dict):
         return [Problem("", _("An event is a JSON object."))]
     problems: list[Problem] = []
@@ -132,6 +136,14 @@ def check(raw: Any, now: dt.datetime) -> Checked | list[Problem]:
     if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_EVENT_ID:
         problems.append(Problem("event_id", _("An event id is text of 1 to 64 characters.")))
         event_id = ""
+    elif not platform and event_id.startswith(RESERVED_PREFIXES):
+        problems.append(
+            Problem(
+                "event_id",
+                _("Ids starting with %(prefixes)s are the platform's own.")
+                % {"prefixes": ", ".join(RESERVED_PREFIXES)},
+            )
+        )
     kind = raw.get("type")
     if not isinstance(kind, str) or not is_type(kind):
         problems.append(

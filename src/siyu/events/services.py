@@ -143,7 +143,9 @@ def forget_caches() -> None:
 
 
 # --- ingestion ---------------------------------------------------------------------------------------
-def ingest(brand_id: int, events: Sequence[Any], *, now: dt.datetime | None = None) -> IngestResult:
+def ingest(
+    brand_id: int, events: Sequence[Any], *, now: dt.datetime | None = None, platform: bool = False
+) -> IngestResult:
     """Validate a batch, resolve who, where and what, keep each event id once, append the new events
     to the WAL and ``fsync`` it, register their ids, and only then return (the acknowledgement).
     Bad events are reported per event and the good ones kept."""
@@ -154,7 +156,7 @@ def ingest(brand_id: int, events: Sequence[Any], *, now: dt.datetime | None = No
     good: list[tuple[int, rules.Checked]] = []
     seen: set[str] = set()
     for index, raw in enumerate(events):
-        checked = rules.check(raw, now)
+        checked = rules.check(raw, now, platform=platform)
         if isinstance(checked, list):
             event_id = raw.get("event_id") if isinstance(raw, dict) and isinstance(raw.get("event_id"), str) else None
             result.errors += [EventError(index, event_id, p.field, p.message) for p in checked]
@@ -257,6 +259,7 @@ def _resolve(brand_id: int, good: list[tuple[int, rules.Checked]], result: Inges
                 "quantity": e.quantity,
                 "properties": e.properties,
                 "_day": e.at.date(),
+                "_at_us": micros(e.at),
             }
         )
     return rows
@@ -280,16 +283,18 @@ def _first_seen(brand_id: int, e: rules.Checked, index: int, result: IngestResul
     return int(customer.pk)
 
 
-def _register(brand_id: int, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert the events' ids into the dedupe index (in the caller's transaction); the ids new to it."""
+def _register(brand_id: int, rows: list[dict[str, Any]], *, chunk: int = 1000) -> set[str]:
+    """Insert the events' ids into the dedupe index (in the caller's transaction), ``chunk`` rows a
+    statement; the ids new to it."""
     table = connection.ops.quote_name(EventKey._meta.db_table)
     fresh: set[str] = set()
+    size = chunk
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+        for start in range(0, len(rows), size):
+            chunk_rows = rows[start : start + size]
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk_rows))
             params: list[Any] = []
-            for row in chunk:
+            for row in chunk_rows:
                 params += [brand_id, row["event_id"], row["_day"]]
             cursor.execute(
                 f"INSERT INTO {table} (brand_id, event_id, day) VALUES {values} "
@@ -300,22 +305,35 @@ def _register(brand_id: int, rows: list[dict[str, Any]]) -> set[str]:
     return fresh
 
 
+def micros(at: dt.datetime) -> int:
+    """Microseconds since the epoch (UTC): how listeners receive ``at`` and ``received_at``."""
+    return (at - EPOCH) // ONE_MICROSECOND
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+ONE_MICROSECOND = dt.timedelta(microseconds=1)
+
+
 def _store(brand_id: int, rows: list[dict[str, Any]], now: dt.datetime, result: IngestResult) -> None:
     received = rules.timestamp(now)
+    received_us = micros(now)
     with transaction.atomic():
         fresh = _register(brand_id, rows)
         kept = [r for r in rows if r["event_id"] in fresh]
         result.duplicates += len(rows) - len(kept)
         if kept:
             lines = []
+            heard = []
             for row in kept:
                 del row["_day"]
+                at_us = row.pop("_at_us")
                 row["received_at"] = received
                 lines.append(orjson.dumps(row))
+                heard.append(row | {"at": at_us, "received_at": received_us})
             # Durable before acknowledged: the WAL is fsync-ed inside the transaction, so an id is
             # never registered without its event on disk.
             _writer().append(brand_id, b"\n".join(lines) + b"\n")
-            transaction.on_commit(lambda: hooks.events_recorded(brand_id, kept))
+            transaction.on_commit(lambda: hooks.events_recorded(brand_id, heard))
         result.accepted += len(kept)
 
 
@@ -326,7 +344,7 @@ def emit(brand_id: int, events: Iterable[EventIn]) -> IngestResult:
     try:
         result = IngestResult()
         for start in range(0, len(batch), rules.MAX_BATCH):
-            part = ingest(brand_id, batch[start : start + rules.MAX_BATCH])
+            part = ingest(brand_id, batch[start : start + rules.MAX_BATCH], platform=True)
             result.accepted += part.accepted
             result.duplicates += part.duplicates
             result.errors += part.errors
@@ -590,3 +608,55 @@ def _filter(customer_ids: Iterable[int] | None, store_id: int | None) -> tuple[s
         clauses.append("store_id = ?")
         params.append(int(store_id))
     return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class GuideShare:
+    """A share event a guide sent (what guide tasks verify forward work from)."""
+
+    event_id: str
+    guide_id: int
+    customer_id: int
+    content_id: str | None
+    at: dt.datetime
+    channel: str | None  # ``properties.channel`` when the touchpoint said (moments, group, one_to_one)
+
+
+def guide_shares(
+    brand_id: int, guide_ids: Iterable[int], since: dt.datetime, until: dt.datetime, *, content_id: str | None = None
+) -> list[GuideShare]:
+    """The ``share`` events of these guides between ``since`` and ``until`` (of one piece of content
+    when given), oldest first: the facts a forward task's progress is recomputed from."""
+    import duckdb
+
+    ids = sorted({int(g) for g in guide_ids})
+    if not ids:
+        return []
+    lo = since.astimezone(dt.UTC).replace(tzinfo=None)
+    hi = until.astimezone(dt.UTC).replace(tzinfo=None)
+    where = f'type = \'share\' AND guide_id IN ({", ".join("?" for _ in ids)}) AND "at" >= ? AND "at" < ?'
+    params: list[Any] = [*ids, lo, hi]
+    if content_id:
+        where += " AND content_id = ?"
+        params.append(content_id)
+    with duckdb.connect() as con:
+        lake.relation(con, brand_id).create_view("rel")
+        found = con.execute(
+            f'SELECT event_id, guide_id, customer_id, content_id, "at", properties FROM rel WHERE {where} '
+            'ORDER BY "at", event_id',
+            params,
+        ).fetchall()
+    out = []
+    for event_id, guide_id, customer_id, content, at, props in found:
+        channel = orjson.loads(props).get("channel") if props else None
+        out.append(
+            GuideShare(
+                event_id=event_id,
+                guide_id=int(guide_id),
+                customer_id=int(customer_id),
+                content_id=content,
+                at=at.replace(tzinfo=dt.UTC),
+                channel=str(channel) if channel else None,
+            )
+        )
+    return out

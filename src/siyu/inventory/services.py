@@ -15,11 +15,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils.translation import gettext as _
 
 from siyu.catalog import services as catalog
@@ -35,7 +36,7 @@ from siyu.inventory.models import (
 )
 from siyu.org import services as org
 from siyu.org.services import Perm
-from siyu.platform import audit, clock, geo
+from siyu.platform import audit, clock, geo, sql
 from siyu.platform.tenancy import Level, Scope
 
 MAX_QUANTITY = 1_000_000  # one movement never moves more units than this
@@ -51,6 +52,9 @@ class OutOfStock(StockError):
     def __init__(self, short: Mapping[int, int], message: str | None = None) -> None:
         self.short = dict(short)
         super().__init__(message or _("Not enough stock for %(n)d item(s).") % {"n": len(self.short)})
+
+
+Shipment = rules.Shipment  # a part of a plan: one store, its distance, SKU → units
 
 
 class ReservationGone(StockError):
@@ -120,24 +124,20 @@ def _move(
     reference: str,
     note: str,
     actor: str,
-    fresh: bool = False,
-    savepoint: bool = True,
 ) -> bool:
     """Apply ``moves`` (all or nothing) with one ledger row each. Returns ``False`` when ``key`` was
     applied before (nothing changes), raises :class:`OutOfStock` when a move would take a quantity
-    below zero or hold more than is on hand. Must run inside a transaction.
-
-    ``fresh``: the caller knows ``key`` is new (it was drawn for this call), so the look-up of an
-    earlier application is skipped (the unique key still guards it). ``savepoint=False``: the
-    caller's own savepoint undoes the partial updates when this raises (checkout's hot path)."""
-    if not fresh and Movement.objects.filter(brand_id=brand_id, key=f"{key}#0").exists():
+    below zero or hold more than is on hand. Must run inside a transaction. (A checkout's hold has
+    its own batched path, :func:`_hold`, with the same conditional update.)"""
+    if Movement.objects.filter(brand_id=brand_id, key=f"{key}#0").exists():
         return False
     at = clock.now()
+    stamp = sql.stamp(at)
     short: dict[int, int] = {}
     # One lock order for every writer (store, SKU): two checkouts never wait on each other in a circle.
     ordered = sorted(enumerate(moves), key=lambda im: (im[1].store_id, im[1].sku_id, im[0]))
     try:
-        with transaction.atomic(savepoint=savepoint):
+        with transaction.atomic():
             if all(m.reserved_delta == 0 and m.on_hand_delta >= 0 for m in moves):
                 _add_all(brand_id, [m for _i, m in ordered], at)  # only adds: the guard always holds
                 ordered = []
@@ -146,10 +146,10 @@ def _move(
                     StockLevel.objects.get_or_create(
                         store_id=m.store_id, sku_id=m.sku_id, defaults={"brand_id": brand_id, "updated_at": at}
                     )
-                changed = _guarded(m)
-                if not changed.update(
-                    on_hand=F("on_hand") + m.on_hand_delta, reserved=F("reserved") + m.reserved_delta, updated_at=at
-                ):
+                with connection.cursor() as cursor:
+                    cursor.execute(_guarded_update(), _guarded_args(m, stamp))
+                    changed = cursor.rowcount
+                if not changed:
                     on_hand, reserved = (
                         StockLevel.objects.filter(store_id=m.store_id, sku_id=m.sku_id)
                         .values_list("on_hand", "reserved")
@@ -160,21 +160,13 @@ def _move(
                     short[m.sku_id] = short.get(m.sku_id, 0) + missing
             if short:
                 raise OutOfStock(short)
-            Movement.objects.bulk_create(
-                Movement(
-                    brand_id=brand_id,
-                    store_id=m.store_id,
-                    sku_id=m.sku_id,
-                    kind=m.kind,
-                    on_hand_delta=m.on_hand_delta,
-                    reserved_delta=m.reserved_delta,
-                    key=f"{key}#{i}",
-                    reference=reference[:60],
-                    note=note[:200],
-                    actor_label=actor[:120],
-                    at=at,
-                )
-                for i, m in enumerate(moves)
+            sql.insert_rows(
+                Movement,
+                _MOVEMENT_COLUMNS,
+                [
+                    _movement_row(brand_id, m, f"{key}#{i}", reference[:60], note[:200], actor[:120], stamp)
+                    for i, m in enumerate(moves)
+                ],
             )
     except IntegrityError:
         # A concurrent writer applied the same key first (the unique key), or a check constraint
@@ -183,6 +175,40 @@ def _move(
             return False
         raise
     return True
+
+
+_MOVEMENT_COLUMNS = (
+    "brand_id",
+    "store_id",
+    "sku_id",
+    "kind",
+    "on_hand_delta",
+    "reserved_delta",
+    "key",
+    "reference",
+    "note",
+    "actor_label",
+    "at",
+)
+
+
+def _movement_row(
+    brand_id: int, m: Move, key: str, reference: str, note: str, actor: str, stamp: Any
+) -> tuple[Any, ...]:
+    """A ledger row in the order of ``_MOVEMENT_COLUMNS``."""
+    return (
+        brand_id,
+        m.store_id,
+        m.sku_id,
+        m.kind,
+        m.on_hand_delta,
+        m.reserved_delta,
+        key,
+        reference,
+        note,
+        actor,
+        stamp,
+    )
 
 
 def _add_all(brand_id: int, moves: Sequence[Move], at: dt.datetime) -> None:
@@ -204,15 +230,23 @@ def _add_all(brand_id: int, moves: Sequence[Move], at: dt.datetime) -> None:
         )
 
 
-def _guarded(m: Move) -> Any:
-    """The stock row of ``m``, only if applying ``m`` keeps ``0 ≤ reserved ≤ on_hand``."""
-    return StockLevel.objects.filter(
-        Q(on_hand__gte=F("reserved") + (m.reserved_delta - m.on_hand_delta)),
-        store_id=m.store_id,
-        sku_id=m.sku_id,
-        on_hand__gte=-m.on_hand_delta,
-        reserved__gte=-m.reserved_delta,
+@cache
+def _guarded_update() -> str:
+    """THE concurrency technique (ADR 0009): one conditional ``UPDATE`` per movement. It changes the
+    row of (store, SKU) only when the result keeps ``0 ≤ reserved ≤ on_hand``; PostgreSQL locks the
+    row and, when a concurrent writer changed it first, re-evaluates the ``WHERE`` against the
+    committed row. A row count of 0 is a refusal."""
+    return (
+        f"UPDATE {connection.ops.quote_name(StockLevel._meta.db_table)} "
+        "SET on_hand = on_hand + %s, reserved = reserved + %s, updated_at = %s "
+        "WHERE store_id = %s AND sku_id = %s "
+        "AND on_hand >= reserved + %s AND on_hand >= %s AND reserved >= %s"
     )
+
+
+def _guarded_args(m: Move, stamp: Any) -> tuple[Any, ...]:
+    d_on, d_res = m.on_hand_delta, m.reserved_delta
+    return (d_on, d_res, stamp, m.store_id, m.sku_id, d_res - d_on, -d_on, -d_res)
 
 
 def _positive_lines(lines: Mapping[int, int]) -> dict[int, int]:
@@ -358,6 +392,116 @@ def transfer(
 # ---- checkout verbs (called by orders) -----------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Held:
+    """Stock held for a checkout under ``key`` until ``expires_at``."""
+
+    reservation_id: int
+    key: str
+    expires_at: dt.datetime
+
+
+class HoldRefused(OutOfStock):
+    """A conditional update of a hold changed no row: another checkout took the stock between the
+    plan and the hold. The caller's transaction (or savepoint) must be rolled back — part of the
+    hold may have been applied — and the order planned again from a fresh read. ``moves`` are the
+    movements that were tried."""
+
+    def __init__(self, moves: Sequence[Move]) -> None:
+        self.moves = list(moves)
+        super().__init__({m.sku_id: 1 for m in moves})
+
+
+def _merged(lines: Iterable[tuple[int, int, int]]) -> dict[tuple[int, int], int]:
+    merged: dict[tuple[int, int], int] = {}
+    for store_id, sku_id, qty in lines:
+        if qty <= 0:
+            raise ValidationError(
+                {"quantity": _("A quantity is a whole number from 1 to %(max)d.") % {"max": MAX_QUANTITY}}
+            )
+        merged[(store_id, sku_id)] = merged.get((store_id, sku_id), 0) + qty
+    return merged
+
+
+def _hold(
+    brand_id: int,
+    key: str,
+    merged: Mapping[tuple[int, int], int],
+    *,
+    expires_at: dt.datetime,
+    at: dt.datetime,
+    actor: str,
+) -> int:
+    """The hold itself, in plain SQL inside the caller's transaction (no savepoint of its own): the
+    reservation row, one conditional update per (store, SKU) **in (store, SKU) order** — sent as one
+    batch, which psycopg pipelines into a single round trip — then the ledger rows and the
+    reservation's lines, each one multi-row ``INSERT``. Raises :class:`HoldRefused` when any update
+    changed no row; the caller rolls back. Returns the reservation's id."""
+    moves = [Move(s, k, MovementKind.RESERVATION, reserved_delta=q) for (s, k), q in sorted(merged.items())]
+    stamp = sql.stamp(at)
+    with connection.cursor() as cursor:
+        ((reservation_id,),) = sql.insert_rows(
+            Reservation,
+            ("brand_id", "key", "status", "expires_at", "created_at", "closed_at"),
+            [(brand_id, key, Reservation.Status.HELD, sql.stamp(expires_at), stamp, None)],
+            returning=("id",),
+            cursor=cursor,
+        )
+        if len(moves) == 1:
+            cursor.execute(_guarded_update(), _guarded_args(moves[0], stamp))
+        else:
+            cursor.executemany(_guarded_update(), [_guarded_args(m, stamp) for m in moves])
+        if cursor.rowcount != len(moves):
+            raise HoldRefused(moves)
+        reference, actor = key[:60], actor[:120]
+        sql.insert_rows(
+            Movement,
+            _MOVEMENT_COLUMNS,
+            [
+                (
+                    brand_id,
+                    m.store_id,
+                    m.sku_id,
+                    m.kind,
+                    0,
+                    m.reserved_delta,
+                    f"r:{key}#{i}",
+                    reference,
+                    "",
+                    actor,
+                    stamp,
+                )
+                for i, m in enumerate(moves)
+            ],
+            cursor=cursor,
+        )
+        sql.insert_rows(
+            ReservationLine,
+            ("reservation_id", "brand_id", "store_id", "sku_id", "quantity"),
+            [(reservation_id, brand_id, m.store_id, m.sku_id, m.reserved_delta) for m in moves],
+            cursor=cursor,
+        )
+    return reservation_id
+
+
+def _shortfall(moves: Sequence[Move]) -> dict[int, int]:
+    """The units each SKU of ``moves`` lacks now (read after a refused hold was rolled back)."""
+    now = {
+        (s, k): (o, r)
+        for s, k, o, r in StockLevel.objects.filter(
+            store_id__in={m.store_id for m in moves}, sku_id__in={m.sku_id for m in moves}
+        ).values_list("store_id", "sku_id", "on_hand", "reserved")
+    }
+    short: dict[int, int] = {}
+    for m in moves:
+        on_hand, reserved = now.get((m.store_id, m.sku_id), (0, 0))
+        after_on, after_res = on_hand + m.on_hand_delta, reserved + m.reserved_delta
+        missing = max(-after_on, after_res - after_on, 0)
+        if missing:
+            short[m.sku_id] = short.get(m.sku_id, 0) + missing
+    return short or {m.sku_id: 1 for m in moves}  # freed meanwhile: the hold still lost its race
+
+
 def reserve(
     brand_id: int,
     key: str,
@@ -366,35 +510,40 @@ def reserve(
     minutes: int,
     actor: str = "",
     fresh: bool = False,
-) -> Reservation:
+) -> Held:
     """Hold ``lines`` ((store_id, sku_id, units)) until ``minutes`` from now, all or nothing.
-    Raises :class:`OutOfStock`. The same ``key`` again returns the reservation made before.
-    ``fresh``: the key was drawn for this call and the caller holds a savepoint (allocation): the
-    look-ups of an earlier hold and the inner savepoints are skipped."""
+    Raises :class:`OutOfStock` (with the units missing per SKU). The same ``key`` again returns the
+    hold made before. ``fresh``: the key was drawn for this call and the caller holds a savepoint
+    or its own transaction (allocation): the look-up of an earlier hold and the inner savepoint
+    are skipped, and a lost race raises :class:`HoldRefused` for the caller to roll back."""
     key = _require_key(key)
     if not fresh:
-        found = Reservation.objects.filter(brand_id=brand_id, key=key).first()
+        found = Reservation.objects.filter(brand_id=brand_id, key=key).values_list("pk", "expires_at").first()
         if found is not None:
-            return found
-    merged: dict[tuple[int, int], int] = {}
-    for store_id, sku_id, qty in lines:
-        if qty <= 0:
-            raise ValidationError(
-                {"quantity": _("A quantity is a whole number from 1 to %(max)d.") % {"max": MAX_QUANTITY}}
-            )
-        merged[(store_id, sku_id)] = merged.get((store_id, sku_id), 0) + qty
+            return Held(found[0], key, found[1])
+    merged = _merged(lines)
     now = clock.now()
-    with transaction.atomic(savepoint=not fresh):
-        reservation = Reservation.objects.create(
-            brand_id=brand_id, key=key, expires_at=now + dt.timedelta(minutes=minutes), created_at=now
-        )
-        moves = [Move(s, k, MovementKind.RESERVATION, reserved_delta=q) for (s, k), q in merged.items()]
-        _move(brand_id, moves, key=f"r:{key}", reference=key, note="", actor=actor, fresh=fresh, savepoint=not fresh)
-        ReservationLine.objects.bulk_create(
-            ReservationLine(reservation=reservation, brand_id=brand_id, store_id=s, sku_id=k, quantity=q)
-            for (s, k), q in merged.items()
-        )
-    return reservation
+    expires_at = now + dt.timedelta(minutes=minutes)
+    try:
+        with transaction.atomic(savepoint=not fresh):
+            reservation_id = _hold(brand_id, key, merged, expires_at=expires_at, at=now, actor=actor)
+    except HoldRefused as refused:
+        if fresh:
+            raise
+        raise OutOfStock(_shortfall(refused.moves)) from None
+    return Held(reservation_id, key, expires_at)
+
+
+def hold(
+    brand_id: int, key: str, shipments: Sequence[rules.Shipment], *, minutes: int, at: dt.datetime, actor: str = ""
+) -> Held:
+    """Hold the stock of a plan (:func:`plan_allocation`) under a key drawn for this checkout, in
+    the caller's transaction, until ``minutes`` after ``at``. Raises :class:`HoldRefused` when
+    another checkout took the stock since the plan was read: roll the transaction back and plan
+    again."""
+    expires_at = at + dt.timedelta(minutes=minutes)
+    merged = _merged((s.store_id, sku, q) for s in shipments for sku, q in s.lines.items())
+    return Held(_hold(brand_id, _require_key(key), merged, expires_at=expires_at, at=at, actor=actor), key, expires_at)
 
 
 def _close(brand_id: int, key: str, status: str, kind: str, actor: str) -> bool:
@@ -474,10 +623,16 @@ def sell_offline(
 
 
 def allocation_policy(brand_id: int) -> PolicyInfo:
-    row = AllocationPolicy.objects.filter(brand_id=brand_id).values_list("split", "hold_minutes", "beyond_city").first()
+    table = connection.ops.quote_name(AllocationPolicy._meta.db_table)
+    with connection.cursor() as cursor:  # read on every checkout: one plain query
+        cursor.execute(
+            f"SELECT split, hold_minutes, beyond_city FROM {table} WHERE brand_id = %s",
+            [brand_id],
+        )
+        row = cursor.fetchone()
     if row is None:
         return PolicyInfo(split=SplitPolicy.FEWEST_SHIPMENTS, hold_minutes=15, beyond_city=False)
-    return PolicyInfo(split=row[0], hold_minutes=row[1], beyond_city=row[2])
+    return PolicyInfo(split=row[0], hold_minutes=row[1], beyond_city=bool(row[2]))
 
 
 @transaction.atomic
@@ -504,31 +659,53 @@ def set_allocation_policy(scope: Scope, *, split: str, hold_minutes: int, beyond
     return allocation_policy(scope.brand_id)
 
 
+def candidate_stores(
+    brand_id: int, *, city: str, policy: PolicyInfo, pickup_store_id: int | None = None
+) -> dict[int, org.StoreInfo]:
+    """The open stores an allocation may choose from, by id, in one read: the city's, or every
+    open store of the brand when the policy ships beyond the city, for a pickup (the pickup store
+    is among them if it is open) or when no city is given."""
+    near = None if policy.beyond_city or pickup_store_id is not None or not city else city
+    return {s.id: s for s in org.stores(brand_id, open_only=True, city=near)}
+
+
+def _free_stock(brand_id: int, store_ids: Sequence[int], sku_ids: Sequence[int]) -> list[tuple[int, int, int]]:
+    """(store, SKU, units it can sell now) of the rows with free stock: one plain query."""
+    if not store_ids or not sku_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT store_id, sku_id, on_hand - reserved FROM {connection.ops.quote_name(StockLevel._meta.db_table)} "
+            f"WHERE brand_id = %s AND store_id IN ({', '.join(['%s'] * len(store_ids))}) "
+            f"AND sku_id IN ({', '.join(['%s'] * len(sku_ids))}) AND on_hand > reserved",
+            [brand_id, *store_ids, *sku_ids],
+        )
+        return list(cursor.fetchall())
+
+
 def _candidates(
     brand_id: int,
     wanted: Mapping[int, int],
     *,
+    stores: Mapping[int, org.StoreInfo],
     city: str,
     origin: tuple[float, float] | None,
     pickup_store_id: int | None,
     beyond_city: bool,
 ) -> list[rules.Candidate]:
-    # Only the city's stores are read, unless other cities may fill what the city cannot.
-    near = None if beyond_city or pickup_store_id is not None or not city else city
-    stores = {s.id: s for s in org.stores(brand_id, open_only=True, city=near)}
     if pickup_store_id is not None:
         ids = [pickup_store_id] if pickup_store_id in stores else []
     else:
         ids = [s.id for s in stores.values() if s.city == city] if city else list(stores)
     free: dict[int, dict[int, int]] = {}
+    skus = list(wanted)
 
-    def load(store_ids: Iterable[int]) -> None:
-        for store_id, sku_id, on_hand, reserved in StockLevel.objects.filter(
-            brand_id=brand_id, store_id__in=list(store_ids), sku_id__in=list(wanted), on_hand__gt=F("reserved")
-        ).values_list("store_id", "sku_id", "on_hand", "reserved"):
-            free.setdefault(store_id, {})[sku_id] = on_hand - reserved
+    def load(store_ids: list[int]) -> None:
+        for store_id, sku_id, available in _free_stock(brand_id, store_ids, skus):
+            free.setdefault(store_id, {})[sku_id] = available
 
     load(ids)
+    # Other cities' stores are read only when the city cannot fill a line and the policy allows it.
     if beyond_city and pickup_store_id is None and city:
         short = [k for k, q in wanted.items() if sum(f.get(k, 0) for f in free.values()) < q]
         if short:
@@ -543,6 +720,36 @@ def _candidates(
         )
         for store_id, avail in free.items()
     ]
+
+
+def plan_allocation(
+    brand_id: int,
+    wanted: Mapping[int, int],
+    *,
+    policy: PolicyInfo,
+    stores: Mapping[int, org.StoreInfo],
+    city: str = "",
+    origin: tuple[float, float] | None = None,
+    pickup_store_id: int | None = None,
+) -> list[rules.Shipment]:
+    """The shipments that fill ``wanted`` (sku_id → units, all positive) from ``stores``
+    (:func:`candidate_stores`) — the nearest store that can fill it all, else split per the
+    policy — planned from a fresh read of their free stock. Nothing is held (see :func:`hold`).
+    Raises :class:`OutOfStock` with the units missing per SKU."""
+    split = rules.FEWEST if policy.split == SplitPolicy.FEWEST_SHIPMENTS else rules.NEAREST
+    candidates = _candidates(
+        brand_id,
+        wanted,
+        stores=stores,
+        city=city,
+        origin=origin,
+        pickup_store_id=pickup_store_id,
+        beyond_city=policy.beyond_city,
+    )
+    plan = rules.plan(wanted, candidates, split)
+    if plan.short:
+        raise OutOfStock(plan.short)
+    return plan.shipments
 
 
 def allocate(
@@ -564,23 +771,20 @@ def allocate(
     again (up to ``attempts`` times). ``fresh``: ``key`` was drawn for this call (see :func:`reserve`)."""
     wanted = _positive_lines(wanted)
     policy = allocation_policy(brand_id)
-    split = rules.FEWEST if policy.split == SplitPolicy.FEWEST_SHIPMENTS else rules.NEAREST
+    stores = candidate_stores(brand_id, city=city, policy=policy, pickup_store_id=pickup_store_id)
     last: OutOfStock | None = None
+    where = {"policy": policy, "stores": stores, "city": city, "origin": origin, "pickup_store_id": pickup_store_id}
     for _attempt in range(max(1, attempts)):
-        candidates = _candidates(
-            brand_id, wanted, city=city, origin=origin, pickup_store_id=pickup_store_id, beyond_city=policy.beyond_city
-        )
-        plan = rules.plan(wanted, candidates, split)
-        if plan.short:
-            raise OutOfStock(plan.short)
-        lines = [(s.store_id, sku, q) for s in plan.shipments for sku, q in s.lines.items()]
+        shipments = plan_allocation(brand_id, wanted, **where)  # type: ignore[arg-type]
+        lines = [(s.store_id, sku, q) for s in shipments for sku, q in s.lines.items()]
         try:
             with transaction.atomic():
-                reservation = reserve(brand_id, key, lines, minutes=policy.hold_minutes, actor=actor, fresh=fresh)
-        except OutOfStock as exc:
-            last = exc
+                held = reserve(brand_id, key, lines, minutes=policy.hold_minutes, actor=actor, fresh=fresh)
+        except OutOfStock as refused:
+            last = refused
             continue
-        return Allocation(key=key, expires_at=reservation.expires_at, shipments=plan.shipments)
+        return Allocation(key=key, expires_at=held.expires_at, shipments=shipments)
+    plan_allocation(brand_id, wanted, **where)  # type: ignore[arg-type]  # the shortfall as it is now
     assert last is not None
     raise last
 

@@ -277,6 +277,12 @@ def buyer(brand_id: int, customer_id: int) -> Buyer | None:
     return Buyer(customer_id=found.pk, brand_id=found.brand_id, store_id=found.store_id, guide_id=found.guide_id)
 
 
+def pos_phones_verified(brand_id: int) -> bool:
+    """Does the brand's POS confirm phone numbers by SMS (its binding policy)? Unless it does, a
+    phone number a POS sends is an unverified identity: it neither finds nor merges customers."""
+    return bool(_binding.policy_of(brand_id).pos_phones_verified)
+
+
 def record_purchase(
     brand_id: int,
     customer_id: int,
@@ -317,14 +323,41 @@ def record_purchase(
             _binding.bind(c, store_id=store_id, source=BindingSource.FIRST_PURCHASE, at=at, actor_label=reference)
 
 
-def record_refund(brand_id: int, customer_id: int, *, amount_fen: int) -> None:
-    """A paid order was refunded in full: her purchase summary steps back (never below zero)."""
+def record_refund(brand_id: int, customer_id: int, *, amount_fen: int, reference: str = "") -> None:
+    """A paid order was refunded in full: her purchase summary steps back (never below zero). The
+    purchase touch of the order (``reference``, as given to :func:`record_purchase`) is marked
+    refunded, and her last purchase is taken again from the purchases that remain: none when the
+    order was her only one (a refund of her latest order moves it back to the one before)."""
     from django.db.models import Case, F, When
 
-    Customer.objects.filter(pk=customer_id, brand_id=brand_id).update(
-        orders_count=Case(When(orders_count__gt=0, then=F("orders_count") - 1), default=0),
-        total_spent_fen=Case(When(total_spent_fen__gte=amount_fen, then=F("total_spent_fen") - amount_fen), default=0),
+    from siyu.members.models import Touch, TouchKind
+
+    purchases = Touch.objects.filter(
+        brand_id=brand_id, customer_id=customer_id, kind__in=[TouchKind.PURCHASE, TouchKind.POS]
     )
+    with transaction.atomic():
+        c = Customer.objects.select_for_update().filter(pk=customer_id, brand_id=brand_id).first()
+        if c is None:
+            return
+        refunded = list(purchases.filter(properties__order=reference)) if reference else []
+        for touch in refunded:
+            touch.properties = {**touch.properties, "refunded": True}
+            touch.save(update_fields=["properties"])
+        orders_left = max(c.orders_count - 1, 0)
+        last = c.last_purchase_at
+        if orders_left == 0:
+            last = None
+        elif last is not None and any(t.at >= last for t in refunded):
+            # (a customer's purchases are few: read here, where the JSON flag reads the same on every database)
+            remaining = [at for at, props in purchases.values_list("at", "properties") if not props.get("refunded")]
+            last = max(remaining, default=last)  # purchases older than the touches (imported history) keep theirs
+        Customer.objects.filter(pk=c.pk).update(
+            orders_count=Case(When(orders_count__gt=0, then=F("orders_count") - 1), default=0),
+            total_spent_fen=Case(
+                When(total_spent_fen__gte=amount_fen, then=F("total_spent_fen") - amount_fen), default=0
+            ),
+            last_purchase_at=last,
+        )
 
 
 # --- batch readers for the analytics lake (segments) ---------------------------------------------
@@ -339,6 +372,36 @@ tag_labels = _facts.tag_labels
 live_customer_ids = _facts.live_customer_ids
 customer_ids_by_phones = _facts.customer_ids_by_phones
 customer_ids_of_guide = _facts.customer_ids_of_guide
+tier_levels = _profile.tier_levels  # the brand's tiers, for the segment builder's tier choices
+
+
+def guides_of(brand_id: int, customer_ids: Iterable[int]) -> dict[int, int]:
+    """The guide each of these live customers is bound to now (customers without one left out):
+    the follow-up lists of guide tasks, read in chunks."""
+    ids = sorted({int(c) for c in customer_ids})
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), 5_000):
+        rows = Customer.objects.filter(
+            brand_id=brand_id, pk__in=ids[start : start + 5_000], merged_into=None, erased_at=None
+        ).exclude(guide_id=None)
+        found.update(rows.values_list("pk", "guide_id"))
+    return found
+
+
+def gained_customers(
+    brand_id: int, guide_ids: Iterable[int], since: dt.datetime, until: dt.datetime, sources: Iterable[str]
+) -> dict[int, set[int]]:
+    """The customers each guide gained between ``since`` and ``until``: bindings to her from one
+    of ``sources`` (a scan of her code, WeCom, a first purchase ...), guide -> customer ids."""
+    from siyu.members.models import Binding
+
+    found: dict[int, set[int]] = {}
+    rows = Binding.objects.filter(
+        brand_id=brand_id, guide_id__in=list(guide_ids), at__gte=since, at__lt=until, source__in=list(sources)
+    ).values_list("guide_id", "customer_id")
+    for guide_id, customer_id in rows:
+        found.setdefault(int(guide_id), set()).add(int(customer_id))
+    return found
 
 
 # --- what the events domain needs: identities to customers, in batches (helper-events) ----------

@@ -81,6 +81,9 @@ class Perm(StrEnum):
     EVENTS_INGEST = "events.ingest"  # send behaviour events (the ingestion API, systems)
     SEGMENTS_VIEW = "segments.view"  # read segments, their counts, samples (masked), overlaps and history
     SEGMENTS_MANAGE = "segments.manage"  # define, edit, share and materialise segments
+    TASKS_VIEW = "tasks.view"  # read tasks, their progress and the completion dashboards within reach
+    TASKS_MANAGE = "tasks.manage"  # design, publish and close guide tasks; remind guides
+    TASKS_APPROVE = "tasks.approve"  # approve or reject store-action photos within reach
     CONTESTS_VIEW = "contests.view"  # PK contests' boards and results in the console
     CONTESTS_MANAGE = "contests.manage"  # design, start and settle PK contests
     FEED_MODERATE = "contests.feed"  # hide feed posts, set who guides see in the feed
@@ -121,6 +124,9 @@ PERM_LABELS: dict[Perm, StrOrPromise] = {
     Perm.EVENTS_INGEST: _("Send behaviour events"),
     Perm.SEGMENTS_VIEW: _("Read segments"),
     Perm.SEGMENTS_MANAGE: _("Define and materialise segments"),
+    Perm.TASKS_VIEW: _("Read guide tasks and their progress"),
+    Perm.TASKS_MANAGE: _("Design, publish and close guide tasks"),
+    Perm.TASKS_APPROVE: _("Approve store-action photos"),
     Perm.CONTESTS_VIEW: _("Read PK contests and their boards"),
     Perm.CONTESTS_MANAGE: _("Design, start and settle PK contests"),
     Perm.FEED_MODERATE: _("Moderate the performance feed"),
@@ -178,6 +184,11 @@ ROLE_PERMS: dict[Role, frozenset[str]] = {
     Role.GUIDE: frozenset(_EVERY_STAFF | {Perm.GUIDE_WORKBENCH, Perm.ORDERS_FULFIL, Perm.LEARNING_VIEW}),
 }
 
+# Guide tasks (issue 6): HQ designs them; managers read their reach's progress and approve photos.
+ROLE_PERMS[Role.HQ_OPERATOR] |= {Perm.TASKS_VIEW, Perm.TASKS_MANAGE, Perm.TASKS_APPROVE}
+ROLE_PERMS[Role.REGION_MANAGER] |= {Perm.TASKS_VIEW, Perm.TASKS_APPROVE}
+ROLE_PERMS[Role.STORE_MANAGER] |= {Perm.TASKS_VIEW, Perm.TASKS_APPROVE}
+
 # What an API token may be granted (systems: POS, ERP, callbacks).
 TOKEN_PERMS: tuple[str, ...] = (
     Perm.ORG_VIEW,
@@ -199,6 +210,7 @@ TOKEN_PERMS: tuple[str, ...] = (
     Perm.ORDERS_IMPORT,
     Perm.SEGMENTS_VIEW,
     Perm.EVENTS_INGEST,
+    Perm.TASKS_VIEW,
     Perm.CONTESTS_VIEW,
     Perm.LEARNING_VIEW,
 )

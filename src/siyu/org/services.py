@@ -594,6 +594,102 @@ def guides_by_login(brand_id: int) -> dict[str, StaffInfo]:
     return found
 
 
+# --- What guide tasks need (issue 6): staff postings in bulk, guides added in bulk --------------
+@dataclass(frozen=True)
+class Posted:
+    """A member of staff as a task's targeting sees her: her role and where she works."""
+
+    id: int
+    role: str
+    store_id: int | None
+    region_id: int | None  # her store's region (or her own, for a region manager)
+
+
+def posted_staff(brand_id: int, *, roles: Iterable[str] = (Role.GUIDE,), ids: Iterable[int] = ()) -> list[Posted]:
+    """The active staff of the brand with one of ``roles`` (plus those named in ``ids``, whatever
+    their role), with their store's region, read in one query without building model objects (the
+    fan-out of a task to 100,000 guides reads them all)."""
+    wanted = [str(r) for r in roles]
+    named = [int(i) for i in ids]
+    qs = Staff.objects.filter(brand_id=brand_id, employment=Staff.Employment.ACTIVE)
+    qs = qs.filter(models.Q(role__in=wanted) | models.Q(pk__in=named)) if named else qs.filter(role__in=wanted)
+    rows = qs.order_by("pk").values_list("pk", "role", "store_id", "store__region_id", "region_id")
+    return [
+        Posted(pk, role, store, store_region or region)
+        for pk, role, store, store_region, region in rows.iterator(chunk_size=20_000)
+    ]
+
+
+def store_managers(brand_id: int, store_ids: Iterable[int]) -> dict[int, list[StaffInfo]]:
+    """The active managers of each store (store id -> managers)."""
+    found: dict[int, list[StaffInfo]] = {}
+    qs = Staff.objects.filter(
+        brand_id=brand_id, role=Role.STORE_MANAGER, employment=Staff.Employment.ACTIVE, store_id__in=list(store_ids)
+    )
+    for s in qs.order_by("pk"):
+        found.setdefault(int(s.store_id or 0), []).append(_staff_info(s))
+    return found
+
+
+def phones_of_staff(brand_id: int, staff_ids: Iterable[int]) -> dict[int, str]:
+    """The mobile numbers of these members of staff (those who have one): where reminders go."""
+    rows = Staff.objects.filter(brand_id=brand_id, pk__in=list(staff_ids)).exclude(phone=None).exclude(phone="")
+    return {pk: str(phone) for pk, phone in rows.values_list("pk", "phone")}
+
+
+def bulk_add_guides(brand_id: int, guides: Iterable[tuple[str, str, int]], *, batch_size: int = 5_000) -> int:
+    """Add guides in bulk, ``(username, name, store_id)`` each, who cannot sign in until a manager
+    sets their password (an unusable one is stored): for staff imports from an HR system and for the
+    benchmarks that need 100,000 guides. Stores must be the brand's. Returns how many were added."""
+    from django.contrib.auth.hashers import make_password
+
+    store_ids = set(Store.objects.filter(brand_id=brand_id).values_list("pk", flat=True))
+    unusable = make_password(None)
+    now = clock.now()
+    added = 0
+    batch: list[Staff] = []
+
+    def flush() -> None:
+        created = Staff.objects.bulk_create(batch)
+        Posting.objects.bulk_create(
+            Posting(brand_id=brand_id, staff_id=s.pk, store_id=s.store_id, started_at=now) for s in created
+        )
+
+    with transaction.atomic():
+        for username, name, store_id in guides:
+            if store_id not in store_ids:
+                raise ValidationError({"store": _("Choose a store of the brand.")})
+            batch.append(
+                Staff(
+                    brand_id=brand_id,
+                    username=username,
+                    name=name,
+                    role=Role.GUIDE,
+                    store_id=store_id,
+                    password=unusable,
+                )
+            )
+            if len(batch) >= batch_size:
+                flush()
+                added += len(batch)
+                batch = []
+        if batch:
+            flush()
+            added += len(batch)
+    return added
+
+
+def staff_names(brand_id: int, staff_ids: Iterable[int]) -> list[tuple[int, str]]:
+    """``(id, name)`` of these members of staff of the brand, for labels on lists and charts."""
+    ids = sorted({int(i) for i in staff_ids})
+    found: list[tuple[int, str]] = []
+    for start in range(0, len(ids), 5_000):
+        found += list(
+            Staff.objects.filter(brand_id=brand_id, pk__in=ids[start : start + 5_000]).values_list("pk", "name")
+        )
+    return found
+
+
 def staff_phones(brand_id: int) -> list[str]:
     """The mobile numbers of the brand's staff (those who have one): contests leave out what staff
     buy, share or befriend as customers themselves."""

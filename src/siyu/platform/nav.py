@@ -80,6 +80,11 @@ HQ_MENU: tuple[Group, ...] = (
         ),
     ),
     Group(
+        "insight",
+        _("Insight"),
+        (Entry("hq:segment_list", _("Segments"), "segments.view"),),
+    ),
+    Group(
         "guides",
         _("Guides' work"),
         (

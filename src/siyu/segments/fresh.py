@@ -232,17 +232,30 @@ def _ids_sql(ids: Iterable[int]) -> str:
     return ", ".join(str(int(c)) for c in sorted(set(ids))) or "NULL"
 
 
+_duck: duckdb.DuckDBPyConnection | None = None
+_duck_lock = threading.Lock()
+
+
+def _database() -> duckdb.DuckDBPyConnection:
+    global _duck
+    with _duck_lock:
+        if _duck is None:
+            _duck = duckdb.connect(config={"threads": engine.settings_threads()})
+        return _duck
+
+
 class Snapshot:
     """DuckDB views over a few customers only: their facts and their events of some types since a
     day — the four tables a compiled query reads, so it means the same as on the whole lake."""
 
     def __init__(self, brand_id: int, ids: set[int], types: set[str], since: dt.datetime | None) -> None:
         self.at = _now()
-        self.con = duckdb.connect(config={"threads": engine.settings_threads()})
+        # a connection of the process's DuckDB instance (cheap; a new instance costs ~50 ms): its
+        # views and the WAL table are temporary, so they are this connection's alone
+        self.con = _database().cursor()
         since_day = None if since is None else (since - dt.timedelta(days=1)).date().isoformat()
-        events_services.customers_relation(
-            self.con, brand_id, ids, types=sorted(types), since_day=since_day
-        ).create_view("events", replace=True)
+        rel = events_services.customers_relation(self.con, brand_id, ids, types=sorted(types), since_day=since_day)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {rel.sql_query()}")
         wanted = _ids_sql(ids)
         for name in engine.TABLES:
             columns = lake.FACT_COLUMNS[name]
@@ -251,7 +264,7 @@ class Snapshot:
                 body += f" WHERE customer_id IN ({wanted})"
             else:
                 body = engine._duck_empty(columns)
-            self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {body}")
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {body}")
 
     def members(self, definition: dict[str, Any], resolve: Callable[[int], dict[str, Any]]) -> set[int]:
         query = compile_definition(definition, dialect="duckdb", now=self.at, tz=settings.TIME_ZONE, resolve=resolve)

@@ -44,6 +44,17 @@ SIZES = ("S", "M", "L", "XL")
 HOT = 4  # SKUs held 2 units at a time in 3 stores per city: they run out
 NORMAL_UNITS = 400  # per store and SKU
 CUSTOMERS = 5_000
+WARM_UP = 16  # requests before the clock starts (every worker connects and compiles its paths)
+
+
+def _server_shape(cores: int) -> tuple[int, int]:
+    """Worker processes and threads per worker of the server: by default one worker per core with
+    one thread each — a placement is CPU in Python with short waits on PostgreSQL, and threads of
+    one process only take turns on its GIL. ``SIYU_BENCH_WORKERS`` / ``SIYU_BENCH_THREADS`` set
+    others (to compare shapes on the same machine)."""
+    workers = int(os.environ.get("SIYU_BENCH_WORKERS") or max(2, cores))
+    threads = int(os.environ.get("SIYU_BENCH_THREADS") or 1)
+    return max(1, workers), max(1, threads)
 
 
 @dataclass
@@ -193,27 +204,31 @@ def _oversold(setup: Setup) -> int:
     full=10_000,
 )
 def order_placement(size: int) -> Figures:
-    from siyu.bench.server import served
+    from siyu.bench.server import running
     from siyu.inventory import services as stock
 
     setup = _setup()
     bodies = _bodies(setup, size)
-    workers = max(2, os.cpu_count() or 1)
-    with served(workers=workers, threads=4) as base:
-        port = int(base.rsplit(":", 1)[1])
-        _client(port, setup.token, bodies[:8], Tally(), threading.Lock())  # warm every worker up
-        bodies = bodies[8:]
+    cores = os.cpu_count() or 1
+    workers, threads_each = _server_shape(cores)
+    with running(workers=workers, threads=threads_each) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        _client(port, setup.token, bodies[:WARM_UP], Tally(), threading.Lock())  # warm every worker up
+        bodies = bodies[WARM_UP:]
         tally, lock = Tally(), threading.Lock()
         threads = [
             threading.Thread(target=_client, args=(port, setup.token, bodies[i::CLIENTS], tally, lock))
             for i in range(CLIENTS)
         ]
+        load_before, server_cpu, client_cpu = os.getloadavg()[0], server.cpu_seconds(), time.process_time()
         started = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         seconds = time.perf_counter() - started
+        server_cpu, client_cpu = server.cpu_seconds() - server_cpu, time.process_time() - client_cpu
+        load = (load_before + os.getloadavg()[0]) / 2
     if tally.failed:
         raise RuntimeError(f"{len(tally.failed)} request(s) failed, e.g. {tally.failed[0]}")
     ordered = sorted(tally.latencies)
@@ -227,4 +242,8 @@ def order_placement(size: int) -> Figures:
         "oversold_units": _oversold(setup),
         "ledger_mismatches_count": len(stock.check_ledger(setup.brand_id)),
         "server_workers_count": workers,
+        "server_threads_count": threads_each,
+        "machine_load_pct": round(100 * load / cores),
+        "server_cpu_ms": round(1000 * server_cpu / len(ordered), 2),
+        "client_cpu_ms": round(1000 * client_cpu / len(ordered), 2),
     }

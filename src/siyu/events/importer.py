@@ -1,0 +1,531 @@
+"""Bulk import of history: an NDJSON, CSV or Parquet file of events straight into the lake (ADR 0011).
+
+No Python per row: DuckDB reads the file, checks every rule in SQL (the first problem of a row is
+reported with its line and field), resolves customers, stores, guides, products and SKUs by joins
+against tables loaded once, keeps each event id once within the file, registers the ids in the
+dedupe index in bulk (multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``), and writes the new
+rows as Parquet parts of their day partitions, committed through the compaction journal.
+
+Columns (a header row in CSV; keys in NDJSON; columns in Parquet): ``event_id``, ``type``, ``at``
+(ISO 8601 with its zone), ``customer_id`` or an identity (NDJSON: ``customer: {kind, key, app_id}``;
+CSV and Parquet: ``customer_kind``, ``customer_key``, ``customer_app_id``), ``store`` (id or code),
+``guide``, ``content_id``, ``product`` (id or code), ``sku`` (id or code), ``amount_fen``,
+``quantity``, ``properties`` (a flat JSON object). An identity nobody holds is reported, not
+created: history never makes customers.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from siyu.catalog import services as catalog
+from siyu.events import compaction, lake, rules
+from siyu.members import services as members
+from siyu.platform import clock, hooks
+
+Progress = Callable[[str, int, int | None], None]
+CHUNK = 5000
+FIELDS = (
+    "event_id",
+    "type",
+    "at",
+    "customer_id",
+    "customer_kind",
+    "customer_key",
+    "customer_app_id",
+    "store",
+    "guide",
+    "content_id",
+    "product",
+    "sku",
+    "amount_fen",
+    "quantity",
+    "properties",
+)
+
+
+class ImportError_(Exception):
+    """The file cannot be read at all (its format, its header)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    field: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    accepted: int = 0
+    duplicates: int = 0  # repeated within the file or already stored
+    bad: int = 0
+    errors: list[RowError] = field(default_factory=list)  # the first MAX_ERRORS
+    files: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+MAX_ERRORS = 10_000
+TIME_FORMATS = (
+    "%Y-%m-%dT%H:%M%z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S.%f%z",
+)
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _reader(path: Path) -> tuple[str, int]:
+    """SQL reading the file with every column as text, and the line of its first row."""
+    name = path.name.lower()
+    if name.endswith((".ndjson", ".jsonl", ".json")):
+        columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in (*FIELDS, "customer")) + "}"
+        return (
+            f"read_json({_q(str(path))}, format='newline_delimited', columns={columns}, ignore_errors=true, "
+            "maximum_object_size=1048576)",
+            1,
+        )
+    if name.endswith(".csv"):
+        return f"read_csv({_q(str(path))}, all_varchar=true, header=true, quote='\"', escape='\"')", 2
+    if name.endswith(".parquet"):
+        return f"read_parquet({_q(str(path))})", 1
+    raise ImportError_(_("Give an .ndjson (.jsonl), .csv or .parquet file."))
+
+
+def _load(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    reader, first_line = _reader(path)
+    try:
+        con.execute(f"CREATE TABLE raw AS SELECT * FROM {reader}")
+    except duckdb.Error as exc:
+        raise ImportError_(_("The file cannot be read: %(reason)s") % {"reason": str(exc).splitlines()[0]}) from exc
+    present = {r[0] for r in con.execute("DESCRIBE raw").fetchall()}
+    if "event_id" not in present:
+        raise ImportError_(_("The file has no event_id column."))
+
+    def col(name: str) -> str:
+        return f"NULLIF(TRIM(CAST(\"{name}\" AS VARCHAR)), '')" if name in present else "CAST(NULL AS VARCHAR)"
+
+    kind, key, app = col("customer_kind"), col("customer_key"), col("customer_app_id")
+    if "customer" in present:  # NDJSON's identity object
+        kind = f"COALESCE({kind}, json_extract_string(customer, '$.kind'))"
+        key = f"COALESCE({key}, json_extract_string(customer, '$.key'))"
+        app = f"COALESCE({app}, json_extract_string(customer, '$.app_id'))"
+    all_null = " AND ".join(f'"{c}" IS NULL' for c in present)
+    con.execute(
+        "CREATE VIEW src AS SELECT rowid + "
+        + str(first_line)
+        + f" AS line, ({all_null}) AS unreadable, "
+        + ", ".join(
+            [
+                f'CAST("event_id" AS VARCHAR) AS event_id, {col("type")} AS type, {col("at")} AS at_text',
+                f"{col('customer_id')} AS customer_id_text, {kind} AS c_kind, TRIM({key}) AS c_key",
+                f"COALESCE(TRIM({app}), '') AS c_app, {col('store')} AS store_text, {col('guide')} AS guide_text",
+                f"CAST({col('content_id')} AS VARCHAR) AS content_id, {col('product')} AS product_text",
+                f"{col('sku')} AS sku_text, {col('amount_fen')} AS amount_text, {col('quantity')} AS quantity_text",
+                f"{col('properties')} AS properties",
+            ]
+        )
+        + " FROM raw"
+    )
+    row = con.execute("SELECT count(*) FROM raw").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _checks(now: dt.datetime) -> list[tuple[str, str, str]]:
+    """(condition that makes a row bad, field, reason), in the order :func:`rules.check` reports."""
+    types = ", ".join(_q(t) for t in rules.TYPES)
+    kinds = ", ".join(_q(k) for k in rules.IDENTITY_KINDS)
+    limit = (now.astimezone(dt.UTC) + rules.MAX_FUTURE).strftime("%Y-%m-%d %H:%M:%S")
+
+    def ref(name: str) -> str:
+        text = f"{name}_text"
+        return f"{text} IS NOT NULL AND NOT (COALESCE(TRY_CAST({text} AS BIGINT), 0) > 0 OR length({text}) <= 64)"
+
+    def whole(text: str, low: int, high: int) -> str:
+        return f"{text} IS NOT NULL AND NOT COALESCE(TRY_CAST({text} AS BIGINT) BETWEEN {low} AND {high}, false)"
+
+    ref_message = _("Give an id (a positive number) or a code of 1 to 64 characters.")
+    return [
+        ("unreadable", "", _("This line is not a JSON object.")),
+        (
+            f"event_id IS NULL OR length(event_id) > {rules.MAX_EVENT_ID}",
+            "event_id",
+            _("An event id is text of 1 to 64 characters."),
+        ),
+        (
+            " OR ".join(f"starts_with(event_id, {_q(p)})" for p in rules.RESERVED_PREFIXES),
+            "event_id",
+            _("Ids starting with %(prefixes)s are the platform's own.")
+            % {"prefixes": ", ".join(rules.RESERVED_PREFIXES)},
+        ),
+        (
+            f"type IS NULL OR NOT (type IN ({types}) OR regexp_full_match(type, 'custom:[a-z0-9][a-z0-9_.-]{{0,47}}'))",
+            "type",
+            _("Unknown type: one of %(types)s or custom:<name>.") % {"types": ", ".join(rules.TYPES)},
+        ),
+        (
+            "at_utc IS NULL",
+            "at",
+            _("A time in ISO 8601 with its zone, e.g. 2025-05-01T10:00:00+08:00."),
+        ),
+        (f"at_utc > TIMESTAMP '{limit}'", "at", _("The time is more than 5 minutes in the future.")),
+        (
+            "customer_id_text IS NOT NULL AND COALESCE(TRY_CAST(customer_id_text AS BIGINT), 0) <= 0",
+            "customer_id",
+            _("A customer id is a positive number."),
+        ),
+        (
+            "customer_id_text IS NULL AND c_kind IS NULL",
+            "customer",
+            _("Say who: a customer_id or a customer identity {kind, key}."),
+        ),
+        (
+            f"customer_id_text IS NULL AND c_kind NOT IN ({kinds})",
+            "customer.kind",
+            _("An identity kind is one of %(kinds)s.") % {"kinds": ", ".join(rules.IDENTITY_KINDS)},
+        ),
+        (
+            "customer_id_text IS NULL AND (c_key IS NULL OR length(c_key) > 128)",
+            "customer.key",
+            _("An identity needs a value of 1 to 128 characters."),
+        ),
+        (
+            "customer_id_text IS NULL AND c_kind = 'openid' AND c_app = ''",
+            "customer.app_id",
+            _("An openid belongs to one app: give its app_id."),
+        ),
+        (ref("store"), "store", ref_message),
+        (
+            "guide_text IS NOT NULL AND COALESCE(TRY_CAST(guide_text AS BIGINT), 0) <= 0",
+            "guide",
+            _("A guide is given by her id (a positive number)."),
+        ),
+        ("length(content_id) > 64", "content_id", _("A content id is text of 1 to 64 characters.")),
+        (ref("product"), "product", ref_message),
+        (ref("sku"), "sku", ref_message),
+        (
+            whole("amount_text", 0, rules.MAX_AMOUNT_FEN),
+            "amount_fen",
+            _("An amount is a whole number of fen, not negative."),
+        ),
+        (
+            whole("quantity_text", 0, rules.MAX_QUANTITY),
+            "quantity",
+            _("A quantity is a whole number from 0 to 1,000,000."),
+        ),
+        (
+            "properties IS NOT NULL AND NOT COALESCE(json_valid(properties) AND json_type(properties) = 'OBJECT' "
+            "AND NOT regexp_matches(substr(CAST(json_structure(properties) AS VARCHAR), 2), '[\\[{]'), false)",
+            "properties",
+            _("Properties are a flat JSON object (no nested objects or lists)."),
+        ),
+        (
+            "CASE WHEN json_valid(properties) THEN strlen(CAST(json(properties) AS VARCHAR)) END > "
+            f"{rules.MAX_PROPERTIES_BYTES}",
+            "properties",
+            _("Properties take at most 4 KB."),
+        ),
+    ]
+
+
+def _validate(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
+    """Mark each row with its first problem (``bad_field``, ``bad_reason``) or none."""
+    # With its zone or not at all (strptime's %z requires one); "Z" is UTC.
+    con.execute(
+        "CREATE VIEW checked AS SELECT *, CAST(try_strptime(CASE WHEN right(at_text, 1) IN ('Z', 'z') "
+        "THEN left(at_text, -1) || '+00:00' ELSE at_text END, "
+        f"[{', '.join(_q(f) for f in TIME_FORMATS)}]) AS TIMESTAMP) AS at_utc FROM src"
+    )
+    checks = _checks(now)
+    field_case = " ".join(f"WHEN {cond} THEN {_q(name)}" for cond, name, _reason in checks)
+    reason_case = " ".join(f"WHEN {cond} THEN {_q(reason)}" for cond, _name, reason in checks)
+    con.execute(
+        f"CREATE TABLE rows AS SELECT *, CASE {field_case} END AS bad_field, CASE {reason_case} END AS bad_reason "
+        "FROM checked"
+    )
+    con.execute("DROP VIEW checked; DROP VIEW src; DROP TABLE raw")
+
+
+def _table(con: duckdb.DuckDBPyConnection, name: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+    """A DuckDB table from Python rows, through a CSV file (no per-row statements)."""
+    con.execute(f"CREATE OR REPLACE TABLE {name} ({columns})")
+    if not rows:
+        return
+    path = lake.write_temp(b"", suffix=".csv")
+    try:
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(rows)
+        con.execute(
+            f"INSERT INTO {name} SELECT * FROM read_csv({_q(str(path))}, header=false, columns={_spec(columns)})"
+        )
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _spec(columns: str) -> str:
+    pairs = [c.strip().split(" ", 1) for c in columns.split(",")]
+    return "{" + ", ".join(f"'{n}': '{t}'" for n, t in pairs) + "}"
+
+
+def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _resolve(con: duckdb.DuckDBPyConnection, brand_id: int) -> None:
+    """Tables mapping what the file names to ids of the brand, loaded once per distinct value."""
+    from siyu.events import services
+
+    good = "bad_field IS NULL"
+    ids = [
+        int(r[0])
+        for r in con.execute(
+            f"SELECT DISTINCT CAST(customer_id_text AS BIGINT) FROM rows WHERE {good} AND customer_id_text IS NOT NULL"
+        ).fetchall()
+    ]
+    roots: dict[int, int] = {}
+    for chunk in _chunks(ids):
+        roots.update(members.customer_roots(brand_id, chunk))
+    _table(con, "by_id", "given BIGINT, customer_id BIGINT", list(roots.items()))
+    identities = [
+        (str(k), str(v), str(a))
+        for k, v, a in con.execute(
+            f"SELECT DISTINCT c_kind, c_key, CASE WHEN c_kind IN ('openid', 'app') THEN c_app ELSE '' END FROM rows "
+            f"WHERE {good} AND customer_id_text IS NULL"
+        ).fetchall()
+    ]
+    found: dict[tuple[str, str, str], int] = {}
+    for part in _chunks(identities):
+        found.update(members.customer_ids_for(brand_id, part))
+    _table(
+        con,
+        "by_identity",
+        "kind VARCHAR, key VARCHAR, app VARCHAR, customer_id BIGINT",
+        [(k, v, a, c) for (k, v, a), c in found.items()],
+    )
+    store_ids, store_codes = services._stores(brand_id)
+    _table(con, "stores", "ref VARCHAR, id BIGINT", [(str(i), i) for i in store_ids] + list(store_codes.items()))
+    _table(con, "guides", "id BIGINT", [(g,) for g in services._guides(brand_id)])
+    product_ids, product_codes = services._products(brand_id)
+    _table(con, "products", "ref VARCHAR, id BIGINT", [(str(i), i) for i in product_ids] + list(product_codes.items()))
+    sku_refs = [
+        str(r[0])
+        for r in con.execute(f"SELECT DISTINCT sku_text FROM rows WHERE {good} AND sku_text IS NOT NULL").fetchall()
+    ]
+    skus: list[tuple[str, int, int]] = []
+    for part in _chunks(sku_refs):
+        codes = catalog.sku_ids_by_code(brand_id, part)
+        wanted = {int(s) for s in part if s.isdigit()} | set(codes.values())
+        prices = catalog.sku_prices(brand_id, wanted)
+        skus += [(code, sku, prices[sku].product_id) for code, sku in codes.items() if sku in prices]
+        skus += [(str(sku), sku, p.product_id) for sku, p in prices.items()]
+    _table(con, "skus", "ref VARCHAR, id BIGINT, product_id BIGINT", skus)
+    none = _("No customer of this brand has this id.")
+    nobody = _("No customer of this brand has this identity.")
+    no_store = _("No store of this brand has this id or code.")
+    no_guide = _("No guide of this brand has this id.")
+    no_product = _("No product of this brand has this id or code.")
+    no_sku = _("No SKU of this brand has this id or code.")
+    con.execute(
+        "CREATE TABLE resolved AS SELECT r.line, r.event_id, r.type, r.at_utc, "
+        "COALESCE(bi.customer_id, bx.customer_id) AS customer_id, s.id AS store_id, "
+        "CAST(r.guide_text AS BIGINT) AS guide_id, r.content_id, COALESCE(p.id, k.product_id) AS product_id, "
+        "k.id AS sku_id, CAST(r.amount_text AS BIGINT) AS amount_fen, CAST(r.quantity_text AS INTEGER) AS quantity, "
+        "CAST(json(r.properties) AS VARCHAR) AS properties, "
+        "CASE WHEN r.customer_id_text IS NOT NULL AND bi.customer_id IS NULL THEN 'customer_id' "
+        "WHEN r.customer_id_text IS NULL AND bx.customer_id IS NULL THEN 'customer' "
+        "WHEN r.store_text IS NOT NULL AND s.id IS NULL THEN 'store' "
+        "WHEN r.guide_text IS NOT NULL AND g.id IS NULL THEN 'guide' "
+        "WHEN r.product_text IS NOT NULL AND p.id IS NULL THEN 'product' "
+        "WHEN r.sku_text IS NOT NULL AND k.id IS NULL THEN 'sku' END AS bad_field "
+        "FROM rows r "
+        "LEFT JOIN by_id bi ON r.customer_id_text IS NOT NULL AND bi.given = TRY_CAST(r.customer_id_text AS BIGINT) "
+        "LEFT JOIN by_identity bx ON r.customer_id_text IS NULL AND bx.kind = r.c_kind AND bx.key = r.c_key "
+        "AND bx.app = CASE WHEN r.c_kind IN ('openid', 'app') THEN r.c_app ELSE '' END "
+        "LEFT JOIN stores s ON s.ref = r.store_text "
+        "LEFT JOIN guides g ON g.id = TRY_CAST(r.guide_text AS BIGINT) "
+        "LEFT JOIN products p ON p.ref = r.product_text "
+        "LEFT JOIN skus k ON k.ref = r.sku_text "
+        "WHERE r.bad_field IS NULL"
+    )
+    con.execute(
+        "CREATE TABLE unresolved AS SELECT line, bad_field, CASE bad_field "
+        f"WHEN 'customer_id' THEN {_q(none)} WHEN 'customer' THEN {_q(nobody)} WHEN 'store' THEN {_q(no_store)} "
+        f"WHEN 'guide' THEN {_q(no_guide)} WHEN 'product' THEN {_q(no_product)} ELSE {_q(no_sku)} END AS bad_reason "
+        "FROM resolved WHERE bad_field IS NOT NULL"
+    )
+
+
+def import_file(
+    brand_id: int, path: Path, *, progress: Progress | None = None, now: dt.datetime | None = None
+) -> ImportReport:
+    """Import a file of events into the brand's lake; every bad row reported, the good ones kept."""
+    import time
+
+    step = progress or (lambda phase, done, total: None)
+    report = ImportReport()
+    now = now or clock.now()
+    started = time.perf_counter()
+    lap = started
+
+    def timed(name: str) -> None:
+        nonlocal lap
+        at = time.perf_counter()
+        report.seconds[name] = round(at - lap, 3)
+        lap = at
+
+    work = lake.root() / "tmp" / f"import-{uuid.uuid4().hex}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        with duckdb.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(f"SET temp_directory = {_q(str(work / 'spill'))}")
+            step("read", 0, None)
+            report.rows = _load(con, Path(path))
+            step("read", report.rows, report.rows)
+            _validate(con, now)
+            timed("read_validate")
+            step("resolve", 0, report.rows)
+            _resolve(con, brand_id)
+            timed("resolve")
+            con.execute(
+                "CREATE TABLE errors AS SELECT line, bad_field AS field, bad_reason AS reason FROM rows "
+                "WHERE bad_field IS NOT NULL UNION ALL SELECT * FROM unresolved ORDER BY line"
+            )
+            report.bad = _count(con, "errors")
+            report.errors = [
+                RowError(int(line), str(name), str(reason))
+                for line, name, reason in con.execute(f"SELECT * FROM errors LIMIT {MAX_ERRORS}").fetchall()
+            ]
+            con.execute(
+                "CREATE TABLE good AS SELECT * EXCLUDE (line, bad_field) FROM resolved WHERE bad_field IS NULL "
+                "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY line) = 1"
+            )
+            con.execute("DROP TABLE rows; DROP TABLE resolved")
+            unique = _count(con, "good")
+            report.duplicates = report.rows - report.bad - unique
+            step("resolve", report.rows, report.rows)
+            with compaction.exclusive(), transaction.atomic():
+                step("store", 0, unique)
+                stored = _store(con, brand_id, work, now, report, step, unique)
+            timed("dedupe_write")
+        if stored:
+            transaction.on_commit(lambda: hooks.events_recorded(brand_id, _Stored(stored, report.accepted)))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report.seconds["total"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection,
+    brand_id: int,
+    work: Path,
+    now: dt.datetime,
+    report: ImportReport,
+    step: Progress,
+    unique: int,
+) -> list[Path]:
+    """Register the ids (in the caller's transaction) and write the new rows as Parquet parts of
+    their days, committed through the journal; the parts written."""
+    from siyu.events import services
+
+    # Ids already stored on a day that has files: the lake is checked too (an import cut short
+    # between its journal and its commit left rows whose ids the index never saw).
+    days = [str(r[0]) for r in con.execute("SELECT DISTINCT strftime(at_utc, '%Y-%m-%d') FROM good").fetchall()]
+    existing = [p for d in days for p in lake.parts(brand_id, d)]
+    if existing:
+        con.execute(f"DELETE FROM good WHERE event_id IN (SELECT event_id FROM {lake.parquet_reader(existing)})")
+    done = 0
+    known: list[tuple[str]] = []
+    cursor = con.execute("SELECT event_id, CAST(at_utc AS DATE) FROM good")
+    while True:
+        batch = cursor.fetchmany(CHUNK)
+        if not batch:
+            break
+        rows = [{"event_id": e, "_day": d} for e, d in batch]
+        fresh = services._register(brand_id, rows, chunk=CHUNK)
+        known += [(e,) for e, _d in batch if e not in fresh]
+        done += len(batch)
+        step("store", done, unique)
+    if known:
+        _table(con, "known", "event_id VARCHAR", known)
+        con.execute("DELETE FROM good WHERE event_id IN (SELECT event_id FROM known)")
+    report.duplicates += len(known) + (unique - done)
+    report.accepted = _count(con, "good")
+    if not report.accepted:
+        return []
+    received = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    out = work / "out"
+    select = ", ".join(
+        f'CAST({expr} AS {kind}) AS "{name}"'
+        for (name, kind), expr in zip(
+            lake.COLUMNS,
+            [
+                "event_id", str(int(brand_id)), "type", "at_utc", "customer_id", "store_id", "guide_id", "content_id",
+                "product_id", "sku_id", "amount_fen", "quantity", "properties", f"TIMESTAMP '{received}'",
+            ],
+            strict=True,
+        )
+    )  # fmt: skip
+    con.execute(
+        f"COPY (SELECT {select}, strftime(at_utc, '%Y-%m-%d') AS day FROM good ORDER BY day, at_utc, event_id) "
+        f"TO {_q(str(out))} (FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+    )
+    plan = compaction.Plan()
+    written: list[Path] = []
+    for part in sorted(out.glob("day=*/*.parquet")):
+        day = part.parent.name.removeprefix("day=")
+        _tmp, final = compaction.new_part(brand_id, day)
+        plan.renames.append((str(part), str(final)))
+        written.append(final)
+    compaction.commit(plan)
+    return written
+
+
+class _Stored(Sequence[dict[str, Any]]):
+    """The imported events as the listeners receive them, read from the parts only when a listener
+    looks (a million dicts cost seconds; most imports have no listener that needs them)."""
+
+    def __init__(self, parts: list[Path], count: int) -> None:
+        self._parts, self._count = parts, count
+        self._rows: list[dict[str, Any]] | None = None
+
+    def _load(self) -> list[dict[str, Any]]:
+        if self._rows is None:
+            names = [n for n, _k in lake.COLUMNS]
+            cols = ", ".join(f'epoch_us("{n}") AS "{n}"' if n in ("at", "received_at") else f'"{n}"' for n in names)
+            with duckdb.connect() as con:
+                found = con.execute(f"SELECT {cols} FROM {lake.parquet_reader(self._parts)}").fetchall()
+            self._rows = [dict(zip(names, r, strict=True)) for r in found]
+        return self._rows
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._load()[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._load())

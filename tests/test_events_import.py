@@ -1,0 +1,126 @@
+"""``siyu import events``: NDJSON, CSV and Parquet files straight into the lake, read and checked by
+DuckDB; every bad row reported by line and field, good rows kept, a repeated id stored once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from siyu.events import importer, lake
+from siyu.events import services as events
+from siyu.events.models import EventKey
+
+AT = "2025-05-01T10:00:00+08:00"
+
+
+def _ids(brand_id: int) -> list[str]:
+    with duckdb.connect() as con:
+        return sorted(r[0] for r in lake.relation(con, brand_id).project("event_id").fetchall())
+
+
+def _ndjson(path: Path, rows: list[Any]) -> Path:
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_an_ndjson_file_keeps_good_rows_reports_bad_ones_and_stores_each_id_once(
+    world: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    from siyu.platform import hooks
+
+    brand = world.brand.pk
+    cid = world.customers["chen.guide"][0]
+    rival = world.customers[world.rival_guide.username][0]
+    events.ingest(brand, [{"event_id": "old-1", "type": "view", "at": AT, "customer_id": cid}])  # already stored
+    path = _ndjson(
+        tmp_path / "history.ndjson",
+        [
+            {"event_id": "h-1", "type": "view", "at": AT, "customer_id": cid, "store": world.flagship.code},
+            {"event_id": "h-2", "type": "order", "at": "2025-05-02T09:00:00Z", "customer_id": cid, "amount_fen": 39900},
+            {"event_id": "h-1", "type": "view", "at": AT, "customer_id": cid},  # line 3: repeated in the file
+            {"event_id": "old-1", "type": "view", "at": AT, "customer_id": cid},  # line 4: already stored
+            {"event_id": "h-5", "type": "teleport", "at": AT, "customer_id": cid},
+            {"event_id": "h-6", "type": "view", "at": "2025-05-01 10:00", "customer_id": cid},
+            "this line is not json",
+            {"event_id": "h-8", "type": "view", "at": AT, "customer_id": rival},
+            {"event_id": "h-9", "type": "view", "at": AT, "customer_id": cid, "store": "NOPE"},
+            {"event_id": "h-10", "type": "view", "at": AT, "customer_id": cid, "properties": {"a": {"b": 1}}},
+            {"event_id": "h-11", "type": "click", "at": AT, "customer": {"kind": "unionid", "key": "nobody"}},
+            {"event_id": "h-12", "type": "custom:coupon_seen", "at": AT, "customer_id": cid, "properties": {"p": 1}},
+            {"event_id": "h-13", "type": "view", "at": AT, "customer_id": cid, "amount_fen": -5},
+        ],
+    )
+    heard: list[str] = []
+
+    def listener(brand_id: int, rows: Any) -> None:
+        heard.extend(r["event_id"] for r in rows)
+
+    hooks.on_events(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            report = importer.import_file(brand, path)
+    finally:
+        hooks._events_listeners.remove(listener)
+    assert (report.rows, report.accepted, report.duplicates, report.bad) == (13, 3, 2, 8)
+    assert [(e.line, e.field) for e in report.errors] == [
+        (5, "type"),
+        (6, "at"),
+        (7, ""),
+        (8, "customer_id"),
+        (9, "store"),
+        (10, "properties"),
+        (11, "customer"),
+        (13, "amount_fen"),
+    ]
+    assert _ids(brand) == ["h-1", "h-12", "h-2", "old-1"]
+    assert sorted(heard) == ["h-1", "h-12", "h-2"]
+    assert EventKey.objects.filter(brand_id=brand).count() == 4
+    # again: every id is known, nothing is written twice
+    again = importer.import_file(brand, path)
+    assert (again.accepted, again.duplicates) == (0, 5)
+    events.compact()
+    assert _ids(brand) == ["h-1", "h-12", "h-2", "old-1"]
+    # an API resend of an imported id is a duplicate
+    assert events.ingest(brand, [{"event_id": "h-2", "type": "view", "at": AT, "customer_id": cid}]).duplicates == 1
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_csv_and_parquet_files_name_the_customer_by_id_or_identity(world: Any, tmp_path: Path, kind: str) -> None:
+    brand = world.brand.pk
+    cid = world.customers["chen.guide"][0]
+    csv_path = tmp_path / "e.csv"
+    csv_path.write_text(
+        "event_id,type,at,customer_id,customer_kind,customer_key,store,amount_fen,properties\n"
+        f"c-1,view,{AT},{cid},,,{world.flagship.code},,\n"
+        f'c-2,order,{AT},{cid},,,,12900,"{{""channel"": ""pos""}}"\n'
+        f"c-3,view,{AT},,unionid,nobody,,,\n"
+        f"c-4,view,not a time,{cid},,,,,\n"
+    )
+    path = csv_path
+    if kind == "parquet":
+        path = tmp_path / "e.parquet"
+        with duckdb.connect() as con:
+            con.execute(f"COPY (SELECT * FROM read_csv('{csv_path}', all_varchar=true)) TO '{path}' (FORMAT parquet)")
+    report = importer.import_file(brand, path)
+    first = 2 if kind == "csv" else 1  # a CSV's first row is its line 2
+    assert (report.accepted, report.bad) == (2, 2)
+    assert [(e.line, e.field) for e in report.errors] == [(first + 2, "customer"), (first + 3, "at")]
+    assert _ids(brand) == ["c-1", "c-2"]
+    with duckdb.connect() as con:
+        amount = lake.relation(con, brand).filter("event_id = 'c-2'").project("amount_fen, properties").fetchall()[0]
+    assert amount == (12900, '{"channel":"pos"}')
+
+
+def test_a_file_that_is_not_events_is_refused_whole(world: Any, tmp_path: Path) -> None:
+    path = tmp_path / "e.txt"
+    path.write_text("hello")
+    with pytest.raises(importer.ImportError_):
+        importer.import_file(world.brand.pk, path)
+    csv_path = tmp_path / "e.csv"
+    csv_path.write_text("a,b\n1,2\n")
+    with pytest.raises(importer.ImportError_):
+        importer.import_file(world.brand.pk, csv_path)
