@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from django.db import transaction
 from django.test import override_settings
-from django.utils import translation
 
 from siyu.catalog.models import Category, Product, ProductRole, Sku
 from siyu.demo import generator
@@ -379,11 +378,10 @@ def _rows() -> tuple[int, ...]:
     return tuple(m.objects.count() for m in (Brand, Store, Staff, Customer, Product, AuditEntry))
 
 
-def test_events_need_the_event_lake_and_nothing_is_written() -> None:
-    before = _rows()
-    with translation.override("en"), pytest.raises(DemoError, match="event lake"):
-        generator.run(Config(members=10, events=10))
-    assert _rows() == before
+def test_the_events_step_provides_events_and_runs_last() -> None:
+    steps = generator.steps()
+    assert steps[-1].name == "events" and "events" in steps[-1].provides
+    generator.validate(Config(members=10, events=10))  # accepted now that the lake has its step
 
 
 def test_bad_flags_are_refused_before_anything_is_written() -> None:
@@ -512,3 +510,12 @@ def test_a_dozen_segments_are_defined_materialised_weekly_and_some_shared_with_g
     assert both.size == overlap.a - overlap.both
     # birthdays move with the clock: the weekly runs let customers in and out
     assert SegmentRun.objects.filter(segment=made["30 天内生日"], left__gt=0).exists()
+
+
+def test_the_segments_step_stays_last_whatever_registers_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    generator.steps()  # the built-in registrations first
+    monkeypatch.setattr(generator, "_extra", list(generator._extra))
+    generator.register(generator.Step("probe", "Probe", run=lambda ctx: None, provides=frozenset({"events"})))
+    generator.register(generator.Step("probe2", "Probe 2", run=lambda ctx: None), after="customers")
+    names = [s.name for s in generator.steps()]
+    assert names[-2:] == ["probe", "segments"] and names.index("probe2") == names.index("customers") + 1

@@ -263,4 +263,4 @@ def write_segments(ctx: Context) -> None:
 
 
 STEP = Step("segments", gettext_noop("Segments"), run=write_segments, done=segments_exist)
-register(STEP)
+register(STEP, last=True)

@@ -119,7 +119,7 @@ def texts() -> dict[str, str]:
         "or": _("Any of (OR)"),
         "not": _("Not (NOT)"),
         "add_condition": _("Add condition"),
-        "add_group": _("Add group"),
+        "add_group": _("Add a group of conditions"),
         "wrap_not": _("Negate"),
         "remove": _("Remove"),
         "leaf_type": _("Condition"),
