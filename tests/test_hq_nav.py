@@ -41,6 +41,7 @@ def shown(menu: Any) -> dict[str, list[str]]:
 def test_hq_admin_sees_every_group_that_has_pages_and_no_empty_commerce(world: Any) -> None:
     menu = menu_for(world, "hq_admin", "/hq/")
     assert [g.key for g in menu.groups] == ["overview", "org", "customers", "commerce", "insight", "guides", "system"]
+    assert shown(menu)["guides"][:2] == ["Tasks", "Task completion"]
     assert {"Orders", "Stock"} <= set(shown(menu)["commerce"])
     assert shown(menu)["customers"] == ["Customers", "Codes", "Transfers", "Merges", "Imports", "Customer settings"]
     assert shown(menu)["system"] == ["Audit log", "API tokens"]

@@ -34,6 +34,12 @@ from siyu.segments import views as segment_views  # noqa: E402  (segment builder
 hq_patterns += segment_views.hq_urlpatterns  # /hq/segments/: list, builder with live count, runs, overlap
 guide_patterns += segment_views.guide_urlpatterns  # /guide/customers/audiences/: what HQ shares with her
 
+from siyu.tasks import views_guide as task_guide_views  # noqa: E402  (helper-tasks)
+from siyu.tasks import views_hq as task_hq_views  # noqa: E402
+
+hq_patterns += task_hq_views.hq_urlpatterns  # /hq/tasks/: designer, progress, completion, approvals
+guide_patterns += task_guide_views.guide_urlpatterns  # /guide/today/: today's tasks, one-tap actions
+
 from siyu.contests import views as contest_views  # noqa: E402  (helper-contests)
 from siyu.learning import views as learning_views  # noqa: E402
 

@@ -192,6 +192,8 @@ ImportReport = _importer.Report
 import_members = _importer.import_members
 Attach = _importer.Attach
 bulk_attach = _importer.bulk_attach  # identities and first bindings of existing customers (demo seeding)
+NewTouch = _importer.NewTouch
+bulk_add_touches = _importer.bulk_add_touches  # touches of existing customers (demo seeding)
 # what the demo generator's customer-assets step uses (src/siyu/demo/seed_assets.py)
 create_tag_group = _profile.create_tag_group
 create_tag = _profile.create_tag
@@ -238,6 +240,7 @@ start_transfer = _transfers.start_transfer
 refuse_transfer = _transfers.refuse_transfer
 complete_due_transfers = _transfers.complete_due_transfers
 create_code = _codes.create_code
+create_product_codes = _codes.create_product_codes
 visible_codes = _codes.visible_codes
 scan = _codes.scan
 share_link = _codes.share_link
