@@ -99,7 +99,9 @@ def test_events_listener_scores_orders_bindings_and_shares_once(world: Any) -> N
         ev(1, "order", amount_fen=10000),
         ev(2, "order", amount_fen=5000, properties=json.dumps({"code": "SHARE1"})),
         ev(3, "refund", amount_fen=2000),
-        ev(4, "add_friend"),
+        ev(4, "custom:bind", properties=json.dumps({"source": "wecom"})),
+        ev(8, "custom:bind", properties=json.dumps({"source": "transfer"})),
+        ev(9, "add_friend"),
         ev(5, "share", content_id="c-9"),
         ev(6, "view"),
         ev(7, "order", amount_fen=999, guide_id=None),
@@ -114,3 +116,22 @@ def test_events_listener_scores_orders_bindings_and_shares_once(world: Any) -> N
 
 def live_metrics() -> list[str]:
     return ["sales_fen", "conversions", "share_sales_fen", "new_fans", "forwards"]
+
+
+def test_an_order_event_emitted_through_the_lake_reaches_the_board(
+    world: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from siyu.events import services as events
+    from siyu.platform import clock
+
+    b, a = world.brand.pk, world.staff["guide_a"].pk
+    customer = world.customers["chen.guide"][0]
+    now = clock.now()
+    day = incentives.leaderboards.local_day(now)
+    for _twice in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            events.emit(
+                b, [events.EventIn("order:x1:paid", "order", now, customer, world.flagship.pk, a, amount_fen=1234)]
+            )
+    assert incentives.rank(b, "sales_fen", ("day", day), a).score == 1234
+    assert incentives.rank(b, "sales_fen", ("month", day), world.flagship.pk, level="store").score == 1234

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from siyu.incentives.models import Score, ScorePoint
@@ -207,8 +207,6 @@ def rank(
     region or a store when given. A subject with no score stands at 0, after every positive one."""
     qs = _board(brand_id, metric, period, level, board, region_id, store_id)
     mine = qs.filter(subject_id=subject_id).values_list("score", flat=True).first() or 0
-    ahead = qs.filter(score__gt=mine).count()
-    my_rank = ahead + 1
     above_rows = list(
         qs.filter(score__gt=mine).order_by("score", "subject_id").values_list("subject_id", "score")[:neighbours]
     )
@@ -218,15 +216,21 @@ def rank(
         .order_by("-score", "subject_id")
         .values_list("subject_id", "score")[:neighbours]
     )
-    ties: dict[int, int] = {}
+    # One pass over the index from the lowest score shown upwards: how many are ahead of me, and how
+    # many share each score shown (ties).
+    shown = sorted({mine, *(sc for _s, sc in above_rows), *(sc for _s, sc in below_rows)})
+    counts = {"ahead": Count("pk", filter=Q(score__gt=mine))}
+    counts.update({f"t{i}": Count("pk", filter=Q(score=sc)) for i, sc in enumerate(shown)})
+    got = qs.filter(score__gte=shown[0]).aggregate(**counts)
+    ahead = int(got["ahead"])
+    my_rank = ahead + 1
+    ties = {sc: int(got[f"t{i}"]) for i, sc in enumerate(shown)}
 
     def tie(score: int) -> int:
-        if score not in ties:
-            ties[score] = qs.filter(score=score).count()
         return ties[score]
 
     # place(s) = 1 + count(score > s); nothing lies between consecutive distinct scores, so each
-    # neighbour's count follows from the previous one and one count of equal scores (an index seek).
+    # neighbour's count follows from the previous one and the number sharing its score.
     above: list[Place] = []
     higher, prev = ahead, None
     for sid, score in above_rows:  # ascending: nearest first

@@ -2,7 +2,7 @@
 embedded default and the demo, where no web server stands in front of siyu.
 
 Only regular files strictly inside ``MEDIA_ROOT`` are served, resolved with symbolic links followed
-(``..``, absolute paths, links pointing out: 404), only of the picture types the platform stores,
+(``..``, absolute paths, links pointing out: 404), only of the picture and short-video types the platform stores,
 with their type fixed by the extension, ``nosniff``, a sandboxing content-security policy (an SVG
 cannot run a script even when opened on its own) and a day of caching (names are random and never
 reused). In production the reverse proxy serves ``MEDIA_ROOT`` at ``MEDIA_URL`` instead (README,
@@ -26,12 +26,16 @@ TYPES = {
     ".jpeg": "image/jpeg",
     ".webp": "image/webp",
     ".svg": "image/svg+xml",
+    # short videos of the benchmark wall (incentives) and the knowledge base (learning), checked by content on upload
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
 }
 
 
 def resolve(name: str) -> Path | None:
     """The file ``name`` names under ``MEDIA_ROOT``, or ``None`` when it is outside, missing, not a
-    regular file or not a picture type."""
+    regular file or not a type the platform stores (pictures, short videos)."""
     root = Path(settings.MEDIA_ROOT).resolve()
     if not name or "\x00" in name or name.startswith(("/", "\\")):
         return None
