@@ -40,6 +40,18 @@ from siyu.tasks import views_hq as task_hq_views  # noqa: E402
 hq_patterns += task_hq_views.hq_urlpatterns  # /hq/tasks/: designer, progress, completion, approvals
 guide_patterns += task_guide_views.guide_urlpatterns  # /guide/today/: today's tasks, one-tap actions
 
+from siyu.contests import views as contest_views  # noqa: E402  (helper-contests)
+from siyu.learning import views as learning_views  # noqa: E402
+
+hq_patterns += [
+    *contest_views.hq_urlpatterns,
+    *learning_views.hq_urlpatterns,
+]  # /hq/contests/, /hq/feed/, /hq/learning/
+guide_patterns += [
+    *contest_views.guide_urlpatterns,
+    *learning_views.guide_urlpatterns,
+]  # /guide/contests/, feed/, learn/
+
 urlpatterns = [
     path("", platform_views.root, name="root"),
     path("i18n/setlang/", platform_views.set_language, name="set_language"),
