@@ -30,6 +30,7 @@ from siyu.members import services as members
 from siyu.members.models import Customer, Lifecycle
 from siyu.org import services as org
 from siyu.org.models import Brand, Franchisee, Posting, Region, Staff, Store
+from siyu.platform import privacy
 from siyu.platform.models import AuditEntry
 
 AS_OF = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
@@ -98,8 +99,17 @@ def snapshot(brand_id: int) -> dict[str, Any]:
             )
         ),
         "products": list(Product.objects.filter(brand_id=brand_id).values_list("code", "name", "price_fen", "role")),
+        "touches": _touches(brand_id),
         "skus": list(Sku.objects.filter(brand_id=brand_id).values_list("code", "barcode")),
     }
+
+
+def _touches(brand_id: int) -> list[tuple[Any, ...]]:
+    from siyu.members.models import Touch
+
+    phones = dict(Customer.objects.filter(brand_id=brand_id).values_list("pk", "phone_hash"))
+    rows = Touch.objects.filter(brand_id=brand_id).values_list("customer_id", "kind", "at", "campaign", "code__name")
+    return sorted((phones[c], kind, at, campaign, code or "") for c, kind, at, campaign, code in rows)
 
 
 @dataclass
@@ -134,7 +144,7 @@ pytestmark = pytest.mark.django_db
 
 # --- Deterministic from the seed -------------------------------------------------------------
 def test_the_same_seed_gives_the_same_rows(seeded: Seeded) -> None:
-    for key in ("stores", "franchisees", "staff", "customers", "products", "skus"):
+    for key in ("stores", "franchisees", "staff", "customers", "products", "skus", "touches"):
         assert seeded.first[key] == seeded.kept[key], key
     assert len(seeded.kept["customers"]) == MEMBERS
 
@@ -329,7 +339,7 @@ def test_running_again_adds_nothing(seeded: Seeded) -> None:
         AuditEntry.objects.exclude(action="demo.seed").count(),
     )
     summary = generator.run(Config(seed=42, members=MEMBERS, as_of=AS_OF))
-    every_step = ["org", "catalog", "store_pages", "customers", "orders", "customer_assets", "segments"]
+    every_step = ["org", "catalog", "store_pages", "customers", "orders", "customer_assets", "events", "segments"]
     assert summary.ran == [] and summary.skipped == every_step
     assert summary.brand_id == seeded.brand_id
     assert Brand.objects.filter(code=P.BRAND_CODE).count() == 1
@@ -355,7 +365,7 @@ def test_asking_for_more_customers_tops_up_without_duplicates(seeded: Seeded) ->
 
 def test_topped_up_customers_get_their_identities_bindings_and_tags_like_the_first(seeded: Seeded) -> None:
     from siyu.members import services as members
-    from siyu.members.models import Binding, CustomerTag, Identity
+    from siyu.members.models import Binding, CustomerTag, Identity, Touch
 
     before = set(Customer.objects.filter(brand_id=seeded.brand_id).values_list("pk", flat=True))
     summary = generator.run(Config(seed=42, members=MEMBERS + 200, as_of=AS_OF))
@@ -367,6 +377,7 @@ def test_topped_up_customers_get_their_identities_bindings_and_tags_like_the_fir
     assert ids.filter(kind="phone", verified=True).count() == 200
     assert 0 < ids.filter(kind="unionid").count() < 200 and ids.filter(kind="openid").exists()
     assert Binding.objects.filter(customer_id__in=new).count() == 200
+    assert Touch.objects.filter(customer_id__in=new).values("customer_id").distinct().count() == 200
     assert CustomerTag.objects.filter(customer_id__in=new).values("customer_id").distinct().count() > 100
     unionids = list(Identity.objects.filter(brand_id=seeded.brand_id, kind="unionid").values_list("key", flat=True))
     assert len(unionids) == len(set(unionids))
@@ -378,9 +389,10 @@ def _rows() -> tuple[int, ...]:
     return tuple(m.objects.count() for m in (Brand, Store, Staff, Customer, Product, AuditEntry))
 
 
-def test_the_events_step_provides_events_and_runs_last() -> None:
+def test_the_events_step_provides_events_and_runs_last_but_the_segments() -> None:
     steps = generator.steps()
-    assert steps[-1].name == "events" and "events" in steps[-1].provides
+    assert steps[-2].name == "events" and "events" in steps[-2].provides
+    assert steps[-1].name == "segments"  # they read the events
     generator.validate(Config(members=10, events=10))  # accepted now that the lake has its step
 
 
@@ -430,6 +442,33 @@ def test_every_store_and_active_guide_has_a_code_and_there_are_campaign_codes(se
     coded = set(codes.filter(kind="guide").values_list("guide_id", flat=True))
     assert set(guides.filter(employment="active").values_list("pk", flat=True)) <= coded
     assert codes.filter(kind="campaign").count() == 3
+
+
+def test_customers_have_touches_and_codes_count_their_scans(seeded: Seeded) -> None:
+    """The demo's history of touches: the one that brought each customer at her joining (by her
+    source), later code scans, share visits and visits at the till; every code's scan count is its
+    touches; product codes (one per item) and share links were scanned too."""
+    from django.db.models import Count, Min
+
+    from siyu.members.models import Code, Touch
+
+    customers = Customer.objects.filter(brand_id=seeded.brand_id)
+    touches = Touch.objects.filter(brand_id=seeded.brand_id)
+    firsts = dict(touches.values("customer_id").annotate(at=Min("at")).values_list("customer_id", "at"))
+    assert len(firsts) == customers.count()
+    assert all(firsts[pk] == joined for pk, joined in customers.values_list("pk", "joined_at"))
+    kinds = Counter(touches.values_list("kind", flat=True))
+    assert {"scan", "share_visit", "pos", "wecom_add"} <= set(kinds) and sum(kinds.values()) > 2 * MEMBERS
+    codes = Code.objects.filter(brand_id=seeded.brand_id)
+    counted = dict(touches.exclude(code=None).values("code_id").annotate(n=Count("pk")).values_list("code_id", "n"))
+    assert all(scans == counted.get(pk, 0) for pk, scans in codes.values_list("pk", "scans"))
+    for kind in ("store", "guide", "campaign", "product", "share"):
+        assert sum(codes.filter(kind=kind).values_list("scans", flat=True)) > 0, kind
+    assert codes.filter(kind="product").values("sku_code").distinct().count() > 1
+    scanned_in = customers.filter(source="store_code").exclude(first_code=None).select_related("first_code")
+    assert scanned_in.exists() and all(c.first_code.kind == "store" for c in scanned_in)
+    persona = customers.get(phone_hash=privacy.lookup_hash(P.CUSTOMER_PHONE))
+    assert touches.filter(customer=persona).exists()
 
 
 def test_every_customer_has_a_verified_phone_identity_and_many_have_more(seeded: Seeded) -> None:
@@ -518,4 +557,4 @@ def test_the_segments_step_stays_last_whatever_registers_after_it(monkeypatch: p
     generator.register(generator.Step("probe", "Probe", run=lambda ctx: None, provides=frozenset({"events"})))
     generator.register(generator.Step("probe2", "Probe 2", run=lambda ctx: None), after="customers")
     names = [s.name for s in generator.steps()]
-    assert names[-2:] == ["probe", "segments"] and names.index("probe2") == names.index("customers") + 1
+    assert names[-3:] == ["events", "probe", "segments"] and names.index("probe2") == names.index("customers") + 1

@@ -38,6 +38,24 @@ from siyu.events import views as event_views  # noqa: E402  (the event explorer)
 hq_patterns += event_views.hq_urlpatterns  # /hq/events/: a customer's or a store's events, counts by type per day
 guide_patterns += segment_views.guide_urlpatterns  # /guide/customers/audiences/: what HQ shares with her
 
+from siyu.tasks import views_guide as task_guide_views  # noqa: E402  (helper-tasks)
+from siyu.tasks import views_hq as task_hq_views  # noqa: E402
+
+hq_patterns += task_hq_views.hq_urlpatterns  # /hq/tasks/: designer, progress, completion, approvals
+guide_patterns += task_guide_views.guide_urlpatterns  # /guide/today/: today's tasks, one-tap actions
+
+from siyu.contests import views as contest_views  # noqa: E402  (helper-contests)
+from siyu.learning import views as learning_views  # noqa: E402
+
+hq_patterns += [
+    *contest_views.hq_urlpatterns,
+    *learning_views.hq_urlpatterns,
+]  # /hq/contests/, /hq/feed/, /hq/learning/
+guide_patterns += [
+    *contest_views.guide_urlpatterns,
+    *learning_views.guide_urlpatterns,
+]  # /guide/contests/, feed/, learn/
+
 urlpatterns = [
     path("", platform_views.root, name="root"),
     path("i18n/setlang/", platform_views.set_language, name="set_language"),
