@@ -77,6 +77,12 @@ class IngestResult:
     errors: list[EventError] = field(default_factory=list)
 
 
+def lake_root() -> Path:
+    """The lake's directory (``SIYU_LAKE``, else ``SIYU_HOME/lake``): events and the segments'
+    facts snapshots live under it."""
+    return lake.root()
+
+
 # --- the process's WAL writer ------------------------------------------------------------------------
 _writers: dict[Path, wal.Writer] = {}
 _writers_lock = threading.Lock()
