@@ -29,6 +29,11 @@ from siyu.orders import views_staff as orders_staff_views  # noqa: E402
 hq_patterns += [*orders_hq_views.hq_urlpatterns, *stock_views.hq_urlpatterns]  # /hq/orders/, /hq/stock/
 guide_patterns += orders_staff_views.guide_urlpatterns  # /guide/orders/: the store's parcels
 
+from siyu.incentives import views as incentives_views  # noqa: E402  (helper-coins)
+
+hq_patterns += incentives_views.hq_urlpatterns  # /hq/leaderboards/, /hq/rewards/, /hq/benchmarks/
+guide_patterns += incentives_views.guide_urlpatterns  # /guide/coins/, /guide/mall/, /guide/rank/, /guide/wall/
+
 urlpatterns = [
     path("", platform_views.root, name="root"),
     path("i18n/setlang/", platform_views.set_language, name="set_language"),

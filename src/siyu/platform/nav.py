@@ -80,6 +80,15 @@ HQ_MENU: tuple[Group, ...] = (
         ),
     ),
     Group(
+        "guides",
+        _("Guides' work"),
+        (
+            Entry("hq:incentives_leaderboards", _("Leaderboards")),
+            Entry("hq:incentives_redemptions", _("Reward mall"), also=("hq:incentives_gifts",)),
+            Entry("hq:incentives_benchmarks", _("Benchmarks"), "incentives.manage"),
+        ),
+    ),
+    Group(
         "system",
         _("System"),
         (
