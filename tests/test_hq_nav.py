@@ -40,7 +40,7 @@ def shown(menu: Any) -> dict[str, list[str]]:
 
 def test_hq_admin_sees_every_group_that_has_pages_and_no_empty_commerce(world: Any) -> None:
     menu = menu_for(world, "hq_admin", "/hq/")
-    assert [g.key for g in menu.groups] == ["overview", "org", "customers", "commerce", "system"]
+    assert [g.key for g in menu.groups] == ["overview", "org", "customers", "commerce", "guides", "system"]
     assert {"Orders", "Stock"} <= set(shown(menu)["commerce"])
     assert shown(menu)["customers"] == ["Customers", "Codes", "Transfers", "Merges", "Imports", "Customer settings"]
     assert shown(menu)["system"] == ["Audit log", "API tokens"]
@@ -49,7 +49,7 @@ def test_hq_admin_sees_every_group_that_has_pages_and_no_empty_commerce(world: A
 def test_an_empty_group_does_not_show(world: Any) -> None:
     menu = (*HQ_MENU[:3], Group("commerce", "Commerce", ()), *HQ_MENU[4:])
     keys = [g.key for g in menu_for(world, "hq_admin", "/hq/", menu).groups]
-    assert keys == ["overview", "org", "customers", "system"]
+    assert keys == ["overview", "org", "customers", "guides", "system"]
 
 
 def test_each_persona_sees_only_the_pages_her_permissions_open(world: Any) -> None:
@@ -105,6 +105,7 @@ def test_the_page_draws_groups_the_phone_menu_and_the_current_groups_pages(world
         "org",
         "customers",
         "commerce",
+        "guides",
     ]  # no audit, no tokens
     assert re.search(r'data-group="customers" aria-current="true"', groups.group(1))
     assert '<details class="navmenu">' in html and "<summary>" in html  # collapsible on a phone, keyboard-ready

@@ -111,6 +111,7 @@ def steps() -> list[Step]:
     from siyu.demo import (
         seed_catalog,
         seed_customers,
+        seed_incentives,  # noqa: F401  (registers the coins, mall, leaderboards and benchmarks step)
         seed_orders,  # noqa: F401  (registers the stock and orders step)
         seed_org,
         seed_pages,  # noqa: F401  (registers the store pages step)
