@@ -11,6 +11,7 @@ import random
 from django.utils.translation import gettext_noop
 
 from siyu.demo import personas as P
+from siyu.demo import seed_orders as _orders  # noqa: F401  (the orders step registers first: this one follows it)
 from siyu.demo.generator import Context, Step, register
 from siyu.incentives import benchmarks, services
 from siyu.incentives.services import leaderboards
@@ -92,7 +93,7 @@ def run(ctx: Context) -> None:
     persona_ids = [
         i for i in (org.staff_id_by_login(b, P.GUIDE_A.username), org.staff_id_by_login(b, P.GUIDE_B.username)) if i
     ]
-    everyone = sorted(where)
+    everyone = [g.id for g in org.guides(b)]  # those still with the brand
     sample = persona_ids + rng.sample(everyone, min(60, len(everyone)))
     entries = 0
     for gid in dict.fromkeys(sample):
@@ -126,8 +127,13 @@ def run(ctx: Context) -> None:
     benchmarks.save_rule(hq, title="销冠", metric="sales_fen", how_many=3, minimum=1, award_coins=100)
     benchmarks.save_rule(hq, title="推荐之星", metric="share_sales_fen", how_many=3, minimum=1, award_coins=80)
     benchmarks.save_rule(hq, title="拉新之星", metric="new_fans", scope_kind="region", how_many=1, award_coins=50)
-    yesterday = ctx.as_of.date() - dt.timedelta(days=1)
-    picked = benchmarks.pick(b, yesterday)
+    # Yesterday's benchmarks (or the latest day of the last two weeks with sales, on a quiet history).
+    picked, yesterday = 0, ctx.as_of.date() - dt.timedelta(days=1)
+    for back in range(1, 15):
+        yesterday = ctx.as_of.date() - dt.timedelta(days=back)
+        picked = benchmarks.pick(b, yesterday)
+        if picked:
+            break
     for i, e in enumerate(benchmarks.wall(b, day=yesterday)[:6]):
         benchmarks.write_up(b, e.guide_id, e.id, notes=NOTES[i % len(NOTES)])
     ctx.facts.update(scores=scored, coin_entries=entries, benchmarks=picked)
