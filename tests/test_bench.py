@@ -41,6 +41,7 @@ def test_a_workload_needs_a_plain_name_and_sensible_sizes() -> None:
 
 def test_figures_name_their_unit_and_are_numbers() -> None:
     registry.check_figures({"rows": 10, "rows_per_s": 12.5, "p95_ms": 3, "peak_rss_mb": 80.1, "oversold_units": 0})
+    registry.check_figures({"siyu_s": 0.4, "ratio_vs_postgres": 31.5})  # seconds; a ratio of two figures
     with pytest.raises(ValueError, match="unit"):
         registry.check_figures({"speed": 10})
     with pytest.raises(ValueError, match="not a number"):

@@ -109,21 +109,24 @@ def test_createstaff_refuses_an_unknown_brand_or_role(world: Any) -> None:
 
 
 # --- seed and demo -----------------------------------------------------------------------------
-def test_seed_with_events_says_they_need_the_event_lake_and_writes_nothing() -> None:
-    result = siyu("seed", "--members", "10", "--events", "10")
-    assert result.exit_code == 2
-    assert "event lake" in result.output and "--events" in result.output
+def test_seed_refuses_a_negative_number_of_events_and_writes_nothing() -> None:
+    result = siyu("seed", "--members", "10", "--events", "-1")
+    assert result.exit_code == 2 and "--events" in result.output
     assert not Brand.objects.exists()
 
 
 def test_seed_prints_the_logins_and_a_second_run_adds_nothing() -> None:
-    result = siyu("seed", "--members", "20")
+    from siyu.events import services as events
+
+    result = siyu("seed", "--members", "20", "--events", "500")
     assert result.exit_code == 0, result.output
     for persona in P.STAFF_PERSONAS:
         assert persona.username in result.output and persona.phone in result.output
     assert P.DEMO_PASSWORD in result.output and P.CUSTOMER_PHONE in result.output
+    brand = Brand.objects.get()
+    assert events.has_generated_events(brand.pk)  # the behaviour events step ran
     staff = Staff.objects.count()
-    again = siyu("seed", "--members", "20")
+    again = siyu("seed", "--members", "20", "--events", "500")
     assert again.exit_code == 0 and "already complete" in again.output
     assert Staff.objects.count() == staff and Brand.objects.count() == 1
 

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from django.db import transaction
 from django.test import override_settings
-from django.utils import translation
 
 from siyu.catalog.models import Category, Product, ProductRole, Sku
 from siyu.demo import generator
@@ -31,6 +30,7 @@ from siyu.members import services as members
 from siyu.members.models import Customer, Lifecycle
 from siyu.org import services as org
 from siyu.org.models import Brand, Franchisee, Posting, Region, Staff, Store
+from siyu.platform import privacy
 from siyu.platform.models import AuditEntry
 
 AS_OF = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
@@ -99,8 +99,17 @@ def snapshot(brand_id: int) -> dict[str, Any]:
             )
         ),
         "products": list(Product.objects.filter(brand_id=brand_id).values_list("code", "name", "price_fen", "role")),
+        "touches": _touches(brand_id),
         "skus": list(Sku.objects.filter(brand_id=brand_id).values_list("code", "barcode")),
     }
+
+
+def _touches(brand_id: int) -> list[tuple[Any, ...]]:
+    from siyu.members.models import Touch
+
+    phones = dict(Customer.objects.filter(brand_id=brand_id).values_list("pk", "phone_hash"))
+    rows = Touch.objects.filter(brand_id=brand_id).values_list("customer_id", "kind", "at", "campaign", "code__name")
+    return sorted((phones[c], kind, at, campaign, code or "") for c, kind, at, campaign, code in rows)
 
 
 @dataclass
@@ -135,7 +144,7 @@ pytestmark = pytest.mark.django_db
 
 # --- Deterministic from the seed -------------------------------------------------------------
 def test_the_same_seed_gives_the_same_rows(seeded: Seeded) -> None:
-    for key in ("stores", "franchisees", "staff", "customers", "products", "skus"):
+    for key in ("stores", "franchisees", "staff", "customers", "products", "skus", "touches"):
         assert seeded.first[key] == seeded.kept[key], key
     assert len(seeded.kept["customers"]) == MEMBERS
 
@@ -330,7 +339,17 @@ def test_running_again_adds_nothing(seeded: Seeded) -> None:
         AuditEntry.objects.exclude(action="demo.seed").count(),
     )
     summary = generator.run(Config(seed=42, members=MEMBERS, as_of=AS_OF))
-    every_step = ["org", "catalog", "store_pages", "customers", "orders", "incentives", "customer_assets"]
+    every_step = [
+        "org",
+        "catalog",
+        "store_pages",
+        "customers",
+        "orders",
+        "incentives",
+        "customer_assets",
+        "events",
+        "segments",
+    ]
     assert summary.ran == [] and summary.skipped == every_step
     assert summary.brand_id == seeded.brand_id
     assert Brand.objects.filter(code=P.BRAND_CODE).count() == 1
@@ -356,7 +375,7 @@ def test_asking_for_more_customers_tops_up_without_duplicates(seeded: Seeded) ->
 
 def test_topped_up_customers_get_their_identities_bindings_and_tags_like_the_first(seeded: Seeded) -> None:
     from siyu.members import services as members
-    from siyu.members.models import Binding, CustomerTag, Identity
+    from siyu.members.models import Binding, CustomerTag, Identity, Touch
 
     before = set(Customer.objects.filter(brand_id=seeded.brand_id).values_list("pk", flat=True))
     summary = generator.run(Config(seed=42, members=MEMBERS + 200, as_of=AS_OF))
@@ -368,6 +387,7 @@ def test_topped_up_customers_get_their_identities_bindings_and_tags_like_the_fir
     assert ids.filter(kind="phone", verified=True).count() == 200
     assert 0 < ids.filter(kind="unionid").count() < 200 and ids.filter(kind="openid").exists()
     assert Binding.objects.filter(customer_id__in=new).count() == 200
+    assert Touch.objects.filter(customer_id__in=new).values("customer_id").distinct().count() == 200
     assert CustomerTag.objects.filter(customer_id__in=new).values("customer_id").distinct().count() > 100
     unionids = list(Identity.objects.filter(brand_id=seeded.brand_id, kind="unionid").values_list("key", flat=True))
     assert len(unionids) == len(set(unionids))
@@ -379,11 +399,11 @@ def _rows() -> tuple[int, ...]:
     return tuple(m.objects.count() for m in (Brand, Store, Staff, Customer, Product, AuditEntry))
 
 
-def test_events_need_the_event_lake_and_nothing_is_written() -> None:
-    before = _rows()
-    with translation.override("en"), pytest.raises(DemoError, match="event lake"):
-        generator.run(Config(members=10, events=10))
-    assert _rows() == before
+def test_the_events_step_provides_events_and_runs_last_but_the_segments() -> None:
+    steps = generator.steps()
+    assert steps[-2].name == "events" and "events" in steps[-2].provides
+    assert steps[-1].name == "segments"  # they read the events
+    generator.validate(Config(members=10, events=10))  # accepted now that the lake has its step
 
 
 def test_bad_flags_are_refused_before_anything_is_written() -> None:
@@ -432,6 +452,33 @@ def test_every_store_and_active_guide_has_a_code_and_there_are_campaign_codes(se
     coded = set(codes.filter(kind="guide").values_list("guide_id", flat=True))
     assert set(guides.filter(employment="active").values_list("pk", flat=True)) <= coded
     assert codes.filter(kind="campaign").count() == 3
+
+
+def test_customers_have_touches_and_codes_count_their_scans(seeded: Seeded) -> None:
+    """The demo's history of touches: the one that brought each customer at her joining (by her
+    source), later code scans, share visits and visits at the till; every code's scan count is its
+    touches; product codes (one per item) and share links were scanned too."""
+    from django.db.models import Count, Min
+
+    from siyu.members.models import Code, Touch
+
+    customers = Customer.objects.filter(brand_id=seeded.brand_id)
+    touches = Touch.objects.filter(brand_id=seeded.brand_id)
+    firsts = dict(touches.values("customer_id").annotate(at=Min("at")).values_list("customer_id", "at"))
+    assert len(firsts) == customers.count()
+    assert all(firsts[pk] == joined for pk, joined in customers.values_list("pk", "joined_at"))
+    kinds = Counter(touches.values_list("kind", flat=True))
+    assert {"scan", "share_visit", "pos", "wecom_add"} <= set(kinds) and sum(kinds.values()) > 2 * MEMBERS
+    codes = Code.objects.filter(brand_id=seeded.brand_id)
+    counted = dict(touches.exclude(code=None).values("code_id").annotate(n=Count("pk")).values_list("code_id", "n"))
+    assert all(scans == counted.get(pk, 0) for pk, scans in codes.values_list("pk", "scans"))
+    for kind in ("store", "guide", "campaign", "product", "share"):
+        assert sum(codes.filter(kind=kind).values_list("scans", flat=True)) > 0, kind
+    assert codes.filter(kind="product").values("sku_code").distinct().count() > 1
+    scanned_in = customers.filter(source="store_code").exclude(first_code=None).select_related("first_code")
+    assert scanned_in.exists() and all(c.first_code.kind == "store" for c in scanned_in)
+    persona = customers.get(phone_hash=privacy.lookup_hash(P.CUSTOMER_PHONE))
+    assert touches.filter(customer=persona).exists()
 
 
 def test_every_customer_has_a_verified_phone_identity_and_many_have_more(seeded: Seeded) -> None:
@@ -502,3 +549,38 @@ def test_incentives_coins_mall_boards_and_benchmarks_to_look_at(seeded: Any) -> 
     assert states == {"pending", "approved", "shipped", "received", "rejected"}
     assert len(incentives.gifts(b)) >= 5 and len(benchmarks.rules(b)) == 3
     assert any(e.notes and not e.video_url for e in benchmarks.wall(b))
+
+
+def test_a_dozen_segments_are_defined_materialised_weekly_and_some_shared_with_guides(seeded: Seeded) -> None:
+    from siyu.demo import seed_segments
+    from siyu.segments import services as segments
+    from siyu.segments.models import SegmentRun
+
+    hq = org.hq_scope(seeded.brand_id)
+    made = {s.name: s for s in segments.segments(hq)}
+    assert len(made) >= 12 and seeded.summary.facts["segments"] == len(made)
+    assert sum(s.shared_with_guides for s in made.values()) >= 4
+    for seg in made.values():
+        runs = segments.history(hq, seg.pk)
+        assert len(runs) == seed_segments.WEEKS + 1 and seg.materialised_at == runs[-1].at
+        assert seg.size == runs[-1].size == len(segments.members_of(seeded.brand_id, seg.pk))
+        assert seg.created_at < runs[0].at
+    # the segments on customer facts count real customers whether or not the lake has events
+    for name in ("高价值流失预警", "30 天内生日", "华东金卡及以上", "旗舰店跑者", "对照组 10%", "会员日到店名单"):
+        assert made[name].size > 0, name
+    assert made["对照组 10%"].size == pytest.approx(MEMBERS / 10, rel=0.3)
+    assert made["会员日到店名单"].size == seed_segments.list_size(members.visible_customers(hq).count())
+    vip, control, both = made["华东金卡及以上"], made["对照组 10%"], made["华东金卡（去掉对照组）"]
+    overlap = segments.overlap(hq, vip.pk, control.pk)
+    assert both.size == overlap.a - overlap.both
+    # birthdays move with the clock: the weekly runs let customers in and out
+    assert SegmentRun.objects.filter(segment=made["30 天内生日"], left__gt=0).exists()
+
+
+def test_the_segments_step_stays_last_whatever_registers_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    generator.steps()  # the built-in registrations first
+    monkeypatch.setattr(generator, "_extra", list(generator._extra))
+    generator.register(generator.Step("probe", "Probe", run=lambda ctx: None, provides=frozenset({"events"})))
+    generator.register(generator.Step("probe2", "Probe 2", run=lambda ctx: None), after="customers")
+    names = [s.name for s in generator.steps()]
+    assert names[-3:] == ["events", "probe", "segments"] and names.index("probe2") == names.index("customers") + 1

@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 import pytest
 import segno
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 
 from siyu.members.codes import (
     CodeGone,
@@ -85,6 +86,25 @@ def test_product_codes_come_in_batches_of_numbered_serials(world: Any, scope_of:
         create_product_codes(hq, sku_code="RUN-001", count=0)
     with pytest.raises(ValidationError):
         create_product_codes(hq, sku_code="RUN-001", count=1001)
+
+
+def test_the_database_refuses_a_second_code_for_one_item(world: Any, scope_of: Any) -> None:
+    """一物一码 holds in the database too (constraint one_code_per_item), not only in the service."""
+    hq = scope_of(world.staff["hq_admin"])
+    (first,) = create_product_codes(hq, sku_code="RUN-001-BLK-42", count=1)
+    twin = {"brand_id": first.brand_id, "sku_code": first.sku_code, "serial": first.serial, "name": "twin"}
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Code.objects.create(kind="product", token="twin-token-0001", created_at=T0, **twin)
+    # another SKU's item, or a code that is not a product code, may carry the same serial
+    Code.objects.create(kind="product", token="twin-token-0002", created_at=T0, **(twin | {"sku_code": "RUN-002"}))
+    Code.objects.create(kind="campaign", token="twin-token-0003", created_at=T0, **twin)
+    # product codes of a SKU without an item serial are not items
+    for n in (4, 5):
+        Code.objects.create(kind="product", token=f"twin-token-000{n}", created_at=T0, **(twin | {"serial": ""}))
+    # the service answers on the field (the same check, before the database's)
+    with pytest.raises(ValidationError) as exc:
+        create_code(hq, kind="product", sku_code=first.sku_code, serial=first.serial)
+    assert "serial" in exc.value.message_dict
 
 
 def _png_modules(png: bytes, scale: int, border: int) -> list[list[bool]]:

@@ -17,7 +17,7 @@ from django.utils import translation
 
 from siyu.demo import personas as P
 from siyu.inventory import services as stock
-from siyu.members.models import Customer
+from siyu.members.models import BindingPolicy, Customer, Identity
 from siyu.orders.models import Order
 from siyu.org import services as org
 from siyu.platform import privacy
@@ -26,6 +26,9 @@ from tests.stock_factory import running_shoe
 
 @pytest.fixture
 def pos(world: Any) -> dict[str, Any]:
+    """A POS token, with the brand's POS declared to check phone numbers (most tests find the customer
+    by her number; the default, an untrusted POS, has its own test below)."""
+    BindingPolicy.objects.update_or_create(brand_id=world.brand.pk, defaults={"pos_phones_verified": True})
     hq, skus = running_shoe(world)
     _token, secret = org.issue_token(hq, name="POS SH001", perms=["inventory.manage", "orders.import"])
     return {"skus": skus, "auth": {"HTTP_AUTHORIZATION": f"Bearer {secret}"}, "hq": hq}
@@ -75,6 +78,44 @@ def test_a_pos_order_is_completed_attributed_to_her_guide_and_takes_the_stock_on
     short = post(pos, "pos_order_create", {**body, "document": "POS-0002"})  # 1 left, 2 sold
     assert short.status_code == 422 and Order.objects.filter(channel="pos").count() == 1
     assert stock.check_ledger(world.brand.pk) == []
+
+
+def test_an_untrusted_pos_phone_is_kept_unverified_and_finds_nobody(world: Any, pos: dict[str, Any]) -> None:
+    """The default (ADR 0007): a number typed at the till proves nothing, so it neither finds her nor
+    becomes anyone's verified phone; her member card still finds her."""
+    BindingPolicy.objects.filter(brand_id=world.brand.pk).update(pos_phones_verified=False)
+    stock.receive(pos["hq"], world.flagship.pk, {pos["skus"]["R100-40"]: 3}, key="g")
+    line = [{"sku_code": "R100-40", "quantity": 1, "unit_price_fen": 35900}]
+    at = "2026-11-23T14:05:00+08:00"
+    holder = Customer.objects.get(phone_hash=privacy.lookup_hash(P.CUSTOMER_PHONE))
+    known = post(
+        pos,
+        "pos_order_create",
+        {"store_code": "SH001", "document": "U-1", "phone": P.CUSTOMER_PHONE, "at": at, "lines": line},
+    )
+    assert known.status_code == 201 and known.json()["customer_id"] != holder.pk  # she is not found by a typed number
+    fresh = post(
+        pos,
+        "pos_order_create",
+        {
+            "store_code": "SH001",
+            "document": "U-2",
+            "phone": "13900007777",
+            "pos_card": "VIP-777",
+            "at": at,
+            "lines": line,
+        },
+    )
+    buyer = Customer.objects.get(pk=fresh.json()["customer_id"])
+    assert buyer.phone_hash == ""  # an unverified number is never her primary phone
+    phone = Identity.objects.get(customer=buyer, kind="phone")
+    assert phone.key == privacy.lookup_hash("13900007777") and not phone.verified
+    again = post(
+        pos,
+        "pos_order_create",
+        {"store_code": "SH001", "document": "U-3", "pos_card": "VIP-777", "at": at, "lines": line},
+    )
+    assert again.json()["customer_id"] == buyer.pk  # the card finds her
 
 
 def test_a_new_member_card_makes_a_new_customer_of_the_store(world: Any, pos: dict[str, Any]) -> None:

@@ -230,10 +230,10 @@ seed_options = [
     ),
     click.option(
         "--events",
-        default=0,
+        default=200_000,
         show_default=True,
         type=click.IntRange(min=0),
-        help="Behaviour events to generate (needs the event lake of a later issue).",
+        help="Behaviour events over the last 180 days, written straight into the event lake (1M in seconds).",
     ),
     click.option("--fresh", is_flag=True, help="Delete the embedded database first and start over."),
 ]

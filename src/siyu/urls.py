@@ -29,6 +29,28 @@ from siyu.orders import views_staff as orders_staff_views  # noqa: E402
 hq_patterns += [*orders_hq_views.hq_urlpatterns, *stock_views.hq_urlpatterns]  # /hq/orders/, /hq/stock/
 guide_patterns += orders_staff_views.guide_urlpatterns  # /guide/orders/: the store's parcels
 
+from siyu.segments import views as segment_views  # noqa: E402  (segment builder, shared audiences)
+
+hq_patterns += segment_views.hq_urlpatterns  # /hq/segments/: list, builder with live count, runs, overlap
+guide_patterns += segment_views.guide_urlpatterns  # /guide/customers/audiences/: what HQ shares with her
+
+from siyu.tasks import views_guide as task_guide_views  # noqa: E402  (helper-tasks)
+from siyu.tasks import views_hq as task_hq_views  # noqa: E402
+
+hq_patterns += task_hq_views.hq_urlpatterns  # /hq/tasks/: designer, progress, completion, approvals
+guide_patterns += task_guide_views.guide_urlpatterns  # /guide/today/: today's tasks, one-tap actions
+
+from siyu.contests import views as contest_views  # noqa: E402  (helper-contests)
+from siyu.learning import views as learning_views  # noqa: E402
+
+hq_patterns += [
+    *contest_views.hq_urlpatterns,
+    *learning_views.hq_urlpatterns,
+]  # /hq/contests/, /hq/feed/, /hq/learning/
+guide_patterns += [
+    *contest_views.guide_urlpatterns,
+    *learning_views.guide_urlpatterns,
+]  # /guide/contests/, feed/, learn/
 from siyu.incentives import views as incentives_views  # noqa: E402  (helper-coins)
 
 hq_patterns += incentives_views.hq_urlpatterns  # /hq/leaderboards/, /hq/rewards/, /hq/benchmarks/

@@ -233,3 +233,26 @@ def _check_columns(events_dir: Path, threads: int) -> None:
             raise RuntimeError(f"generated event columns {cols} are not the lake's {wanted}")
     finally:
         con.close()
+
+
+def install(generated: Generated, brand_id: int) -> None:
+    """Link the generated files into this ``SIYU_HOME``'s lake as the brand's events and facts
+    snapshot (version 1), as the events app and ``segments.facts.refresh_facts`` would leave them."""
+    from siyu.events import lake as events_lake
+    from siyu.platform import clock
+    from siyu.segments import lake
+
+    links = [(events_lake.brand_dir(brand_id), generated.directory / "events")]
+    links += [(lake.facts_dir(n, brand_id), generated.directory / "facts" / n) for n in lake.FACT_COLUMNS]
+    for link, target in links:
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() or link.exists():
+            if link.is_symlink():
+                link.unlink()
+            else:
+                shutil.rmtree(link)
+        link.symlink_to(target, target_is_directory=True)
+    meta = lake.root() / "facts" / "_meta" / f"brand_id={int(brand_id)}.json"
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    rows = {"customers": generated.customers, "customer_tags": 0, "consents": 0}
+    meta.write_text(json.dumps({"version": 1, "refreshed_at": clock.now().isoformat(), "rows": rows}))

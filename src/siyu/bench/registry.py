@@ -23,7 +23,8 @@ from dataclasses import dataclass
 Figures = Mapping[str, float | int]
 SCALES = ("small", "full")
 # A figure's name ends with its unit.
-UNIT_SUFFIXES = ("_per_s", "_ms", "_mb", "seconds", "rows", "_units", "_count", "_pct", "_fen", "_bytes")
+UNIT_SUFFIXES = ("_per_s", "_ms", "_s", "_mb", "seconds", "rows", "_units", "_count", "_pct", "_fen", "_bytes")
+RATIO_PREFIX = "ratio_"  # a ratio of two figures of the same unit: ratio_vs_postgres
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
 
 
@@ -80,7 +81,7 @@ def check_figures(figures: Figures) -> None:
     if not figures:
         raise ValueError("a workload returns at least one figure")
     for key, value in figures.items():
-        if not key.endswith(UNIT_SUFFIXES):
+        if not key.endswith(UNIT_SUFFIXES) and not key.startswith(RATIO_PREFIX):
             raise ValueError(
                 f"figure {key!r} does not name its unit (end it with e.g. _per_s, _ms, _mb, seconds, rows)"
             )

@@ -64,6 +64,8 @@ def _postgres_admin_url(url: str) -> tuple[str, str]:
 @contextmanager
 def fresh_database() -> Iterator[FreshDatabase]:
     env = {k: v for k, v in os.environ.items() if k not in {"SIYU_SQLITE_PATH", "SIYU_JOBS_PATH"}}
+    # what a workload may keep between runs (large generated data) lives in the caller's SIYU_HOME
+    env.setdefault("SIYU_BENCH_CACHE", str(Path(os.environ.get("SIYU_HOME", Path.cwd() / "var")) / "bench-cache"))
     with tempfile.TemporaryDirectory(prefix="siyu-bench-") as home:
         env["SIYU_HOME"] = home
         env["SIYU_JOBS_NAME"] = f"siyu-bench-{secrets.token_hex(4)}"

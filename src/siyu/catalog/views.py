@@ -8,10 +8,9 @@ written)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
-from django import forms as djforms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -34,34 +33,13 @@ from siyu.catalog.models import Category, Product, ProductImage, Sku
 from siyu.org.services import Perm
 from siyu.platform.access import access, require_scope
 from siyu.platform.exports import csv_response
-from siyu.platform.forms import apply_errors
+from siyu.platform.forms import form_page, submit_valid
 from siyu.platform.pagination import paginate, querystring_without_page
 from siyu.platform.sheets import xlsx_response
 from siyu.platform.tenancy import Scope, get_scoped, restrict
 
-T = TypeVar("T")
-
-
-def _submit(
-    request: HttpRequest, form: djforms.BaseForm, write: Callable[[], T], rename: dict[str, str] | None = None
-) -> T | None:
-    """Run a service verb for a posted, valid form; on its ``ValidationError`` the messages go onto
-    the form's fields and ``None`` comes back (the verb's transaction wrote nothing)."""
-    if request.method != "POST" or not form.is_valid():
-        return None
-    try:
-        return write()
-    except ValidationError as exc:
-        apply_errors(form, exc, rename)
-        return None
-
-
-def _form_page(
-    request: HttpRequest, form: djforms.BaseForm, *, title: str, back: str, submit: str, **extra: Any
-) -> HttpResponse:
-    status = 400 if request.method == "POST" else 200
-    context = {"form": form, "title": title, "back": back, "submit": submit, **extra}
-    return render(request, "catalog/hq/form.html", context, status=status)
+_submit = submit_valid
+_form_page = partial(form_page, template="catalog/hq/form.html")
 
 
 def _product(scope: Scope, pk: int) -> Product:

@@ -99,10 +99,16 @@ _extra: list[tuple[Step, str | None]] = []
 _loaded = False
 
 
-def register(step: Step, *, after: str | None = None) -> None:
+_last: set[str] = set()
+
+
+def register(step: Step, *, after: str | None = None, last: bool = False) -> None:
     """Add a step to the generator: right after the step named ``after``, or at the end. A step of
-    the same name as an earlier one replaces it."""
+    the same name as an earlier one replaces it. ``last``: after every other step whenever they were
+    registered (the segments read what all the others wrote)."""
     _extra.append((step, after))
+    if last:
+        _last.add(step.name)
 
 
 def steps() -> list[Step]:
@@ -111,10 +117,12 @@ def steps() -> list[Step]:
     from siyu.demo import (
         seed_catalog,
         seed_customers,
+        seed_events,  # noqa: F401  (registers the behaviour events step)
         seed_incentives,  # noqa: F401  (registers the coins, mall, leaderboards and benchmarks step)
         seed_orders,  # noqa: F401  (registers the stock and orders step)
         seed_org,
         seed_pages,  # noqa: F401  (registers the store pages step)
+        seed_segments,  # noqa: F401  (registers the segments step, the last)
     )
 
     if not _loaded:
@@ -133,7 +141,7 @@ def steps() -> list[Step]:
             ordered.insert(names.index(after) + 1, step)
         else:
             raise ValueError(f"demo step {step.name!r} goes after {after!r}, but the steps are {names}")
-    return ordered
+    return [s for s in ordered if s.name not in _last] + [s for s in ordered if s.name in _last]
 
 
 def history_end(at: dt.datetime | None = None) -> dt.datetime:

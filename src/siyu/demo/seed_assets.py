@@ -127,6 +127,132 @@ def tag_by_rules(ctx: Context, tags: dict[str, int], customers: QuerySet[Any]) -
         members.bulk_tag(scope, tags[name], by_tenth.filter(tenth__in=[i, (i + 3) % 10]))
 
 
+@dataclass(frozen=True)
+class Touchpoints:
+    """The codes the demo's touches came through (read back from the database)."""
+
+    store: dict[int, int]  # store id -> its store code
+    guide: dict[int, int]  # guide id -> her guide code
+    campaign: list[tuple[int, str]]  # (code, campaign)
+    product: list[tuple[int, str, str]]  # (code, SKU code, serial): one code per item
+    share: list[tuple[int, int | None, int | None]]  # (share link, the referrer's store, her guide)
+
+
+def touchpoints(ctx: Context) -> Touchpoints:
+    from siyu.members import services as members
+
+    found = Touchpoints({}, {}, [], [], [])
+    codes = members.visible_codes(ctx.scope).filter(active=True).order_by("pk")
+    fields = ("pk", "kind", "store_id", "guide_id", "campaign", "sku_code", "serial")
+    for pk, kind, store_id, guide_id, campaign, sku_code, serial in codes.values_list(*fields):
+        if kind == "store" and store_id is not None:
+            found.store.setdefault(store_id, pk)
+        elif kind == "guide" and guide_id is not None:
+            found.guide.setdefault(guide_id, pk)
+        elif kind == "campaign":
+            found.campaign.append((pk, campaign))
+        elif kind == "product":
+            found.product.append((pk, sku_code, serial))
+    shares = codes.filter(kind="share").values_list("pk", "shared_by__store_id", "shared_by__guide_id")
+    found.share.extend(shares)
+    return found
+
+
+def product_and_share_codes(ctx: Context, rng: random.Random, customers: QuerySet[Any]) -> int:
+    """One code per item for a few SKUs of the range (tags on the goods), and the share links of a
+    few hundred customers with a guide (the referrers of the share visits)."""
+    from siyu.demo.seed_catalog import plan_catalog
+    from siyu.members import services as members
+
+    plan = plan_catalog(ctx.config.seed, ctx.as_of)
+    skus = [sku.code for product in plan[:: max(1, len(plan) // PRODUCT_CODE_SKUS)] for sku in product.skus[:1]]
+    made = 0
+    for sku_code in skus[:PRODUCT_CODE_SKUS]:
+        made += len(members.create_product_codes(ctx.scope, sku_code=sku_code, count=PRODUCT_CODES_PER_SKU))
+    bound = list(customers.exclude(guide_id=None).order_by("pk").values_list("pk", flat=True))
+    for pk in sorted(rng.sample(bound, min(SHARERS, len(bound)))):
+        members.share_link(members.visible_customers(ctx.scope).get(pk=pk))
+        made += 1
+    return made
+
+
+PRODUCT_CODE_SKUS = 6
+PRODUCT_CODES_PER_SKU = 40
+SHARERS = 300
+# the touch that brought a customer, by her source: (touch kind, which code)
+FIRST_TOUCH = {
+    "store_code": ("scan", "store"),
+    "mini_program": ("scan", "store"),
+    "guide_code": ("scan", "guide"),
+    "campaign": ("scan", "campaign"),
+    "share_link": ("share_visit", "share"),
+    "product_code": ("scan", "product"),
+    "wecom": ("wecom_add", None),
+    "pos": ("pos", None),
+    "import": ("import", None),
+}
+# later touches: (weight, touch kind, which code)
+LATER_TOUCHES = (
+    (30, "scan", "campaign"),
+    (20, "share_visit", "share"),
+    (20, "scan", "product"),
+    (15, "scan", "store"),
+    (15, "pos", None),
+)
+LATER_COUNTS, LATER_WEIGHTS = (0, 1, 2, 3, 4), (30, 30, 20, 12, 8)
+
+
+def write_touches(ctx: Context, rng: random.Random, customers: QuerySet[Any], points: Touchpoints) -> int:
+    """Every customer's touches (ADR 0007's history of where she came from): the one that brought her
+    at her joining, by her source; up to four later ones (campaign and product codes scanned, share
+    links opened, visits at the till) between her joining and the end of the history; and a purchase
+    at the till at her last purchase. In bulk; each code's scan count follows."""
+    from siyu.members import services as members
+
+    as_of = ctx.as_of
+    kinds = [(kind, by) for _w, kind, by in LATER_TOUCHES]
+    weights = [w for w, _kind, _by in LATER_TOUCHES]
+
+    def touch(pk: int, kind: str, by: str | None, at: dt.datetime, store: int | None, guide: int | None) -> Any:
+        code: int | None = None
+        campaign = ""
+        props: dict[str, Any] = {}
+        if by == "store":
+            code = points.store.get(store or 0)
+        elif by == "guide":
+            code = points.guide.get(guide or 0)
+        elif by == "campaign" and points.campaign:
+            code, campaign = points.campaign[rng.randrange(len(points.campaign))]
+        elif by == "product" and points.product:
+            code, sku_code, serial = points.product[rng.randrange(len(points.product))]
+            props = {"sku_code": sku_code, "serial": serial}
+        elif by == "share" and points.share:
+            code, store, guide = points.share[rng.randrange(len(points.share))]
+            props = {"referrer_link": code}
+        if by is not None and code is None:  # no such code (a store without one): a plain visit
+            kind = "pos" if by == "store" else kind
+        return members.NewTouch(pk, kind, at, code, store, guide, campaign, props)
+
+    def touches() -> Iterator[Any]:
+        fields = ("pk", "store_id", "guide_id", "source", "joined_at", "orders_count", "total_spent_fen")
+        rows = customers.order_by("pk").values_list(*fields, "last_purchase_at")
+        for pk, store, guide, source, joined, orders, spent, last in rows.iterator(5000):
+            kind, by = FIRST_TOUCH.get(source, ("register", None))
+            yield touch(pk, kind, by, joined, store, None if by == "store" else guide)
+            span = max((as_of - joined).total_seconds(), 0.0)
+            later = sorted(
+                joined + dt.timedelta(seconds=rng.random() * span)
+                for _ in range(rng.choices(LATER_COUNTS, LATER_WEIGHTS)[0])
+            )
+            for at in later:
+                kind, by = rng.choices(kinds, weights)[0]
+                yield touch(pk, kind, by, at, store, guide if kind == "pos" else None)
+            if orders and last is not None:
+                yield members.NewTouch(pk, "pos", last, None, store, guide, "", {"amount_fen": spent // orders})
+
+    return members.bulk_add_touches(ctx.brand_id, touches())
+
+
 def top_up_assets(ctx: Context) -> None:
     """The customers added since the first run get what the first ones got (see the module)."""
     from siyu.members import services as members
@@ -158,6 +284,9 @@ def top_up_assets(ctx: Context) -> None:
         chunk = new_ids[start : start + ATTACH_CHUNK]
         written += attach_and_bind(ctx, rng, members.visible_customers(scope).filter(pk__in=chunk), codes)
     ctx.facts["identities_and_bindings"] = written
+    touch_rng = random.Random(f"{ctx.config.seed}:touches:top-up:{new_ids[0]}")
+    new = members.visible_customers(scope).filter(pk__gte=new_ids[0], pk__lte=new_ids[-1])  # added together
+    ctx.facts["touches"] = write_touches(ctx, touch_rng, new, touchpoints(ctx))
     ctx.reporter.advance()
     ctx.reporter.end()
 
@@ -171,7 +300,7 @@ def first_assets(ctx: Context) -> None:
 
     rng = random.Random(f"{ctx.config.seed}:assets")
     scope = ctx.scope
-    ctx.reporter.begin(_("Customer assets"), total=7)
+    ctx.reporter.begin(_("Customer assets"), total=8)
 
     # 1. tags and tiers (HQ policy)
     tags: dict[str, int] = {}
@@ -199,6 +328,12 @@ def first_assets(ctx: Context) -> None:
     codes = Codes(store=store_codes, guide=guide_codes, campaign=campaign_codes)
     everyone = members.visible_customers(scope)
     ctx.facts["identities_and_bindings"] = attach_and_bind(ctx, rng, everyone, codes)
+    ctx.reporter.advance()
+
+    # 3b. product codes (一物一码), share links, and every customer's touches (own draws: those above stay)
+    touch_rng = random.Random(f"{ctx.config.seed}:touches")
+    ctx.facts["codes"] += product_and_share_codes(ctx, touch_rng, everyone)
+    ctx.facts["touches"] = write_touches(ctx, touch_rng, everyone, touchpoints(ctx))
     ctx.reporter.advance()
 
     # 4. tags on many customers (filtered lists, as HQ tags in bulk)

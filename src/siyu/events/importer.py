@@ -477,20 +477,26 @@ def _store(
     if not report.accepted:
         return []
     received = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    out = work / "out"
+    exprs = [
+        "event_id", str(int(brand_id)), "type", "at_utc", "customer_id", "store_id", "guide_id", "content_id",
+        "product_id", "sku_id", "amount_fen", "quantity", "properties", f"TIMESTAMP '{received}'",
+    ]  # fmt: skip
+    return write_parts(con, brand_id, "good", exprs, work)
+
+
+def write_parts(
+    con: duckdb.DuckDBPyConnection, brand_id: int, table: str, exprs: list[str], work: Path, *, prefix: str = "part-"
+) -> list[Path]:
+    """Write the rows of ``table`` (``exprs``: one SQL expression per lake column, in order) as
+    Parquet parts of their day partitions, committed through the journal (the caller holds
+    :func:`compaction.exclusive`); the parts written."""
+    out = work / f"out-{uuid.uuid4().hex}"
     select = ", ".join(
-        f'CAST({expr} AS {kind}) AS "{name}"'
-        for (name, kind), expr in zip(
-            lake.COLUMNS,
-            [
-                "event_id", str(int(brand_id)), "type", "at_utc", "customer_id", "store_id", "guide_id", "content_id",
-                "product_id", "sku_id", "amount_fen", "quantity", "properties", f"TIMESTAMP '{received}'",
-            ],
-            strict=True,
-        )
-    )  # fmt: skip
+        f'CAST({expr} AS {kind}) AS "{name}"' for (name, kind), expr in zip(lake.COLUMNS, exprs, strict=True)
+    )
     con.execute(
-        f"COPY (SELECT {select}, strftime(at_utc, '%Y-%m-%d') AS day FROM good ORDER BY day, at_utc, event_id) "
+        f"COPY (SELECT *, strftime(\"at\", '%Y-%m-%d') AS day FROM (SELECT {select} FROM {table}) "
+        f'ORDER BY day, "at", event_id) '
         f"TO {_q(str(out))} (FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
     )
     plan = compaction.Plan()
@@ -498,6 +504,7 @@ def _store(
     for part in sorted(out.glob("day=*/*.parquet")):
         day = part.parent.name.removeprefix("day=")
         _tmp, final = compaction.new_part(brand_id, day)
+        final = final.with_name(final.name.replace("part-", prefix, 1))
         plan.renames.append((str(part), str(final)))
         written.append(final)
     compaction.commit(plan)

@@ -77,6 +77,12 @@ class IngestResult:
     errors: list[EventError] = field(default_factory=list)
 
 
+def lake_root() -> Path:
+    """The lake's directory (``SIYU_LAKE``, else ``SIYU_HOME/lake``): events and the segments'
+    facts snapshots live under it."""
+    return lake.root()
+
+
 # --- the process's WAL writer ------------------------------------------------------------------------
 _writers: dict[Path, wal.Writer] = {}
 _writers_lock = threading.Lock()
@@ -468,6 +474,43 @@ def _as_raw(e: EventIn) -> dict[str, Any]:
     }
     raw.update({k: v for k, v in optional.items() if v is not None})
     return raw
+
+
+# --- generated history (the demo) --------------------------------------------------------------------
+GENERATED_PREFIX = "part-demo-"
+
+
+def write_generated(brand_id: int, con: Any, table: str, *, received: dt.datetime) -> int:
+    """Write generated events (ids under the reserved ``demo:`` prefix, which no client may send, so
+    they are not registered one by one in the dedupe index) from a DuckDB table with the columns
+    ``event_id, type, ts, customer_id, store_id, guide_id, content_id, product_id, amount,
+    properties`` straight into the brand's day partitions; how many were written."""
+    import shutil
+    import uuid
+
+    from siyu.events import importer
+
+    stamp = rules.timestamp(received)
+    exprs = [
+        "event_id", str(int(brand_id)), "type", "ts", "customer_id", "store_id", "guide_id", "content_id",
+        "product_id", "NULL", "amount", "NULL", "properties", f"TIMESTAMP '{stamp}'",
+    ]  # fmt: skip
+    bad = con.execute(f"SELECT count(*) FROM {table} WHERE NOT starts_with(event_id, 'demo:')").fetchone()
+    if bad and int(bad[0]):
+        raise ValueError("generated events carry ids under the reserved demo: prefix")
+    work = lake.root() / "tmp" / f"generated-{uuid.uuid4().hex}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        with compaction.exclusive():
+            importer.write_parts(con, brand_id, table, exprs, work, prefix=GENERATED_PREFIX)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def has_generated_events(brand_id: int) -> bool:
+    return any(p.name.startswith(GENERATED_PREFIX) for p in lake.parts(brand_id))
 
 
 # --- compaction, erasure, retention ----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import segno
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils.translation import gettext as _
 
@@ -144,6 +144,13 @@ def _item_taken(brand_id: int, sku_code: str, serial: str) -> bool:
     return Code.objects.filter(brand_id=brand_id, kind=CodeKind.PRODUCT, sku_code=sku_code, serial=serial).exists()
 
 
+def _item_has_its_code(code: Code) -> str:
+    return _("Item %(serial)s of %(sku)s already has its code: one code per item.") % {
+        "serial": code.serial,
+        "sku": code.sku_code,
+    }
+
+
 def _prepare(scope: Scope, data: Mapping[str, object]) -> Code:
     """The code ``data`` describes, checked as a whole: every problem is reported at once, each on
     its field (a missing store and a duplicate item serial and a past expiry in one answer)."""
@@ -199,11 +206,7 @@ def _prepare(scope: Scope, data: Mapping[str, object]) -> Code:
         and code.serial
         and _item_taken(scope.brand_id, code.sku_code, code.serial)
     ):
-        errors.add(
-            "serial",
-            _("Item %(serial)s of %(sku)s already has its code: one code per item.")
-            % {"serial": code.serial, "sku": code.sku_code},
-        )
+        errors.add("serial", _item_has_its_code(code))
     errors.raise_any()
     code.name = name or _default_name(code)
     return code
@@ -246,7 +249,14 @@ def create_code(scope: Scope, **data: object) -> Code:
     if unknown:
         raise ValidationError({n: _("This field cannot be set here.") for n in sorted(unknown)})
     code = _prepare(scope, data)
-    code.save()
+    try:
+        with transaction.atomic():
+            code.save()
+    except IntegrityError:
+        if code.kind == CodeKind.PRODUCT and _item_taken(scope.brand_id, code.sku_code, code.serial):
+            # another request took the item between the check and the insert (constraint one_code_per_item)
+            raise ValidationError({"serial": _item_has_its_code(code)}) from None
+        raise
     audit.record_by(scope, "code.create", code, after=audit.snapshot(code, CODE_FIELDS))
     return code
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import multiprocessing
 import pickle
 import re
@@ -925,6 +926,60 @@ def bulk_attach(brand_id: int, rows: Iterable[Attach], *, actor_label: str, batc
             table = writer.coded_bindings
             table.insert([(i, *t) for i, t in zip(table.ids(len(bindings)), bindings, strict=True)])
         written += len(identities) + len(bindings)
+
+
+@dataclass(frozen=True)
+class NewTouch:
+    """A touch of an existing customer, for :func:`bulk_add_touches` (seeding: the demo's history)."""
+
+    customer_id: int
+    kind: str  # a TouchKind
+    at: dt.datetime
+    code_id: int | None = None
+    store_id: int | None = None
+    guide_id: int | None = None
+    campaign: str = ""
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+def bulk_add_touches(brand_id: int, rows: Iterable[NewTouch], *, batch_size: int = BATCH_SIZE) -> int:
+    """Write touches of the brand's customers in batches of one transaction each, with the importer's
+    raw inserts, then count each code's scans again and give customers without a first code the code
+    of their first touch. For seeding (the demo): the caller vouches the customers are the brand's.
+    Returns the touches written."""
+    from siyu.members.models import Touch
+
+    table = Table(Touch, ["brand", "customer", "kind", "code", "store", "guide", "campaign", "at", "properties"])
+    adapt = connection.ops.adapt_datetimefield_value
+    written = 0
+    it = iter(rows)
+    while batch := [r for _i, r in zip(range(batch_size), it, strict=False)]:
+        with transaction.atomic():
+            ids = table.ids(len(batch))
+            table.insert(
+                [
+                    (i, brand_id, t.customer_id, t.kind, t.code_id, t.store_id, t.guide_id, t.campaign, adapt(t.at),
+                     json.dumps(t.properties))
+                    for i, t in zip(ids, batch, strict=True)
+                ]
+            )  # fmt: skip
+        written += len(batch)
+    count_code_scans(brand_id)
+    return written
+
+
+def count_code_scans(brand_id: int) -> None:
+    """Each code's ``scans`` counted again from its touches, and each customer without a first code
+    given the code of her first touch (when that touch came through a code)."""
+    from django.db.models import Count, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from siyu.members.models import Code, Touch
+
+    per_code = Touch.objects.filter(code=OuterRef("pk")).values("code").annotate(n=Count("pk")).values("n")
+    Code.objects.filter(brand_id=brand_id).update(scans=Coalesce(Subquery(per_code), 0))
+    first = Touch.objects.filter(customer=OuterRef("pk")).order_by("at", "id").values("code")[:1]
+    Customer.objects.filter(brand_id=brand_id, first_code__isnull=True).update(first_code=Subquery(first))
 
 
 # --- Running an import -----------------------------------------------------------------------

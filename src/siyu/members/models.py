@@ -244,6 +244,14 @@ class Code(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["brand", "kind"])]
+        constraints = [
+            # one code per item (一物一码): a product code's (SKU, serial) is the brand's once
+            models.UniqueConstraint(
+                fields=["brand", "sku_code", "serial"],
+                condition=models.Q(kind="product") & ~models.Q(serial=""),
+                name="one_code_per_item",
+            )
+        ]
         verbose_name = _("code")
 
     def __str__(self) -> str:
@@ -367,6 +375,17 @@ class BindingPolicy(models.Model):
         _("customers per guide at most"),
         default=50000,
         help_text=_("WeCom's limit of external contacts per member of staff."),
+    )
+    # Identity rule of the brand's POS (ADR 0007, amendment): a number typed at the till proves nothing
+    # unless the brand declares that its POS confirms every number by an SMS code before sending it.
+    pos_phones_verified = models.BooleanField(
+        _("POS phone numbers are verified"),
+        default=False,
+        help_text=_(
+            "Tick only if your POS confirms every mobile number by an SMS code before it sends a sale. "
+            "Then a POS sale finds the customer by her number; otherwise the number is kept unverified "
+            "and only her member card finds her."
+        ),
     )
 
 

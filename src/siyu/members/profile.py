@@ -488,7 +488,7 @@ def consent_history(customer_id: int) -> list[Consent]:
 LIFECYCLE_FIELDS = ("new_days", "dormant_days", "churned_days")
 TIER_POLICY_FIELDS = ("window_days", "downgrade", "grace_days")
 TIER_LEVEL_FIELDS = ("code", "name", "rank", "min_spend_fen")
-BINDING_FIELDS = ("conflict", "protection_days", "add_secondary", "receiver_limit")
+BINDING_FIELDS = ("conflict", "protection_days", "add_secondary", "receiver_limit", "pos_phones_verified")
 
 
 def lifecycle_policy(brand_id: int) -> LifecyclePolicy:

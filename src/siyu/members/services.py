@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
 from siyu.members.models import Customer, Lifecycle
@@ -192,6 +192,8 @@ ImportReport = _importer.Report
 import_members = _importer.import_members
 Attach = _importer.Attach
 bulk_attach = _importer.bulk_attach  # identities and first bindings of existing customers (demo seeding)
+NewTouch = _importer.NewTouch
+bulk_add_touches = _importer.bulk_add_touches  # touches of existing customers (demo seeding)
 # what the demo generator's customer-assets step uses (src/siyu/demo/seed_assets.py)
 create_tag_group = _profile.create_tag_group
 create_tag = _profile.create_tag
@@ -238,6 +240,7 @@ start_transfer = _transfers.start_transfer
 refuse_transfer = _transfers.refuse_transfer
 complete_due_transfers = _transfers.complete_due_transfers
 create_code = _codes.create_code
+create_product_codes = _codes.create_product_codes
 visible_codes = _codes.visible_codes
 scan = _codes.scan
 share_link = _codes.share_link
@@ -268,13 +271,29 @@ class Buyer:
 def buyer(brand_id: int, customer_id: int) -> Buyer | None:
     """The live customer behind ``customer_id`` (followed through merges), or ``None`` when she is
     unknown, of another brand or erased."""
-    found = Customer.objects.filter(pk=customer_id, brand_id=brand_id).first()
-    if found is None:
+    # Read on every checkout: the five columns it needs, in one plain query (not the whole row).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT store_id, guide_id, merged_into_id, erased_at IS NULL "
+            f"FROM {connection.ops.quote_name(Customer._meta.db_table)} WHERE id = %s AND brand_id = %s",
+            [customer_id, brand_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
         return None
-    found = _identity.root_of(found)
+    store_id, guide_id, merged_into_id, live = row
+    if merged_into_id is None:
+        return Buyer(customer_id=customer_id, brand_id=brand_id, store_id=store_id, guide_id=guide_id) if live else None
+    found = _identity.root_of(Customer.objects.get(pk=customer_id))
     if found.erased_at is not None:
         return None
     return Buyer(customer_id=found.pk, brand_id=found.brand_id, store_id=found.store_id, guide_id=found.guide_id)
+
+
+def pos_phones_verified(brand_id: int) -> bool:
+    """Does the brand's POS confirm phone numbers by SMS (its binding policy)? Unless it does, a
+    phone number a POS sends is an unverified identity: it neither finds nor merges customers."""
+    return bool(_binding.policy_of(brand_id).pos_phones_verified)
 
 
 def record_purchase(
@@ -317,14 +336,41 @@ def record_purchase(
             _binding.bind(c, store_id=store_id, source=BindingSource.FIRST_PURCHASE, at=at, actor_label=reference)
 
 
-def record_refund(brand_id: int, customer_id: int, *, amount_fen: int) -> None:
-    """A paid order was refunded in full: her purchase summary steps back (never below zero)."""
+def record_refund(brand_id: int, customer_id: int, *, amount_fen: int, reference: str = "") -> None:
+    """A paid order was refunded in full: her purchase summary steps back (never below zero). The
+    purchase touch of the order (``reference``, as given to :func:`record_purchase`) is marked
+    refunded, and her last purchase is taken again from the purchases that remain: none when the
+    order was her only one (a refund of her latest order moves it back to the one before)."""
     from django.db.models import Case, F, When
 
-    Customer.objects.filter(pk=customer_id, brand_id=brand_id).update(
-        orders_count=Case(When(orders_count__gt=0, then=F("orders_count") - 1), default=0),
-        total_spent_fen=Case(When(total_spent_fen__gte=amount_fen, then=F("total_spent_fen") - amount_fen), default=0),
+    from siyu.members.models import Touch, TouchKind
+
+    purchases = Touch.objects.filter(
+        brand_id=brand_id, customer_id=customer_id, kind__in=[TouchKind.PURCHASE, TouchKind.POS]
     )
+    with transaction.atomic():
+        c = Customer.objects.select_for_update().filter(pk=customer_id, brand_id=brand_id).first()
+        if c is None:
+            return
+        refunded = list(purchases.filter(properties__order=reference)) if reference else []
+        for touch in refunded:
+            touch.properties = {**touch.properties, "refunded": True}
+            touch.save(update_fields=["properties"])
+        orders_left = max(c.orders_count - 1, 0)
+        last = c.last_purchase_at
+        if orders_left == 0:
+            last = None
+        elif last is not None and any(t.at >= last for t in refunded):
+            # (a customer's purchases are few: read here, where the JSON flag reads the same on every database)
+            remaining = [at for at, props in purchases.values_list("at", "properties") if not props.get("refunded")]
+            last = max(remaining, default=last)  # purchases older than the touches (imported history) keep theirs
+        Customer.objects.filter(pk=c.pk).update(
+            orders_count=Case(When(orders_count__gt=0, then=F("orders_count") - 1), default=0),
+            total_spent_fen=Case(
+                When(total_spent_fen__gte=amount_fen, then=F("total_spent_fen") - amount_fen), default=0
+            ),
+            last_purchase_at=last,
+        )
 
 
 # --- batch readers for the analytics lake (segments) ---------------------------------------------
@@ -339,6 +385,7 @@ tag_labels = _facts.tag_labels
 live_customer_ids = _facts.live_customer_ids
 customer_ids_by_phones = _facts.customer_ids_by_phones
 customer_ids_of_guide = _facts.customer_ids_of_guide
+tier_levels = _profile.tier_levels  # the brand's tiers, for the segment builder's tier choices
 
 
 def guides_of(brand_id: int, customer_ids: Iterable[int]) -> dict[int, int]:

@@ -69,7 +69,10 @@ class PosDoc:
 def _customer(scope: Scope, doc: PosDoc, store_id: int) -> int:
     identities = []
     if doc.phone:
-        identities.append(members.IdentityIn(kind="phone", key=doc.phone, verified=True))
+        # a number typed at the till is verified only when the brand declares its POS checks it (ADR 0007)
+        identities.append(
+            members.IdentityIn(kind="phone", key=doc.phone, verified=members.pos_phones_verified(scope.brand_id))
+        )
     if doc.pos_card:
         identities.append(members.IdentityIn(kind="pos_card", key=doc.pos_card))
     if not identities:

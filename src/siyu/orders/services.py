@@ -817,7 +817,7 @@ def _refund(order: Order, *, at: dt.datetime) -> None:
         created_at=at,
         settled_at=at,
     )
-    members.record_refund(order.brand_id, order.customer_id, amount_fen=order.total_fen)
+    members.record_refund(order.brand_id, order.customer_id, amount_fen=order.total_fen, reference=order.number)
     events.emit_order(
         order.brand_id, order.pk, order.customer_id, at, amount_fen=order.total_fen, refund=True,
         store_id=order.store_id, guide_id=order.guide_id, number=order.number, channel=order.channel,

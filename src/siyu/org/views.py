@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 from django import forms as djforms
 from django.contrib import messages
@@ -46,13 +47,12 @@ from siyu.org.models import ApiToken, Franchisee, Posting, Region, Staff, Store
 from siyu.org.rules import PERM_LABELS, ROLE_LABELS, Perm, Role, can_manage_role
 from siyu.platform.access import access, require_scope
 from siyu.platform.exports import csv_response
-from siyu.platform.forms import apply_errors
+from siyu.platform.forms import form_page, submit_valid
 from siyu.platform.models import AuditEntry
 from siyu.platform.pagination import paginate, querystring_without_page
 from siyu.platform.privacy import mask_phone
 from siyu.platform.tenancy import Level, Scope, get_scoped, restrict
 
-T = TypeVar("T")
 GUIDE = "guide:login"
 
 
@@ -64,24 +64,8 @@ def _me(request: HttpRequest) -> Staff:
     return user
 
 
-def _submit(request: HttpRequest, form: djforms.BaseForm, write: Callable[[], T]) -> T | None:
-    """Run a service verb for a posted, valid form. On the verb's ``ValidationError`` its messages
-    go onto the form's fields and ``None`` comes back (the verb's transaction wrote nothing)."""
-    if request.method != "POST" or not form.is_valid():
-        return None
-    try:
-        return write()
-    except ValidationError as exc:
-        apply_errors(form, exc)
-        return None
-
-
-def _form_page(
-    request: HttpRequest, form: djforms.BaseForm, *, title: str, back: str, submit: str, **extra: Any
-) -> HttpResponse:
-    status = 400 if request.method == "POST" else 200
-    context = {"form": form, "title": title, "back": back, "submit": submit, **extra}
-    return render(request, "org/form.html", context, status=status)
+_submit = submit_valid
+_form_page = partial(form_page, template="org/form.html")
 
 
 def _filters(form: djforms.Form) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from siyu.platform import privacy
@@ -31,6 +33,34 @@ def apply_errors(
             continue
         for error in errors:
             form.add_error(field if field in form.fields else None, error)
+
+
+T = TypeVar("T")
+
+
+def submit_valid(
+    request: HttpRequest, form: forms.BaseForm, write: Callable[[], T], rename: Mapping[str, str] | None = None
+) -> T | None:
+    """Run a service verb for a posted, valid form; on its ``ValidationError`` the messages go onto
+    the form's fields (:func:`apply_errors`, with ``rename``) and ``None`` comes back (the verb's
+    transaction wrote nothing). ``None`` too for a GET or an invalid form."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        return write()
+    except ValidationError as exc:
+        apply_errors(form, exc, rename)
+        return None
+
+
+def form_page(
+    request: HttpRequest, form: forms.BaseForm, *, template: str, title: str, back: str, submit: str, **extra: Any
+) -> HttpResponse:
+    """A page with one form (``template`` renders ``form``, ``title``, ``back`` and the ``submit``
+    label): 400 when it answers a POST (the form had errors), else 200."""
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "title": title, "back": back, "submit": submit, **extra}
+    return render(request, template, context, status=status)
 
 
 class MobileField(forms.CharField):
