@@ -135,7 +135,7 @@ class Touchpoints:
     guide: dict[int, int]  # guide id -> her guide code
     campaign: list[tuple[int, str]]  # (code, campaign)
     product: list[tuple[int, str, str]]  # (code, SKU code, serial): one code per item
-    share: list[tuple[int, int | None, int | None]]  # (share link, the referrer's store, her guide)
+    share: list[tuple[int, int | None, int | None, int]]  # (share link, the referrer's store, her guide, she)
 
 
 def touchpoints(ctx: Context) -> Touchpoints:
@@ -153,7 +153,7 @@ def touchpoints(ctx: Context) -> Touchpoints:
             found.campaign.append((pk, campaign))
         elif kind == "product":
             found.product.append((pk, sku_code, serial))
-    shares = codes.filter(kind="share").values_list("pk", "shared_by__store_id", "shared_by__guide_id")
+    shares = codes.filter(kind="share").values_list("pk", "shared_by__store_id", "shared_by__guide_id", "shared_by_id")
     found.share.extend(shares)
     return found
 
@@ -227,8 +227,8 @@ def write_touches(ctx: Context, rng: random.Random, customers: QuerySet[Any], po
             code, sku_code, serial = points.product[rng.randrange(len(points.product))]
             props = {"sku_code": sku_code, "serial": serial}
         elif by == "share" and points.share:
-            code, store, guide = points.share[rng.randrange(len(points.share))]
-            props = {"referrer_link": code}
+            code, store, guide, referrer = points.share[rng.randrange(len(points.share))]
+            props = {"referrer": referrer}  # as a scan of the link records it
         if by is not None and code is None:  # no such code (a store without one): a plain visit
             kind = "pos" if by == "store" else kind
         return members.NewTouch(pk, kind, at, code, store, guide, campaign, props)
