@@ -40,7 +40,8 @@ def shown(menu: Any) -> dict[str, list[str]]:
 
 def test_hq_admin_sees_every_group_that_has_pages_and_no_empty_commerce(world: Any) -> None:
     menu = menu_for(world, "hq_admin", "/hq/")
-    assert [g.key for g in menu.groups] == ["overview", "org", "customers", "commerce", "insight", "system"]
+    assert [g.key for g in menu.groups] == ["overview", "org", "customers", "commerce", "insight", "guides", "system"]
+    assert shown(menu)["guides"][:2] == ["Tasks", "Task completion"]
     assert {"Orders", "Stock"} <= set(shown(menu)["commerce"])
     assert shown(menu)["customers"] == ["Customers", "Codes", "Transfers", "Merges", "Imports", "Customer settings"]
     assert shown(menu)["system"] == ["Audit log", "API tokens"]
@@ -49,7 +50,7 @@ def test_hq_admin_sees_every_group_that_has_pages_and_no_empty_commerce(world: A
 def test_an_empty_group_does_not_show(world: Any) -> None:
     menu = (*HQ_MENU[:3], Group("commerce", "Commerce", ()), *HQ_MENU[4:])
     keys = [g.key for g in menu_for(world, "hq_admin", "/hq/", menu).groups]
-    assert keys == ["overview", "org", "customers", "insight", "system"]
+    assert keys == ["overview", "org", "customers", "insight", "guides", "system"]
 
 
 def test_each_persona_sees_only_the_pages_her_permissions_open(world: Any) -> None:
@@ -107,6 +108,7 @@ def test_the_page_draws_groups_the_phone_menu_and_the_current_groups_pages(world
         "customers",
         "commerce",
         "insight",
+        "guides",
     ]  # no audit, no tokens
     assert re.search(r'data-group="customers" aria-current="true"', groups.group(1))
     assert '<details class="navmenu">' in html and "<summary>" in html  # collapsible on a phone, keyboard-ready

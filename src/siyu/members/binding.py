@@ -26,7 +26,7 @@ from siyu.members.identity import live
 from siyu.members.models import Binding, BindingPolicy, BindingSource, Code, Customer, SecondaryGuide, Source
 from siyu.org import services as org
 from siyu.org.services import Perm, Role
-from siyu.platform import audit, clock, hooks
+from siyu.platform import audit, clock
 from siyu.platform.tenancy import Scope, get_scoped, restrict
 
 RECEIVER_ROLES = {Role.GUIDE.value, Role.STORE_MANAGER.value}
@@ -204,9 +204,6 @@ def _write(
     c.save(update_fields=["guide", "store", "bound_at", "protected_until"])
     if guide_id is not None:
         SecondaryGuide.objects.filter(customer_id=c.pk, guide_id=guide_id).delete()
-        brand_id, customer_id, gid = c.brand_id, c.pk, guide_id
-        # live task progress (siyu.tasks: gain fans) hears of it once the binding commits
-        transaction.on_commit(lambda: hooks.guide_done(brand_id, gid, "members.bound", customer_id))
     return BindResult(outcome, True, guide_id, store_id)
 
 

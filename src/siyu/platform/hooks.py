@@ -70,8 +70,7 @@ def on_guide_done(listener: GuideListener) -> None:
     """Register ``listener(brand_id, guide_id, kind, ref_id)``, called after the commit of something
     a guide did that other domains count (no customer involved, so not a behaviour event): kinds
     such as ``"task.done"`` (ref: the assignment), ``"learn.read"`` (the article), ``"learn.passed"``
-    (the quiz), ``"members.bound"`` (a customer was bound to the guide; ref: the customer). Registering
-    the same one twice keeps one."""
+    (the quiz). Registering the same one twice keeps one."""
     if listener not in _guide_listeners:
         _guide_listeners.append(listener)
 

@@ -1,7 +1,7 @@
 """Verification: credits from what the platform sees, and completion that pays exactly once.
 
-* Live: :func:`on_events` (share events of guides) and :func:`on_guide_done` (a customer bound to a
-  guide, an article read, a quiz passed) credit the guide's open assignments as facts arrive.
+* Live: :func:`on_events` (share events of guides, bindings to them) and :func:`on_guide_done` (an
+  article read, a quiz passed) credit the guide's open assignments as facts arrive.
 * Correct: :func:`recompute` rebuilds the credits of open assignments from the facts themselves
   (bindings, the event lake, the guide's own share records and outreach, approved photos,
   learning). A credit is unique per ``(assignment, key)``, so live and recompute never count twice.
@@ -153,13 +153,14 @@ def _at(micros: Any) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(micros) / 1_000_000, tz=dt.UTC)
 
 
-def _channel(properties: Any) -> str | None:
+def _property(properties: Any, name: str) -> str | None:
+    """One property of an event (its properties are compact JSON text in the lake)."""
     if not properties:
         return None
     import orjson
 
     try:
-        value = (orjson.loads(properties) if isinstance(properties, str | bytes) else properties).get("channel")
+        value = (orjson.loads(properties) if isinstance(properties, str | bytes) else properties).get(name)
     except (orjson.JSONDecodeError, AttributeError):
         return None
     return str(value) if value else None
@@ -199,15 +200,24 @@ def _open_of(brand_id: int, guide_ids: Iterable[int], kind: str, at: dt.datetime
 
 
 def on_events(brand_id: int, events: Sequence[dict[str, Any]]) -> None:
-    """``hooks.on_events`` listener: a guide's share events credit her open forward tasks."""
-    shares = [e for e in events if e.get("type") == "share" and e.get("guide_id")]
-    if not shares:
+    """``hooks.on_events`` listener: a guide's share events credit her open forward tasks; a
+    binding to her (``custom:bind``, from a source that counts as a fan she gained) her open
+    gain-fans tasks."""
+    mine = [e for e in events if e.get("type") in ("share", "custom:bind") and e.get("guide_id")]
+    if not mine:
         return
     credits: list[tuple[int, str, str]] = []
-    for e in shares:
+    for e in mine:
         at = _at(e.get("at"))
-        for a in _open_of(brand_id, [int(e["guide_id"])], Kind.FORWARD, at):
-            if not share_counts_for(a.task, e.get("content_id"), _channel(e.get("properties"))):
+        guide_id = int(e["guide_id"])
+        if e["type"] == "custom:bind":
+            if _property(e.get("properties"), "source") not in rules.GAINED_SOURCES or not e.get("customer_id"):
+                continue
+            for a in _open_of(brand_id, [guide_id], Kind.FANS, at):
+                credits.append((a.pk, f"bind:{int(e['customer_id'])}", Credit.Source.BINDING))
+            continue
+        for a in _open_of(brand_id, [guide_id], Kind.FORWARD, at):
+            if not share_counts_for(a.task, e.get("content_id"), _property(e.get("properties"), "channel")):
                 continue
             key = share_key(a.task, event_id=str(e["event_id"]), customer_id=e.get("customer_id"))
             if key:
@@ -216,19 +226,18 @@ def on_events(brand_id: int, events: Sequence[dict[str, Any]]) -> None:
 
 
 def on_guide_done(brand_id: int, guide_id: int, kind: str, ref_id: int | None) -> None:
-    """``hooks.on_guide_done`` listener: a customer bound to the guide (gain-fans tasks are
-    recomputed from the bindings, which know the binding's source), an article read, a quiz passed."""
+    """``hooks.on_guide_done`` listener: an article read or a quiz passed credits her open learn
+    tasks on that article or quiz."""
+    if kind not in ("learn.read", "learn.passed") or ref_id is None:
+        return
     now = clock.now()
-    if kind == "members.bound":
-        recompute(brand_id, _open_of(brand_id, [guide_id], Kind.FANS, now))
-    elif kind in ("learn.read", "learn.passed") and ref_id is not None:
-        wanted = LearnKind.READ if kind == "learn.read" else LearnKind.QUIZ
-        credits = [
-            (a.pk, f"learn:{ref_id}", Credit.Source.LEARN)
-            for a in _open_of(brand_id, [guide_id], Kind.LEARN, now)
-            if a.task.learn_kind == wanted and a.task.learn_ref == ref_id
-        ]
-        add_credits(brand_id, credits, at=now)
+    wanted = LearnKind.READ if kind == "learn.read" else LearnKind.QUIZ
+    credits = [
+        (a.pk, f"learn:{ref_id}", Credit.Source.LEARN)
+        for a in _open_of(brand_id, [guide_id], Kind.LEARN, now)
+        if a.task.learn_kind == wanted and a.task.learn_ref == ref_id
+    ]
+    add_credits(brand_id, credits, at=now)
 
 
 # --- correct: recompute from the facts -----------------------------------------------------------

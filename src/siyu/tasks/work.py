@@ -40,6 +40,12 @@ def my_assignment(scope: Scope, assignment_id: int) -> Assignment:
     return get_scoped(Assignment.objects.select_related("task"), scope, pk=assignment_id, guide_id=guide_id)
 
 
+def my_follow_up(scope: Scope, follow_up_id: int) -> FollowUp:
+    """One customer of her own follow-up lists (anyone else's looks missing)."""
+    guide_id = _guide(scope)
+    return get_scoped(FollowUp, scope, pk=follow_up_id, assignment__guide_id=guide_id)
+
+
 def record_share(
     scope: Scope, *, channel: str, content_id: str = "", customer_id: int | None = None
 ) -> ShareRecord | None:
