@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,12 @@ def doc_examples() -> list[dict[str, Any]]:
 OTHER = {12: {"version": 1, "root": {"type": "tags", "match": "any", "tags": [101]}}}
 
 
+@pytest.fixture(autouse=True)
+def _lake_in_home(lake_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's lake, written once, instead of the empty one conftest gives every test."""
+    monkeypatch.setenv("SIYU_LAKE", str(lake_home / "lake"))
+
+
 @pytest.fixture(scope="module")
 def lake_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Brand 1: six customers and their events; brand 2 has an order nobody of brand 1 may see."""
@@ -49,6 +56,7 @@ def lake_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     old = settings.SIYU_HOME
     settings.SIYU_HOME = home
+    old_lake = os.environ.pop("SIYU_LAKE", None)  # written under home/lake, as _lake_in_home reads it
     try:
         L.write_facts(
             1,
@@ -88,6 +96,8 @@ def lake_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         yield home
     finally:
         settings.SIYU_HOME = old
+        if old_lake is not None:
+            os.environ["SIYU_LAKE"] = old_lake
 
 
 def run(definition: dict[str, Any], name: str, brand_id: int = 1) -> list[int]:
