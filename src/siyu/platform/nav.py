@@ -82,7 +82,10 @@ HQ_MENU: tuple[Group, ...] = (
     Group(
         "insight",
         _("Insight"),
-        (Entry("hq:segment_list", _("Segments"), "segments.view"),),
+        (
+            Entry("hq:segment_list", _("Segments"), "segments.view"),
+            Entry("hq:event_explorer", _("Events"), "members.view"),
+        ),
     ),
     Group(
         "guides",
