@@ -85,6 +85,7 @@ def lake_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 L.event(1, 5, "order", NOW - D(days=5), amount_fen=40000, properties={"channel": "pos", "pieces": 3}),
                 L.event(1, 5, "order", NOW - D(days=6), amount_fen=100, properties={"pieces": 1.5}),
                 L.event(1, 5, "view", NOW - D(days=2)),
+                L.event(1, 5, "custom:try_on", NOW - D(days=2)),  # a brand's own event type
                 L.event(1, 5, "view", NOW - D(days=3)),
                 L.event(1, 6, "order", NOW - D(days=2), amount_fen=1000),
                 L.event(1, None, "view", NOW - D(days=1)),  # an anonymous visitor
@@ -115,6 +116,11 @@ CASES: list[tuple[str, dict[str, Any], list[int]]] = [
     ("region", {"type": "attribute", "field": "region", "in": [6]}, [2]),
     ("city", {"type": "attribute", "field": "city", "in": ["杭州", "苏州"]}, [2, 5]),
     ("tier", {"type": "attribute", "field": "tier", "in": ["gold"]}, [5]),
+    (
+        "a custom event type",
+        {"type": "event", "event": "custom:try_on", "count": {"op": ">=", "value": 1}, "window": {"last_days": 7}},
+        [5],
+    ),
     ("source", {"type": "attribute", "field": "source", "in": ["wecom"]}, [5]),
     (
         "not in a store: the storeless too",

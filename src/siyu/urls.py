@@ -55,6 +55,10 @@ guide_patterns += [
     *contest_views.guide_urlpatterns,
     *learning_views.guide_urlpatterns,
 ]  # /guide/contests/, feed/, learn/
+from siyu.incentives import views as incentives_views  # noqa: E402  (helper-coins)
+
+hq_patterns += incentives_views.hq_urlpatterns  # /hq/leaderboards/, /hq/rewards/, /hq/benchmarks/
+guide_patterns += incentives_views.guide_urlpatterns  # /guide/coins/, /guide/mall/, /guide/rank/, /guide/wall/
 
 urlpatterns = [
     path("", platform_views.root, name="root"),

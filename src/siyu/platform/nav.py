@@ -97,6 +97,9 @@ HQ_MENU: tuple[Group, ...] = (
             Entry("hq:feed_list", _("Performance feed"), "contests.view"),
             Entry("hq:learning_list", _("Knowledge base"), "learning.view"),
             Entry("hq:quiz_list", _("Quizzes"), "learning.view"),
+            Entry("hq:incentives_leaderboards", _("Leaderboards")),
+            Entry("hq:incentives_redemptions", _("Reward mall"), also=("hq:incentives_gifts",)),
+            Entry("hq:incentives_benchmarks", _("Benchmarks"), "incentives.manage"),
         ),
     ),
     Group(
