@@ -339,7 +339,17 @@ def test_running_again_adds_nothing(seeded: Seeded) -> None:
         AuditEntry.objects.exclude(action="demo.seed").count(),
     )
     summary = generator.run(Config(seed=42, members=MEMBERS, as_of=AS_OF))
-    every_step = ["org", "catalog", "store_pages", "customers", "orders", "customer_assets", "segments"]
+    every_step = [
+        "org",
+        "catalog",
+        "store_pages",
+        "customers",
+        "orders",
+        "customer_assets",
+        "contests",
+        "events",
+        "segments",
+    ]
     assert summary.ran == [] and summary.skipped == every_step
     assert summary.brand_id == seeded.brand_id
     assert Brand.objects.filter(code=P.BRAND_CODE).count() == 1
@@ -389,9 +399,10 @@ def _rows() -> tuple[int, ...]:
     return tuple(m.objects.count() for m in (Brand, Store, Staff, Customer, Product, AuditEntry))
 
 
-def test_the_events_step_provides_events_and_runs_last() -> None:
+def test_the_events_step_provides_events_and_runs_last_but_the_segments() -> None:
     steps = generator.steps()
-    assert steps[-1].name == "events" and "events" in steps[-1].provides
+    assert steps[-2].name == "events" and "events" in steps[-2].provides
+    assert steps[-1].name == "segments"  # they read the events
     generator.validate(Config(members=10, events=10))  # accepted now that the lake has its step
 
 
@@ -556,7 +567,7 @@ def test_the_segments_step_stays_last_whatever_registers_after_it(monkeypatch: p
     generator.register(generator.Step("probe", "Probe", run=lambda ctx: None, provides=frozenset({"events"})))
     generator.register(generator.Step("probe2", "Probe 2", run=lambda ctx: None), after="customers")
     names = [s.name for s in generator.steps()]
-    assert names[-2:] == ["probe", "segments"] and names.index("probe2") == names.index("customers") + 1
+    assert names[-3:] == ["events", "probe", "segments"] and names.index("probe2") == names.index("customers") + 1
 
 
 # --- PK contests, the feed, learning (helper-contests) -------------------------------------------------
