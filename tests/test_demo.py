@@ -345,6 +345,7 @@ def test_running_again_adds_nothing(seeded: Seeded) -> None:
         "store_pages",
         "customers",
         "orders",
+        "incentives",
         "customer_assets",
         "contests",
         "events",
@@ -533,6 +534,22 @@ def test_merges_and_transfers_to_look_at(seeded: Seeded) -> None:
     leaver = Staff.objects.get(pk=Transfer.objects.filter(kind="inheritance").values("from_guide_id")[:1])
     assert leaver.employment == "left"
     assert not Customer.objects.filter(guide_id=leaver.pk, merged_into__isnull=True).exists()
+
+
+# --- Incentives (step incentives) ----------------------------------------------------------------
+def test_incentives_coins_mall_boards_and_benchmarks_to_look_at(seeded: Any) -> None:
+    from siyu.incentives import benchmarks
+    from siyu.incentives import services as incentives
+    from siyu.org import services as org
+
+    b = seeded.brand_id
+    assert incentives.check_ledger(b) == [] and incentives.check_gift_ledger(b) == []
+    guide = org.staff_id_by_login(b, P.GUIDE_A.username)
+    assert guide is not None and incentives.balance(b, guide) > 0 and incentives.history(b, guide)
+    states = {r.status for r in incentives.my_redemptions(b, guide)}
+    assert states == {"pending", "approved", "shipped", "received", "rejected"}
+    assert len(incentives.gifts(b)) >= 5 and len(benchmarks.rules(b)) == 3
+    assert any(e.notes and not e.video_url for e in benchmarks.wall(b))
 
 
 def test_a_dozen_segments_are_defined_materialised_weekly_and_some_shared_with_guides(seeded: Seeded) -> None:
