@@ -347,6 +347,7 @@ def test_running_again_adds_nothing(seeded: Seeded) -> None:
         "orders",
         "incentives",
         "customer_assets",
+        "contests",
         "events",
         "segments",
     ]
@@ -584,3 +585,25 @@ def test_the_segments_step_stays_last_whatever_registers_after_it(monkeypatch: p
     generator.register(generator.Step("probe2", "Probe 2", run=lambda ctx: None), after="customers")
     names = [s.name for s in generator.steps()]
     assert names[-3:] == ["events", "probe", "segments"] and names.index("probe2") == names.index("customers") + 1
+
+
+# --- PK contests, the feed, learning (helper-contests) -------------------------------------------------
+def test_the_demo_has_live_and_settled_contests_a_feed_and_a_knowledge_base(seeded: Seeded) -> None:
+    from siyu.contests import services as contests
+    from siyu.contests.models import ContestResult, ContestReward, ContestScore, FeedLike, FeedPost
+    from siyu.learning import services as learning
+
+    hq = org.hq_scope(seeded.brand_id)
+    by_name = {c.name: c for c in contests.contests(hq)}
+    team, sales, past = by_name["三大分公司转发 PK"], by_name["双十二业绩个人 PK"], by_name["国庆转发 PK"]
+    assert (team.state, sales.state, past.state) == ("running", "running", "settled")
+    assert team.teams.count() == 3 and ContestScore.objects.filter(contest=team).exists()
+    assert ContestScore.objects.filter(contest=sales).exists()  # from the demo's paid orders
+    assert ContestResult.objects.filter(contest=past, subject="g").exists()
+    assert ContestReward.objects.filter(brand_id=seeded.brand_id).exists()  # some coins paid
+    assert FeedPost.objects.filter(brand_id=seeded.brand_id).count() == 12
+    assert FeedLike.objects.filter(brand_id=seeded.brand_id).exists()
+    assert learning.counts(seeded.brand_id)["articles"] >= 30
+    contest_quiz = next(q for q in learning.quizzes(hq) if q.is_contest)
+    ranking = learning.ranking(hq, contest_quiz.pk)
+    assert ranking.guides and ranking.stores and len(ranking.regions) >= 2

@@ -116,6 +116,7 @@ def steps() -> list[Step]:
     global _loaded
     from siyu.demo import (
         seed_catalog,
+        seed_contests,  # noqa: F401  (registers the contests, feed and learning step; after the orders)
         seed_customers,
         seed_events,  # noqa: F401  (registers the behaviour events step)
         seed_incentives,  # noqa: F401  (registers the coins, mall, leaderboards and benchmarks step)
