@@ -215,7 +215,7 @@ def customers_relation(
     where = f"customer_id IN ({', '.join(str(c) for c in ids)})"
     if types is not None:
         where += " AND type IN (" + (", ".join(_quote(t) for t in sorted(set(types))) or "NULL") + ")"
-    files = [p for p in parts(brand_id) if since_day is None or p.parent.name.removeprefix("day=") >= since_day]
+    files = parts(brand_id) if since_day is None else _parts_since(brand_id, since_day)
     lake_sql = f"SELECT {SELECT_LIST}, 0 AS siyu_src FROM {parquet_reader(files)} WHERE {where}" if files else ""
     pending = pending_ndjson(brand_id)
     if not pending:
@@ -234,3 +234,17 @@ def customers_relation(
         f"SELECT {names} FROM ({union}) "
         "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY siyu_src, received_at) = 1"
     )
+
+
+def _parts_since(brand_id: int, since_day: str) -> list[Path]:
+    """The brand's Parquet files of the days from ``since_day`` on (only those directories listed)."""
+    base = brand_dir(brand_id)
+    if not base.exists():
+        return []
+    found: list[Path] = []
+    with os.scandir(base) as days_found:
+        wanted = sorted(d.path for d in days_found if d.name.startswith("day=") and d.name[4:] >= since_day)
+    for day in wanted:
+        with os.scandir(day) as entries:
+            found += sorted(Path(e.path) for e in entries if e.name.startswith("part-") and e.name.endswith(".parquet"))
+    return found

@@ -28,11 +28,13 @@ within a second of the event's acknowledgement, without evaluating the whole bra
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 import logging
 import queue
 import threading
+import time
 import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -123,8 +125,6 @@ def forget_live() -> None:
 
 
 def _live_types(brand_id: int) -> frozenset[str]:
-    import time
-
     now = time.monotonic()
     with _live_lock:
         hit = _live.get(brand_id)
@@ -171,6 +171,9 @@ class Freshener:
         self._thread = threading.Thread(target=self._run, name="segments-freshener", daemon=True)
         self._thread.start()
         self.idle = threading.Event()
+        self.cycles: collections.deque[tuple[int, float, float]] = collections.deque(
+            maxlen=1000
+        )  # (customers, s, cpu s)
 
     def submit(self, brand_id: int, customers: Iterable[int], types: set[str]) -> None:
         self.idle.clear()
@@ -192,10 +195,12 @@ class Freshener:
                 kinds |= types
             close_old_connections()
             for brand_id, (ids, kinds) in by_brand.items():
+                started, cpu = time.perf_counter(), time.thread_time()
                 try:
                     refresh_customers(brand_id, ids, types=kinds)
                 except Exception:  # the next event or the sweep tries again; ingestion is never hurt
                     log.exception("segment freshness failed for brand %s", brand_id)
+                self.cycles.append((len(ids), time.perf_counter() - started, time.thread_time() - cpu))
             close_old_connections()
             if self._queue.empty():
                 self.idle.set()
@@ -211,6 +216,11 @@ def _freshener() -> Freshener:
         if _the_freshener is None:
             _the_freshener = Freshener()
         return _the_freshener
+
+
+def cycles() -> list[tuple[int, float, float]]:
+    """The freshener's last turns in this process: (customers, seconds, CPU seconds of its thread)."""
+    return list(_the_freshener.cycles) if _the_freshener is not None else []
 
 
 def wait_idle(timeout: float = 10.0) -> bool:
@@ -245,8 +255,8 @@ def _database() -> duckdb.DuckDBPyConnection:
 
 
 class Snapshot:
-    """DuckDB views over a few customers only: their facts and their events of some types since a
-    day — the four tables a compiled query reads, so it means the same as on the whole lake."""
+    """A few customers only, as the four tables a compiled query reads (their facts, and their
+    events of some types since a day), so the query means for them what it means on the whole lake."""
 
     def __init__(self, brand_id: int, ids: set[int], types: set[str], since: dt.datetime | None) -> None:
         self.at = _now()
@@ -255,7 +265,9 @@ class Snapshot:
         self.con = _database().cursor()
         since_day = None if since is None else (since - dt.timedelta(days=1)).date().isoformat()
         rel = events_services.customers_relation(self.con, brand_id, ids, types=sorted(types), since_day=since_day)
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {rel.sql_query()}")
+        # a few customers' rows: kept as temporary tables, read once however many segments and
+        # conditions use them
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE events AS {rel.sql_query()}")
         wanted = _ids_sql(ids)
         for name in engine.TABLES:
             columns = lake.FACT_COLUMNS[name]
@@ -264,7 +276,7 @@ class Snapshot:
                 body += f" WHERE customer_id IN ({wanted})"
             else:
                 body = engine._duck_empty(columns)
-            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {body}")
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {body}")
 
     def members(self, definition: dict[str, Any], resolve: Callable[[int], dict[str, Any]]) -> set[int]:
         query = compile_definition(definition, dialect="duckdb", now=self.at, tz=settings.TIME_ZONE, resolve=resolve)

@@ -365,13 +365,16 @@ def segment_freshness(size: int) -> Figures:
                 if time.perf_counter() - acknowledged > 10:
                     missed += 1
                     break
-                time.sleep(0.002)
+                time.sleep(0.005)
             latencies.append(time.perf_counter() - acknowledged)
             fresh.wait_idle()
             time.sleep(0.02)
     seconds = time.perf_counter() - started
     load = (load_before + _load()) / 2
     ordered = sorted(latencies)
+    turns = fresh.cycles()
+    update_ms = statistics.median(t for _n, t, _c in turns) * 1000 if turns else 0.0
+    update_cpu_ms = statistics.median(c for _n, _t, c in turns) * 1000 if turns else 0.0
 
     def pct(p: float) -> float:
         return round(1000 * ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 1)
@@ -380,6 +383,8 @@ def segment_freshness(size: int) -> Figures:
         "p95_ms": pct(95),
         "p50_ms": pct(50),
         "max_ms": round(1000 * ordered[-1], 1),
+        "update_p50_ms": round(update_ms, 1),
+        "update_cpu_p50_ms": round(update_cpu_ms, 1),
         "probes_count": len(latencies),
         "missed_count": missed,
         "audience_count": first.size,
