@@ -17,6 +17,24 @@ from siyu.platform.tenancy import Level, Scope
 pytestmark = pytest.mark.django_db
 
 EXPECTED_PATHS = {
+    # PK contests, the performance feed, learning (issue 6, helper-contests)
+    "/api/v1/contests",
+    "/api/v1/contests/mine",
+    "/api/v1/contests/{contest_id}",
+    "/api/v1/contests/{contest_id}/start",
+    "/api/v1/contests/{contest_id}/settle",
+    "/api/v1/feed",
+    "/api/v1/feed/audience",
+    "/api/v1/feed/{post_id}/like",
+    "/api/v1/feed/{post_id}/comments",
+    "/api/v1/feed/{post_id}/hide",
+    "/api/v1/learning/articles",
+    "/api/v1/learning/articles/{article_id}",
+    "/api/v1/learning/articles/{article_id}/read",
+    "/api/v1/learning/quizzes",
+    "/api/v1/learning/quizzes/{quiz_id}/attempts",
+    "/api/v1/learning/quizzes/{quiz_id}/ranking",
+    "/api/v1/learning/attempts/{attempt_id}/submit",
     "/api/v1/me",
     # guide tasks (issue 6): design, preview, publish, close, remind, completion, a guide's work
     "/api/v1/tasks",
@@ -154,7 +172,7 @@ def test_every_route_declares_its_permission_on_the_view() -> None:
     declared = {(r.url_name, r.method): r.perm for r in routes(api)}
     # + 7: the catalog (search, product create/update, image, store prices, categories); + 3: store pages
     # + 3: POS stock sync, receipts, POS orders; + 4: orders API; + 9: segments
-    assert len(declared) == 55 + 7 + 3 + 3 + 4 + 9 + 3 + 14  # ... + events + tasks
+    assert len(declared) == 55 + 7 + 3 + 3 + 4 + 9 + 3 + 14 + 21  # ... + events + tasks + contests, feed, learning
     for bound in api._get_bound_routers():
         for path_view in bound.path_operations.values():
             for operation in path_view.operations:

@@ -339,7 +339,19 @@ def test_running_again_adds_nothing(seeded: Seeded) -> None:
         AuditEntry.objects.exclude(action="demo.seed").count(),
     )
     summary = generator.run(Config(seed=42, members=MEMBERS, as_of=AS_OF))
-    every_step = ["org", "catalog", "store_pages", "customers", "orders", "customer_assets", "segments"]
+    every_step = [
+        "org",
+        "catalog",
+        "store_pages",
+        "customers",
+        "orders",
+        "incentives",
+        "customer_assets",
+        "contests",
+        "events",
+        "segments",
+        "tasks",
+    ]
     assert summary.ran == [] and summary.skipped == every_step
     assert summary.brand_id == seeded.brand_id
     assert Brand.objects.filter(code=P.BRAND_CODE).count() == 1
@@ -389,9 +401,10 @@ def _rows() -> tuple[int, ...]:
     return tuple(m.objects.count() for m in (Brand, Store, Staff, Customer, Product, AuditEntry))
 
 
-def test_the_events_step_provides_events_and_runs_last() -> None:
+def test_the_events_step_provides_events_and_runs_last_but_the_segments() -> None:
     steps = generator.steps()
-    assert steps[-1].name == "events" and "events" in steps[-1].provides
+    assert steps[-2].name == "events" and "events" in steps[-2].provides
+    assert steps[-1].name == "segments"  # they read the events
     generator.validate(Config(members=10, events=10))  # accepted now that the lake has its step
 
 
@@ -524,6 +537,22 @@ def test_merges_and_transfers_to_look_at(seeded: Seeded) -> None:
     assert not Customer.objects.filter(guide_id=leaver.pk, merged_into__isnull=True).exists()
 
 
+# --- Incentives (step incentives) ----------------------------------------------------------------
+def test_incentives_coins_mall_boards_and_benchmarks_to_look_at(seeded: Any) -> None:
+    from siyu.incentives import benchmarks
+    from siyu.incentives import services as incentives
+    from siyu.org import services as org
+
+    b = seeded.brand_id
+    assert incentives.check_ledger(b) == [] and incentives.check_gift_ledger(b) == []
+    guide = org.staff_id_by_login(b, P.GUIDE_A.username)
+    assert guide is not None and incentives.balance(b, guide) > 0 and incentives.history(b, guide)
+    states = {r.status for r in incentives.my_redemptions(b, guide)}
+    assert states == {"pending", "approved", "shipped", "received", "rejected"}
+    assert len(incentives.gifts(b)) >= 5 and len(benchmarks.rules(b)) == 3
+    assert any(e.notes and not e.video_url for e in benchmarks.wall(b))
+
+
 def test_a_dozen_segments_are_defined_materialised_weekly_and_some_shared_with_guides(seeded: Seeded) -> None:
     from siyu.demo import seed_segments
     from siyu.segments import services as segments
@@ -556,4 +585,27 @@ def test_the_segments_step_stays_last_whatever_registers_after_it(monkeypatch: p
     generator.register(generator.Step("probe", "Probe", run=lambda ctx: None, provides=frozenset({"events"})))
     generator.register(generator.Step("probe2", "Probe 2", run=lambda ctx: None), after="customers")
     names = [s.name for s in generator.steps()]
-    assert names[-2:] == ["probe", "segments"] and names.index("probe2") == names.index("customers") + 1
+    assert names[-4:] == ["events", "probe", "segments", "tasks"]
+    assert names.index("probe2") == names.index("customers") + 1
+
+
+# --- PK contests, the feed, learning (helper-contests) -------------------------------------------------
+def test_the_demo_has_live_and_settled_contests_a_feed_and_a_knowledge_base(seeded: Seeded) -> None:
+    from siyu.contests import services as contests
+    from siyu.contests.models import ContestResult, ContestReward, ContestScore, FeedLike, FeedPost
+    from siyu.learning import services as learning
+
+    hq = org.hq_scope(seeded.brand_id)
+    by_name = {c.name: c for c in contests.contests(hq)}
+    team, sales, past = by_name["三大分公司转发 PK"], by_name["双十二业绩个人 PK"], by_name["国庆转发 PK"]
+    assert (team.state, sales.state, past.state) == ("running", "running", "settled")
+    assert team.teams.count() == 3 and ContestScore.objects.filter(contest=team).exists()
+    assert ContestScore.objects.filter(contest=sales).exists()  # from the demo's paid orders
+    assert ContestResult.objects.filter(contest=past, subject="g").exists()
+    assert ContestReward.objects.filter(brand_id=seeded.brand_id).exists()  # some coins paid
+    assert FeedPost.objects.filter(brand_id=seeded.brand_id).count() == 12
+    assert FeedLike.objects.filter(brand_id=seeded.brand_id).exists()
+    assert learning.counts(seeded.brand_id)["articles"] >= 30
+    contest_quiz = next(q for q in learning.quizzes(hq) if q.is_contest)
+    ranking = learning.ranking(hq, contest_quiz.pk)
+    assert ranking.guides and ranking.stores and len(ranking.regions) >= 2

@@ -163,6 +163,8 @@ def test_token_secret_is_shown_once_and_works(client: Client, world: Any) -> Non
     # It works, with the permissions and the store it was given.
     scope = services.scope_for_token(secret)
     assert scope is not None and scope.store_id == world.flagship.pk and scope.can("members.view")
+    used = ApiToken.objects.get(pk=token.pk)
+    assert scope == used.scope and used.last_used_at is not None  # the plain read gives the model's scope
     # Revoked, it stops working.
     assert client.post(reverse("hq:token_revoke", args=[token.pk])).status_code == 302
     assert services.scope_for_token(secret) is None

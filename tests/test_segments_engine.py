@@ -42,6 +42,12 @@ def doc_examples() -> list[dict[str, Any]]:
 OTHER = {12: {"version": 1, "root": {"type": "tags", "match": "any", "tags": [101]}}}
 
 
+@pytest.fixture(autouse=True)
+def _lake_in_home(lake_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's lake, written once, instead of the empty one conftest gives every test."""
+    monkeypatch.setenv("SIYU_LAKE", str(lake_home / "lake"))
+
+
 @pytest.fixture(scope="module")
 def lake_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Brand 1: six customers and their events; brand 2 has an order nobody of brand 1 may see."""
@@ -50,8 +56,7 @@ def lake_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     old = settings.SIYU_HOME
     settings.SIYU_HOME = home
-    old_lake = os.environ.get("SIYU_LAKE")
-    os.environ["SIYU_LAKE"] = str(home / "lake")  # the events app's root: this module's lake
+    old_lake = os.environ.pop("SIYU_LAKE", None)  # written under home/lake, as _lake_in_home reads it
     try:
         L.write_facts(
             1,
@@ -80,6 +85,7 @@ def lake_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 L.event(1, 5, "order", NOW - D(days=5), amount_fen=40000, properties={"channel": "pos", "pieces": 3}),
                 L.event(1, 5, "order", NOW - D(days=6), amount_fen=100, properties={"pieces": 1.5}),
                 L.event(1, 5, "view", NOW - D(days=2)),
+                L.event(1, 5, "custom:try_on", NOW - D(days=2)),  # a brand's own event type
                 L.event(1, 5, "view", NOW - D(days=3)),
                 L.event(1, 6, "order", NOW - D(days=2), amount_fen=1000),
                 L.event(1, None, "view", NOW - D(days=1)),  # an anonymous visitor
@@ -91,17 +97,8 @@ def lake_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         yield home
     finally:
         settings.SIYU_HOME = old
-        if old_lake is None:
-            os.environ.pop("SIYU_LAKE", None)
-        else:
+        if old_lake is not None:
             os.environ["SIYU_LAKE"] = old_lake
-
-
-@pytest.fixture(autouse=True)
-def _module_lake(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test gets a lake of its own (conftest); the tests that use this module's lake read it."""
-    if "lake_home" in request.fixturenames:
-        monkeypatch.setenv("SIYU_LAKE", str(request.getfixturevalue("lake_home") / "lake"))
 
 
 def run(definition: dict[str, Any], name: str, brand_id: int = 1) -> list[int]:
@@ -119,6 +116,11 @@ CASES: list[tuple[str, dict[str, Any], list[int]]] = [
     ("region", {"type": "attribute", "field": "region", "in": [6]}, [2]),
     ("city", {"type": "attribute", "field": "city", "in": ["杭州", "苏州"]}, [2, 5]),
     ("tier", {"type": "attribute", "field": "tier", "in": ["gold"]}, [5]),
+    (
+        "a custom event type",
+        {"type": "event", "event": "custom:try_on", "count": {"op": ">=", "value": 1}, "window": {"last_days": 7}},
+        [5],
+    ),
     ("source", {"type": "attribute", "field": "source", "in": ["wecom"]}, [5]),
     (
         "not in a store: the storeless too",

@@ -43,3 +43,8 @@ api.add_router("", segments_router)  # segment definitions, counts, members, ove
 from siyu.tasks.api import router as tasks_router  # noqa: E402  (helper-tasks)
 
 api.add_router("", tasks_router)  # guide tasks: design, preview, publish, completion, a guide's work today
+from siyu.contests.api import router as contests_router  # noqa: E402  (helper-contests)
+from siyu.learning.api import router as learning_router  # noqa: E402
+
+api.add_router("", contests_router)  # PK contests, boards, a guide's own contests; the performance feed
+api.add_router("", learning_router)  # knowledge base, reads, quizzes, attempts, knowledge contest rankings

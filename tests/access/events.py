@@ -31,3 +31,15 @@ RULES: dict[tuple[str, str], Rule] = {
         token_perm=Perm.HQ_CONSOLE,
     ),
 }
+
+# --- the HQ event explorer (/hq/events/) and the mall beacon (/m/<store>/beacon/) ----------------------
+RULES.update(
+    {
+        ("hq:event_explorer", "GET"): Rule(CONSOLE),
+        # Public, but it records only the mall's own customer (the scan cookie): anyone else's batch
+        # is answered 204 and dropped.
+        ("mall_beacon", "POST"): Rule(
+            EVERYONE, public=True, kwargs=lambda w: {"store_code": w.flagship.code}, data=lambda w: {}, ok=204
+        ),
+    }
+)

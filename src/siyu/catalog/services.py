@@ -12,8 +12,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, PositiveIntegerField, Q, QuerySet, Subquery, Value
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from siyu.catalog import pictures, rules
@@ -575,31 +575,22 @@ class SkuInfo:
 def sku_prices(brand_id: int, sku_ids: Iterable[int], *, store_id: int | None = None) -> dict[int, SkuInfo]:
     """The SKUs of ``sku_ids`` that belong to the brand, priced at ``store_id`` (a store price set
     by HQ wins over the brand price). Unknown ids are left out."""
-    ids = {int(i) for i in sku_ids}
+    ids = sorted({int(i) for i in sku_ids})
     if not ids:
         return {}
-    # One query: the store's own price (if HQ set one) comes along as a subquery.
-    own_price: Subquery | Value = (
-        Subquery(StorePrice.objects.filter(store_id=store_id, sku_id=OuterRef("pk")).values("price_fen")[:1])
-        if store_id is not None
-        else Value(None, output_field=PositiveIntegerField())
-    )
-    rows = (
-        Sku.objects.filter(brand_id=brand_id, pk__in=ids)
-        .annotate(store_price=own_price)
-        .values_list(
-            "pk",
-            "code",
-            "color",
-            "size",
-            "product_id",
-            "product__code",
-            "product__name",
-            "product__price_fen",
-            "product__active",
-            "store_price",
+    # One plain query (every checkout prices its lines): the store's own price comes along by an
+    # outer join on the one price a store may have per SKU (``one_store_price_per_sku``).
+    qn = connection.ops.quote_name
+    sku, product, own = (qn(m._meta.db_table) for m in (Sku, Product, StorePrice))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.id, s.code, s.color, s.size, s.product_id, p.code, p.name, p.price_fen, p.active, o.price_fen "
+            f"FROM {sku} s JOIN {product} p ON p.id = s.product_id "
+            f"LEFT JOIN {own} o ON o.sku_id = s.id AND o.store_id = %s "
+            f"WHERE s.brand_id = %s AND s.id IN ({', '.join(['%s'] * len(ids))})",
+            [store_id, brand_id, *ids],
         )
-    )
+        rows = cursor.fetchall()
     return {
         pk: SkuInfo(
             sku_id=pk,
@@ -609,10 +600,10 @@ def sku_prices(brand_id: int, sku_ids: Iterable[int], *, store_id: int | None = 
             product_name=product_name,
             color=color,
             size=size,
-            price_fen=own if own is not None else price_fen,
-            on_sale=active,
+            price_fen=own_price if own_price is not None else price_fen,
+            on_sale=bool(active),
         )
-        for pk, code, color, size, product_id, product_code, product_name, price_fen, active, own in rows
+        for pk, code, color, size, product_id, product_code, product_name, price_fen, active, own_price in rows
     }
 
 

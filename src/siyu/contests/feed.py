@@ -66,7 +66,9 @@ def posts(scope: Scope, *, workbench: bool = False, with_hidden: bool = False) -
 
 
 def post_of(scope: Scope, post_id: int, *, workbench: bool = False) -> FeedPost:
-    return get_scoped(posts(scope, workbench=workbench, with_hidden=not workbench), scope, pk=post_id)
+    """One post the viewer may read (404 otherwise, as if it did not exist)."""
+    reach = reading_scope(scope) if workbench else scope
+    return get_scoped(posts(scope, workbench=workbench, with_hidden=not workbench), reach, pk=post_id)
 
 
 def liked(scope: Scope, post_ids: list[int]) -> set[int]:

@@ -249,16 +249,20 @@ def _add(contest: Contest, subject: str, subject_id: int, day: dt.date, points: 
 
 
 def _count(contest: Contest, entrant: ContestEntrant, day: dt.date, points: int) -> None:
+    """Raise the guide's tally, then her team's (always in this order), and only then pay what they
+    crossed: no transaction holds a coin account while it waits for a tally (no lock cycle)."""
     targets = list(ContestTarget.objects.filter(contest=contest)) if points > 0 else []
-    before, after = _add(contest, "g", entrant.guide_id, day, points)
+    g_before, g_after = _add(contest, "g", entrant.guide_id, day, points)
+    t_before = t_after = 0
+    if entrant.team_id is not None:
+        t_before, t_after = _add(contest, "t", entrant.team_id, day, points)
     for target in targets:
-        if target.level == ContestTarget.Level.GUIDE and rules.crossed([target.threshold], before, after):
+        if target.level == ContestTarget.Level.GUIDE and rules.crossed([target.threshold], g_before, g_after):
             _pay(contest, target, "g", entrant.guide_id, day, [entrant])
     if entrant.team_id is None:
         return
-    before, after = _add(contest, "t", entrant.team_id, day, points)
     for target in targets:
-        if target.level == ContestTarget.Level.TEAM and rules.crossed([target.threshold], before, after):
+        if target.level == ContestTarget.Level.TEAM and rules.crossed([target.threshold], t_before, t_after):
             members = list(ContestEntrant.objects.filter(contest=contest, team_id=entrant.team_id).order_by("guide_id"))
             _pay(contest, target, "t", entrant.team_id, day, members)
 

@@ -33,6 +33,7 @@ from siyu.contests.models import (
     Metric,
 )
 from siyu.platform import audit, clock
+from siyu.platform.money import format_cny
 from siyu.platform.tenancy import Scope, get_scoped, restrict
 
 VIEW = "contests.view"
@@ -412,6 +413,16 @@ class Row:
     detail: str = ""  # a guide's store or team
     coins: int = 0
     me: bool = False
+    money: bool = False  # points are fen (attributed sales)
+
+    @property
+    def shown(self) -> str:
+        return shown(self.points, self.money)
+
+
+def shown(points: int, money: bool) -> str:
+    """Points as a person reads them: sales in yuan, the rest as counts."""
+    return format_cny(points) if money else f"{points:,}"
 
 
 @dataclass
@@ -438,6 +449,7 @@ def board(scope: Scope, contest_id: int, *, limit: int = 50) -> Board:
     out = Board(c, entrants=ContestEntrant.objects.filter(contest=c).count())
     out.coins_paid = int(ContestReward.objects.filter(contest=c).aggregate(s=Sum("coins"))["s"] or 0)
     me = scope.staff_id
+    money = c.metric == Metric.SALES
     if c.state == Contest.State.SETTLED:
         out.frozen = True
         teams = {t.pk: t.name for t in c.teams.all()}
@@ -450,6 +462,7 @@ def board(scope: Scope, contest_id: int, *, limit: int = 50) -> Board:
                 teams.get(r.team_id or 0, ""),
                 r.coins,
                 r.subject == "g" and r.subject_id == me,
+                money,
             )
             (out.guides if r.subject == "g" else out.teams).append(row)
         out.guides = out.guides[:limit]
@@ -468,12 +481,28 @@ def board(scope: Scope, contest_id: int, *, limit: int = 50) -> Board:
     for place in boards.top(c.brand_id, c.board, ("board", None), board=c.board, limit=limit):
         e = entrants.get(place.subject_id)
         out.guides.append(
-            Row(place.place, place.subject_id, e.name if e else "?", place.score, detail(e), me=place.subject_id == me)
+            Row(
+                place.place,
+                place.subject_id,
+                e.name if e else "?",
+                place.score,
+                detail(e),
+                me=place.subject_id == me,
+                money=money,
+            )
         )
     for place in boards.top(c.brand_id, c.board, ("day", clock.today()), limit=10):
         e = entrants.get(place.subject_id)
         out.today.append(
-            Row(place.place, place.subject_id, e.name if e else "?", place.score, detail(e), me=place.subject_id == me)
+            Row(
+                place.place,
+                place.subject_id,
+                e.name if e else "?",
+                place.score,
+                detail(e),
+                me=place.subject_id == me,
+                money=money,
+            )
         )
     totals = _totals(c)["t"]
     sizes = dict(
@@ -481,7 +510,7 @@ def board(scope: Scope, contest_id: int, *, limit: int = 50) -> Board:
     )
     playing = [t for t in c.teams.all() if sizes.get(t.pk)]
     for rank, t, points in rules.ranked((t, totals.get(t.pk, 0)) for t in playing):
-        out.teams.append(Row(rank, t.pk, t.name, points, detail=str(sizes[t.pk])))
+        out.teams.append(Row(rank, t.pk, t.name, points, detail=str(sizes[t.pk]), money=money))
     return out
 
 
@@ -498,6 +527,23 @@ class MyContest:
     team_rank: int | None = None
     team_gap: int | None = None
     coins: int = 0
+    money: bool = False
+
+    @property
+    def shown(self) -> str:
+        return shown(self.points, self.money)
+
+    @property
+    def gap_shown(self) -> str:
+        return shown(self.gap or 0, self.money)
+
+    @property
+    def today_shown(self) -> str:
+        return shown(self.today, self.money)
+
+    @property
+    def next_target_shown(self) -> str:
+        return shown(self.next_target or 0, self.money)
 
 
 def my_contests(scope: Scope) -> list[MyContest]:
@@ -533,6 +579,7 @@ def my_contests(scope: Scope) -> list[MyContest]:
                     t.rank if t else None,
                     None,
                     coins,
+                    c.metric == Metric.SALES,
                 )
             )
             continue
@@ -561,6 +608,7 @@ def my_contests(scope: Scope) -> list[MyContest]:
                 team_rank,
                 team_gap,
                 coins,
+                c.metric == Metric.SALES,
             )
         )
     return out

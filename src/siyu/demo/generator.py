@@ -116,12 +116,15 @@ def steps() -> list[Step]:
     global _loaded
     from siyu.demo import (
         seed_catalog,
+        seed_contests,  # noqa: F401  (registers the contests, feed and learning step; after the orders)
         seed_customers,
         seed_events,  # noqa: F401  (registers the behaviour events step)
+        seed_incentives,  # noqa: F401  (registers the coins, mall, leaderboards and benchmarks step)
         seed_orders,  # noqa: F401  (registers the stock and orders step)
         seed_org,
         seed_pages,  # noqa: F401  (registers the store pages step)
         seed_segments,  # noqa: F401  (registers the segments step, the last)
+        seed_tasks,  # noqa: F401  (registers the guide tasks step)
     )
 
     if not _loaded:

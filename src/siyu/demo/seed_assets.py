@@ -25,6 +25,7 @@ import datetime as dt
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from django.db.models import QuerySet
@@ -135,7 +136,7 @@ class Touchpoints:
     guide: dict[int, int]  # guide id -> her guide code
     campaign: list[tuple[int, str]]  # (code, campaign)
     product: list[tuple[int, str, str]]  # (code, SKU code, serial): one code per item
-    share: list[tuple[int, int | None, int | None]]  # (share link, the referrer's store, her guide)
+    share: list[tuple[int, int | None, int | None, int]]  # (share link, the referrer's store, her guide, she)
 
 
 def touchpoints(ctx: Context) -> Touchpoints:
@@ -153,7 +154,7 @@ def touchpoints(ctx: Context) -> Touchpoints:
             found.campaign.append((pk, campaign))
         elif kind == "product":
             found.product.append((pk, sku_code, serial))
-    shares = codes.filter(kind="share").values_list("pk", "shared_by__store_id", "shared_by__guide_id")
+    shares = codes.filter(kind="share").values_list("pk", "shared_by__store_id", "shared_by__guide_id", "shared_by_id")
     found.share.extend(shares)
     return found
 
@@ -199,7 +200,7 @@ LATER_TOUCHES = (
     (15, "scan", "store"),
     (15, "pos", None),
 )
-LATER_COUNTS, LATER_WEIGHTS = (0, 1, 2, 3, 4), (30, 30, 20, 12, 8)
+LATER_COUNTS, LATER_CUMULATIVE = (0, 1, 2, 3, 4), (30, 60, 80, 92, 100)
 
 
 def write_touches(ctx: Context, rng: random.Random, customers: QuerySet[Any], points: Touchpoints) -> int:
@@ -211,7 +212,7 @@ def write_touches(ctx: Context, rng: random.Random, customers: QuerySet[Any], po
 
     as_of = ctx.as_of
     kinds = [(kind, by) for _w, kind, by in LATER_TOUCHES]
-    weights = [w for w, _kind, _by in LATER_TOUCHES]
+    cumulative = list(accumulate(w for w, _kind, _by in LATER_TOUCHES))
 
     def touch(pk: int, kind: str, by: str | None, at: dt.datetime, store: int | None, guide: int | None) -> Any:
         code: int | None = None
@@ -227,8 +228,8 @@ def write_touches(ctx: Context, rng: random.Random, customers: QuerySet[Any], po
             code, sku_code, serial = points.product[rng.randrange(len(points.product))]
             props = {"sku_code": sku_code, "serial": serial}
         elif by == "share" and points.share:
-            code, store, guide = points.share[rng.randrange(len(points.share))]
-            props = {"referrer_link": code}
+            code, store, guide, referrer = points.share[rng.randrange(len(points.share))]
+            props = {"referrer": referrer}  # as a scan of the link records it
         if by is not None and code is None:  # no such code (a store without one): a plain visit
             kind = "pos" if by == "store" else kind
         return members.NewTouch(pk, kind, at, code, store, guide, campaign, props)
@@ -242,10 +243,10 @@ def write_touches(ctx: Context, rng: random.Random, customers: QuerySet[Any], po
             span = max((as_of - joined).total_seconds(), 0.0)
             later = sorted(
                 joined + dt.timedelta(seconds=rng.random() * span)
-                for _ in range(rng.choices(LATER_COUNTS, LATER_WEIGHTS)[0])
+                for _ in range(rng.choices(LATER_COUNTS, cum_weights=LATER_CUMULATIVE)[0])
             )
             for at in later:
-                kind, by = rng.choices(kinds, weights)[0]
+                kind, by = rng.choices(kinds, cum_weights=cumulative)[0]
                 yield touch(pk, kind, by, at, store, guide if kind == "pos" else None)
             if orders and last is not None:
                 yield members.NewTouch(pk, "pos", last, None, store, guide, "", {"amount_fen": spent // orders})

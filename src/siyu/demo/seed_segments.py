@@ -200,19 +200,16 @@ def definitions(ctx: Context) -> list[dict[str, Any]]:
             ),
         },
         {
-            "name": "高价值（新品尝鲜或 VIP 标签）",
-            "description": "R 分 3 以上，带“新品尝鲜”或“VIP 客户”标签",
+            "name": "近期活跃的高价值顾客",
+            "description": "R 分 3 以上（近期买过），带“高价值”标签；待回访的除外",
             "definition": _leaf(
                 _and(
                     {"type": "rfm", "score": "r", "min": 3, "max": 5},
-                    {
-                        "type": "tags",
-                        "match": "any",
-                        "tags": [t for k, t in tags.items() if k in ("新品尝鲜", "VIP 客户")],
-                    },
+                    {"type": "tags", "match": "any", "tags": [tags["高价值"]]},
+                    {"type": "tags", "match": "none", "tags": [tags["待回访"]]},
                 )
             )
-            if any(k in tags for k in ("新品尝鲜", "VIP 客户"))
+            if "高价值" in tags and "待回访" in tags
             else _leaf({"type": "rfm", "score": "r", "min": 3, "max": 5}),
         },
     ]

@@ -464,8 +464,7 @@ def _store(
         batch = cursor.fetchmany(CHUNK)
         if not batch:
             break
-        rows = [{"event_id": e, "_day": d} for e, d in batch]
-        fresh = services._register(brand_id, rows, chunk=CHUNK)
+        fresh = services._register(brand_id, batch, chunk=CHUNK)
         known += [(e,) for e, _d in batch if e not in fresh]
         done += len(batch)
         step("store", done, unique)

@@ -36,6 +36,7 @@ MAX_EVENT_ID = 64
 RESERVED_PREFIXES = ("order:", "touch:", "binding:", "demo:")
 MAX_PROPERTIES_BYTES = 4096
 MAX_FUTURE = dt.timedelta(minutes=5)
+ZERO = dt.timedelta(0)
 MAX_AMOUNT_FEN = 10**12
 MAX_QUANTITY = 1_000_000
 MAX_BATCH = 1000
@@ -249,4 +250,6 @@ def _properties(value: Any, problems: list[Problem]) -> str | None:
 
 def timestamp(at: dt.datetime) -> str:
     """A UTC time as the lake's NDJSON writes it."""
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if at.utcoffset() != ZERO:
+        at = at.astimezone(dt.UTC)
+    return at.isoformat(" ", "microseconds")[:26]  # strftime costs ten times as much

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,12 @@ class IngestResult:
     errors: list[EventError] = field(default_factory=list)
 
 
+def lake_root() -> Path:
+    """The lake's directory (``SIYU_LAKE``, else ``SIYU_HOME/lake``): events and the segments'
+    facts snapshots live under it."""
+    return lake.root()
+
+
 # --- the process's WAL writer ------------------------------------------------------------------------
 _writers: dict[Path, wal.Writer] = {}
 _writers_lock = threading.Lock()
@@ -134,12 +140,38 @@ def _products(brand_id: int) -> tuple[set[int], dict[str, int]]:
     return _cached("products", brand_id, load)
 
 
+_root_cache: dict[tuple[int, int], tuple[float, int]] = {}
+
+
+def _roots(brand_id: int, ids: set[int]) -> dict[int, int]:
+    """Each known customer id mapped to her live root, cached a minute per process like the members
+    domain's identity cache (an id the brand does not know is asked again every time)."""
+    now = time.monotonic()
+    found: dict[int, int] = {}
+    missing = []
+    for cid in ids:
+        hit = _root_cache.get((brand_id, cid))
+        if hit is not None and now - hit[0] < REF_CACHE_SECONDS:
+            found[cid] = hit[1]
+        else:
+            missing.append(cid)
+    if missing:
+        fresh = members.customer_roots(brand_id, missing)
+        if len(_root_cache) > 500_000:
+            _root_cache.clear()
+        for cid, root in fresh.items():
+            _root_cache[(brand_id, cid)] = (now, root)
+        found.update(fresh)
+    return found
+
+
 def _forget(kind: str, brand_id: int) -> None:
     _refs.pop((kind, brand_id), None)
 
 
 def forget_caches() -> None:
     _refs.clear()
+    _root_cache.clear()
     members.forget_identity_cache()
 
 
@@ -166,9 +198,11 @@ def ingest(
         else:
             seen.add(checked.event_id)
             good.append((index, checked))
-    rows = _resolve(brand_id, good, result)
+    days: list[dt.date] = []
+    at_us: list[int] = []
+    rows = _resolve(brand_id, good, result, days, at_us)
     if rows:
-        _store(brand_id, rows, now, result)
+        _store(brand_id, rows, days, at_us, now, result)
     result.errors.sort(key=lambda e: e.index)
     return result
 
@@ -177,13 +211,21 @@ def _error(result: IngestResult, index: int, event: rules.Checked, name: str, me
     result.errors.append(EventError(index, event.event_id, name, message))
 
 
-def _resolve(brand_id: int, good: list[tuple[int, rules.Checked]], result: IngestResult) -> list[dict[str, Any]]:
+def _resolve(
+    brand_id: int,
+    good: list[tuple[int, rules.Checked]],
+    result: IngestResult,
+    days: list[dt.date],
+    at_us: list[int],
+) -> list[dict[str, Any]]:
+    """The lake rows of the good events whose references resolve (each event's day and time in
+    microseconds appended to ``days`` and ``at_us``, in step); the others reported."""
     if not good:
         return []
     identities = {e.customer for _, e in good if e.customer is not None}
     by_identity = members.customer_ids_for(brand_id, identities) if identities else {}
     given_ids = {e.customer_id for _, e in good if e.customer_id is not None}
-    by_id: dict[int, int] = members.customer_roots(brand_id, given_ids) if given_ids else {}
+    by_id: dict[int, int] = _roots(brand_id, given_ids) if given_ids else {}
     store_ids, store_codes = _stores(brand_id)
     if any(e.store is not None and e.store not in store_ids and e.store not in store_codes for _, e in good):
         _forget("stores", brand_id)  # a store opened within the cache's minute
@@ -259,10 +301,10 @@ def _resolve(brand_id: int, good: list[tuple[int, rules.Checked]], result: Inges
                 "amount_fen": e.amount_fen,
                 "quantity": e.quantity,
                 "properties": e.properties,
-                "_day": e.at.date(),
-                "_at_us": micros(e.at),
-            }
+            },
         )
+        days.append(e.at.date())
+        at_us.append(micros(e.at))
     return rows
 
 
@@ -284,19 +326,18 @@ def _first_seen(brand_id: int, e: rules.Checked, index: int, result: IngestResul
     return int(customer.pk)
 
 
-def _register(brand_id: int, rows: list[dict[str, Any]], *, chunk: int = 1000) -> set[str]:
-    """Insert the events' ids into the dedupe index (in the caller's transaction), ``chunk`` rows a
+def _register(brand_id: int, keys: Sequence[tuple[str, dt.date]], *, chunk: int = 1000) -> set[str]:
+    """Insert ``(event_id, day)`` into the dedupe index (in the caller's transaction), ``chunk`` a
     statement; the ids new to it."""
     table = connection.ops.quote_name(EventKey._meta.db_table)
     fresh: set[str] = set()
-    size = chunk
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), size):
-            chunk_rows = rows[start : start + size]
-            values = ", ".join(["(%s, %s, %s)"] * len(chunk_rows))
+        for start in range(0, len(keys), chunk):
+            part = keys[start : start + chunk]
+            values = ", ".join(["(%s, %s, %s)"] * len(part))
             params: list[Any] = []
-            for row in chunk_rows:
-                params += [brand_id, row["event_id"], row["_day"]]
+            for event_id, day in part:
+                params += (brand_id, event_id, day)
             cursor.execute(
                 f"INSERT INTO {table} (brand_id, event_id, day) VALUES {values} "
                 "ON CONFLICT (brand_id, event_id) DO NOTHING RETURNING event_id",
@@ -315,25 +356,58 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
 
-def _store(brand_id: int, rows: list[dict[str, Any]], now: dt.datetime, result: IngestResult) -> None:
+class _Heard(Sequence[dict[str, Any]]):
+    """New events as listeners receive them (``at`` and ``received_at`` in microseconds), made only
+    when a listener looks: a batch without listeners pays nothing for them."""
+
+    def __init__(self, rows: list[dict[str, Any]], at_us: list[int], received_us: int) -> None:
+        self._rows, self._at_us, self._received_us = rows, at_us, received_us
+        self._made: list[dict[str, Any]] | None = None
+
+    def _make(self) -> list[dict[str, Any]]:
+        if self._made is None:
+            made = [
+                row | {"at": at, "received_at": self._received_us}
+                for row, at in zip(self._rows, self._at_us, strict=True)
+            ]
+            self._made = made
+        return self._made
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._make()[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._make())
+
+
+def _store(
+    brand_id: int,
+    rows: list[dict[str, Any]],
+    days: list[dt.date],
+    at_us: list[int],
+    now: dt.datetime,
+    result: IngestResult,
+) -> None:
     received = rules.timestamp(now)
-    received_us = micros(now)
     with transaction.atomic():
-        fresh = _register(brand_id, rows)
-        kept = [r for r in rows if r["event_id"] in fresh]
+        fresh = _register(brand_id, [(r["event_id"], d) for r, d in zip(rows, days, strict=True)])
+        if len(fresh) == len(rows):
+            kept, kept_at = rows, at_us
+        else:
+            picked = [i for i, r in enumerate(rows) if r["event_id"] in fresh]
+            kept, kept_at = [rows[i] for i in picked], [at_us[i] for i in picked]
         result.duplicates += len(rows) - len(kept)
         if kept:
-            lines = []
-            heard = []
             for row in kept:
-                del row["_day"]
-                at_us = row.pop("_at_us")
                 row["received_at"] = received
-                lines.append(orjson.dumps(row))
-                heard.append(row | {"at": at_us, "received_at": received_us})
+            payload = b"".join(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in kept)
             # Durable before acknowledged: the WAL is fsync-ed inside the transaction, so an id is
             # never registered without its event on disk.
-            _writer().append(brand_id, b"\n".join(lines) + b"\n")
+            _writer().append(brand_id, payload)
+            heard = _Heard(kept, kept_at, micros(now))
             transaction.on_commit(lambda: hooks.events_recorded(brand_id, heard))
         result.accepted += len(kept)
 
@@ -518,6 +592,7 @@ def forget_customers(brand_id: int, customer_ids: list[int]) -> None:
     from siyu.events import jobs as events_jobs  # jobs imports this module
 
     ids = list(customer_ids)
+    _root_cache.clear()  # an erased customer's id resolves no more, in this process at once
     transaction.on_commit(lambda: events_jobs.erase_from_lake_job(brand_id, ids))
 
 

@@ -143,3 +143,42 @@ def sniff_video(data: bytes) -> str | None:
     if data.startswith(b"\x1a\x45\xdf\xa3") and b"webm" in data[:64]:
         return "webm"
     return None
+
+
+@dataclass(frozen=True)
+class ParsedQuestion:
+    text: str
+    choices: tuple[tuple[str, bool], ...]
+
+    @property
+    def kind(self) -> str:
+        return "multiple" if sum(1 for _, right in self.choices if right) > 1 else "single"
+
+
+def parse_questions(text: str) -> list[ParsedQuestion]:
+    """Questions as HQ types them: a line is a question; the lines under it starting with ``-`` are
+    wrong answers and with ``*`` right ones (two or more ``*``: several answers)."""
+    out: list[ParsedQuestion] = []
+    current: str | None = None
+    choices: list[tuple[str, bool]] = []
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line[0] in "-*" and current is not None:
+            choices.append((line[1:].strip(), line[0] == "*"))
+            continue
+        if current is not None:
+            out.append(ParsedQuestion(current, tuple(choices)))
+        current, choices = line, []
+    if current is not None:
+        out.append(ParsedQuestion(current, tuple(choices)))
+    return out
+
+
+def questions_text(questions: Iterable[tuple[str, Iterable[tuple[str, bool]]]]) -> str:
+    """The inverse of :func:`parse_questions` (to edit a quiz)."""
+    blocks = []
+    for text, choices in questions:
+        blocks.append("\n".join([text, *[f"{'*' if right else '-'} {c}" for c, right in choices]]))
+    return "\n\n".join(blocks)

@@ -400,6 +400,14 @@ def attempts_left(q: Quiz, guide_id: int) -> int | None:
     return max(0, q.max_attempts - used)
 
 
+def open_attempt(scope: Scope, quiz_id: int) -> Attempt | None:
+    """Her attempt at the quiz that is open (started, not submitted), if any."""
+    if scope.staff_id is None:
+        return None
+    qs = Attempt.objects.filter(brand_id=scope.brand_id, quiz_id=quiz_id, guide_id=scope.staff_id, submitted_at=None)
+    return qs.order_by("-started_at").first()
+
+
 @transaction.atomic
 def start_attempt(scope: Scope, quiz_id: int) -> Attempt:
     """Open an attempt (or return the one she left open): its clock starts now, on the server."""

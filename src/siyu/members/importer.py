@@ -928,9 +928,9 @@ def bulk_attach(brand_id: int, rows: Iterable[Attach], *, actor_label: str, batc
         written += len(identities) + len(bindings)
 
 
-@dataclass(frozen=True)
-class NewTouch:
-    """A touch of an existing customer, for :func:`bulk_add_touches` (seeding: the demo's history)."""
+class NewTouch(NamedTuple):
+    """A touch of an existing customer, for :func:`bulk_add_touches` (seeding: the demo's history;
+    a tuple, as hundreds of thousands are made at once)."""
 
     customer_id: int
     kind: str  # a TouchKind
@@ -939,7 +939,7 @@ class NewTouch:
     store_id: int | None = None
     guide_id: int | None = None
     campaign: str = ""
-    properties: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] | None = None
 
 
 def bulk_add_touches(brand_id: int, rows: Iterable[NewTouch], *, batch_size: int = BATCH_SIZE) -> int:
@@ -959,7 +959,7 @@ def bulk_add_touches(brand_id: int, rows: Iterable[NewTouch], *, batch_size: int
             table.insert(
                 [
                     (i, brand_id, t.customer_id, t.kind, t.code_id, t.store_id, t.guide_id, t.campaign, adapt(t.at),
-                     json.dumps(t.properties))
+                     json.dumps(t.properties or {}))
                     for i, t in zip(ids, batch, strict=True)
                 ]
             )  # fmt: skip

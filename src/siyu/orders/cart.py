@@ -141,15 +141,8 @@ def cart_of(brand_id: int, customer_id: int, *, store_id: int, city: str) -> Car
     lines = [
         CartLineInfo(
             sku_id=sku,
-            sku_code=skus[sku].sku_code,
             product_id=skus[sku].product_id,
-            product_code=skus[sku].product_code,
-            product_name=skus[sku].product_name,
-            color=skus[sku].color,
-            size=skus[sku].size,
-            quantity=qty,
-            unit_price_fen=skus[sku].price_fen,
-            amount_fen=skus[sku].price_fen * qty,
+            **rules.line_snapshot(skus[sku], qty),
             on_sale=skus[sku].on_sale,
             available=free.get(sku, 0),
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any, Protocol
 
 CREATED, PAID, ALLOCATED, SHIPPED, READY, COMPLETED = "created", "paid", "allocated", "shipped", "ready", "completed"
 CANCELLED, RETURN_REQUESTED, RETURNED = "cancelled", "return_requested", "returned"
@@ -99,3 +100,34 @@ def shipping_fen(mode: str, items_fen: int) -> int:
     if mode == "pickup" or items_fen >= FREE_SHIPPING_FROM_FEN:
         return 0
     return SHIPPING_FEN
+
+
+class PricedSku(Protocol):
+    """What a line copies of its SKU (``catalog.services.SkuInfo``)."""
+
+    @property
+    def sku_code(self) -> str: ...
+    @property
+    def product_code(self) -> str: ...
+    @property
+    def product_name(self) -> str: ...
+    @property
+    def color(self) -> str: ...
+    @property
+    def size(self) -> str: ...
+    @property
+    def price_fen(self) -> int: ...
+
+
+def line_snapshot(sku: PricedSku, quantity: int) -> dict[str, Any]:
+    """The SKU as a cart or order line shows it, priced: ``amount = unit price × quantity`` (fen)."""
+    return {
+        "sku_code": sku.sku_code,
+        "product_code": sku.product_code,
+        "product_name": sku.product_name,
+        "color": sku.color,
+        "size": sku.size,
+        "quantity": quantity,
+        "unit_price_fen": sku.price_fen,
+        "amount_fen": sku.price_fen * quantity,
+    }

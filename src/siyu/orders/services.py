@@ -499,18 +499,7 @@ def _write_order(new: _NewOrder, shipments: Sequence[stock.Shipment], skus: dict
             cursor=cursor,
         )
         lines = [
-            LineInfo(
-                sku_id=sku,
-                sku_code=skus[sku].sku_code,
-                product_code=skus[sku].product_code,
-                product_name=skus[sku].product_name,
-                color=skus[sku].color,
-                size=skus[sku].size,
-                quantity=qty,
-                unit_price_fen=skus[sku].price_fen,
-                amount_fen=skus[sku].price_fen * qty,
-                fulfilment_id=parcel_id,
-            )
+            LineInfo(sku_id=sku, **rules.line_snapshot(skus[sku], qty), fulfilment_id=parcel_id)
             for s, (parcel_id,) in zip(shipments, parcel_ids, strict=True)
             for sku, qty in s.lines.items()
         ]

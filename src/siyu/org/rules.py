@@ -181,7 +181,7 @@ ROLE_PERMS: dict[Role, frozenset[str]] = {
     Role.STORE_MANAGER: frozenset(
         _EVERY_STAFF | _MANAGERS | {Perm.GUIDE_WORKBENCH, Perm.ORG_STAFF, Perm.ORDERS_FULFIL}
     ),
-    Role.GUIDE: frozenset(_EVERY_STAFF | {Perm.GUIDE_WORKBENCH, Perm.ORDERS_FULFIL}),
+    Role.GUIDE: frozenset(_EVERY_STAFF | {Perm.GUIDE_WORKBENCH, Perm.ORDERS_FULFIL, Perm.LEARNING_VIEW}),
 }
 
 # Guide tasks (issue 6): HQ designs them; managers read their reach's progress and approve photos.

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
@@ -373,13 +374,33 @@ def scope_for_token(secret: str) -> Scope | None:
     """The scope of a live token, or None. Records when it was last used (at most once a minute)."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    token = ApiToken.objects.select_related("store").filter(key_hash=hash_token(secret)).first()
-    if token is None or token.revoked_at is not None:
-        return None
+    # Every API request authenticates: one plain query for what the scope needs (the token's store
+    # gives its region), and whether the last use is older than a minute.
     now = clock.now()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.scope
+    token, store = (connection.ops.quote_name(m._meta.db_table) for m in (ApiToken, Store))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.id, t.brand_id, t.name, t.store_id, s.region_id, t.perms, "
+            f"t.last_used_at IS NULL OR t.last_used_at < %s "
+            f"FROM {token} t LEFT JOIN {store} s ON s.id = t.store_id "
+            f"WHERE t.key_hash = %s AND t.revoked_at IS NULL",
+            [connection.ops.adapt_datetimefield_value(now - dt.timedelta(seconds=60)), hash_token(secret)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, brand_id, name, store_id, region_id, perms, stale = row
+    if stale:
+        ApiToken.objects.filter(pk=pk).update(last_used_at=now)
+    return Scope(
+        brand_id=brand_id,
+        level=Level.STORE if store_id else Level.BRAND,
+        region_id=region_id if store_id else None,
+        store_id=store_id,
+        staff_id=None,
+        perms=frozenset(json.loads(perms) if isinstance(perms, str) else perms),
+        label=f"token:{name}",
+    )
 
 
 # --- Searching (one reader for the pages and the API) -----------------------------------------
@@ -493,26 +514,77 @@ def staff_info(brand_id: int, staff_id: int, *, scope: Scope | None = None) -> S
     return _staff_info(found) if found is not None else None
 
 
+_STORE_COLUMNS = (
+    "id",
+    "brand_id",
+    "region_id",
+    "franchisee_id",
+    "code",
+    "name",
+    "city",
+    "latitude",
+    "longitude",
+    "status",
+    "district",
+    "address",
+    "opening_hours",
+    "phone",
+)
+
+
+def _stores_where(where: str, params: list[Any]) -> list[StoreInfo]:
+    """Stores as :class:`StoreInfo` in one plain query, by code (these reads run on every checkout
+    and mall page: no model instances, no query compilation)."""
+    table = connection.ops.quote_name(Store._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(_STORE_COLUMNS)} FROM {table} WHERE {where} ORDER BY code, id", params)
+        rows = cursor.fetchall()
+    return [
+        StoreInfo(
+            id=pk,
+            brand_id=brand,
+            region_id=region,
+            franchisee_id=franchisee,
+            code=code,
+            name=name,
+            city=city,
+            latitude=float(lat),
+            longitude=float(lng),
+            status=status,
+            district=district,
+            address=address,
+            opening_hours=hours,
+            phone=phone,
+        )
+        for pk, brand, region, franchisee, code, name, city, lat, lng, status, district, address, hours, phone in rows
+    ]
+
+
 def store_info(brand_id: int, store_id: int, *, scope: Scope | None = None) -> StoreInfo | None:
     """One store of the brand (within ``scope``'s reach when given), or ``None``."""
-    qs = restrict(Store, scope) if scope is not None else Store.objects.all()
-    found = qs.filter(brand_id=brand_id, pk=store_id).first()
-    return _store_info(found) if found is not None else None
+    if scope is None:
+        found = _stores_where("brand_id = %s AND id = %s", [brand_id, store_id])
+        return found[0] if found else None
+    store = restrict(Store, scope).filter(brand_id=brand_id, pk=store_id).first()
+    return _store_info(store) if store is not None else None
 
 
 def stores(brand_id: int, *, open_only: bool = False, city: str | None = None) -> list[StoreInfo]:
-    qs = Store.objects.filter(brand_id=brand_id)
+    where: list[str] = ["brand_id = %s"]
+    params: list[Any] = [brand_id]
     if open_only:
-        qs = qs.filter(status=Store.State.OPEN)
+        where.append("status = %s")
+        params.append(Store.State.OPEN.value)
     if city is not None:
-        qs = qs.filter(city=city)
-    return [_store_info(s) for s in qs.order_by("code")]
+        where.append("city = %s")
+        params.append(city)
+    return _stores_where(" AND ".join(where), params)
 
 
 def stores_with_code(code: str) -> list[StoreInfo]:
     """The stores of every brand whose code is ``code`` (a store code is unique within its brand):
     the public mall finds a store from its address ``/m/<code>/`` before it knows the brand."""
-    return [_store_info(s) for s in Store.objects.filter(code=code).order_by("brand_id")]
+    return sorted(_stores_where("code = %s", [code]), key=lambda s: s.brand_id)
 
 
 def guides(brand_id: int, *, store_id: int | None = None, active_only: bool = True) -> list[StaffInfo]:
@@ -699,3 +771,10 @@ def staff_phones(brand_id: int) -> list[str]:
 def region_names(brand_id: int) -> dict[int, str]:
     """The brand's regions (branch companies): id -> name, in code order."""
     return dict(Region.objects.filter(brand_id=brand_id).order_by("code").values_list("pk", "name"))
+
+
+def staff_scope(brand_id: int, staff_id: int) -> Scope | None:
+    """The scope a member of staff acts with (her role's reach and permissions), for the platform
+    acting on her behalf: the demo generator recording a guide's day, jobs. ``None`` if unknown."""
+    found = Staff.objects.select_related("store").filter(brand_id=brand_id, pk=staff_id).first()
+    return found.scope if found is not None else None

@@ -26,7 +26,7 @@ TYPES = {
     ".jpeg": "image/jpeg",
     ".webp": "image/webp",
     ".svg": "image/svg+xml",
-    # short videos of the benchmark wall (incentives), type checked by content on upload
+    # short videos of the benchmark wall (incentives) and the knowledge base (learning), checked by content on upload
     ".mp4": "video/mp4",
     ".mov": "video/quicktime",
     ".webm": "video/webm",

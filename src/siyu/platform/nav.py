@@ -82,7 +82,10 @@ HQ_MENU: tuple[Group, ...] = (
     Group(
         "insight",
         _("Insight"),
-        (Entry("hq:segment_list", _("Segments"), "segments.view"),),
+        (
+            Entry("hq:segment_list", _("Segments"), "segments.view"),
+            Entry("hq:event_explorer", _("Events"), "members.view"),
+        ),
     ),
     Group(
         "guides",
@@ -90,6 +93,13 @@ HQ_MENU: tuple[Group, ...] = (
         (
             Entry("hq:task_list", _("Tasks"), "tasks.view", also=("hq:task_approvals",)),
             Entry("hq:task_dashboard", _("Task completion"), "tasks.view"),
+            Entry("hq:contest_list", _("PK contests"), "contests.view"),
+            Entry("hq:feed_list", _("Performance feed"), "contests.view"),
+            Entry("hq:learning_list", _("Knowledge base"), "learning.view"),
+            Entry("hq:quiz_list", _("Quizzes"), "learning.view"),
+            Entry("hq:incentives_leaderboards", _("Leaderboards")),
+            Entry("hq:incentives_redemptions", _("Reward mall"), also=("hq:incentives_gifts",)),
+            Entry("hq:incentives_benchmarks", _("Benchmarks"), "incentives.manage"),
         ),
     ),
     Group(

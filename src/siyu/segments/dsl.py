@@ -40,7 +40,8 @@ EVENT_COLUMNS_FILTERABLE = ("store_id", "guide_id", "content_id", "product_id", 
 MAX_LIST = 200_000
 MAX_DEPTH = 12
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.\-]{0,39}$")
+# An event type as the events domain stores it: a built-in name, or "custom:<name>" (events/rules.py).
+EVENT_TYPE = re.compile(r"^(?:[a-z][a-z0-9_.\-]{0,39}|custom:[a-z0-9][a-z0-9_.\-]{0,47})$")
 
 
 @dataclass

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
-
 from siyu.events import services as events_services
 
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = events_services.LAKE_COLUMNS  # the events domain's contract
@@ -41,7 +39,8 @@ FACT_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 def root() -> Path:
-    return Path(settings.SIYU_HOME) / "lake"
+    """The events' lake (one place for both: ``SIYU_LAKE`` or ``SIYU_HOME/lake``)."""
+    return events_services.lake_root()
 
 
 def events_dir(brand_id: int) -> Path:

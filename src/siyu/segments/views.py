@@ -121,6 +121,7 @@ def texts() -> dict[str, str]:
         "add_condition": _("Add condition"),
         "add_group": _("Add a group of conditions"),
         "wrap_not": _("Negate"),
+        "unwrap_not": _("Remove the negation"),
         "remove": _("Remove"),
         "leaf_type": _("Condition"),
         "attribute": _("Customer attribute"),

@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
@@ -92,6 +95,50 @@ def record_share(
                     credits.append((a.pk, key, Credit.Source.SHARE))
         verify.add_credits(scope.brand_id, credits, at=now)
     return record
+
+
+@dataclass(frozen=True)
+class OwnShare:
+    """A share with no receiver reported in a batch (a touchpoint's daily report, the demo)."""
+
+    guide_id: int
+    channel: str
+    content_id: str
+    at: dt.datetime
+
+
+def record_shares(brand_id: int, shares: Sequence[OwnShare]) -> list[int]:
+    """Record many shares to Moments or groups at once (one insert), then credit the open forward
+    work of the guides concerned from the facts (``verify.recompute``). Returns the assignments
+    completed."""
+    from siyu.org import services as org_services
+
+    bad = [s for s in shares if s.channel not in (ShareChannel.MOMENTS, ShareChannel.GROUP)]
+    if bad:
+        raise ValidationError({"channel": _("Choose Moments or a group.")})
+    stores = {p.id: p.store_id for p in org_services.posted_staff(brand_id, roles=rules.TARGET_ROLES)}
+    unknown = sorted({s.guide_id for s in shares} - set(stores))
+    if unknown:
+        raise ValidationError({"guide_id": _("Choose active guides or store managers of the brand.")})
+    with transaction.atomic():
+        ShareRecord.objects.bulk_create(
+            ShareRecord(
+                brand_id=brand_id,
+                guide_id=s.guide_id,
+                store_id=stores[s.guide_id],
+                content_id=s.content_id[:64],
+                channel=s.channel,
+                at=s.at,
+            )
+            for s in shares
+        )
+        guides = {s.guide_id for s in shares}
+        open_work = list(
+            Assignment.objects.filter(
+                brand_id=brand_id, guide_id__in=guides, kind=Kind.FORWARD, status=Assignment.Status.OPEN
+            ).select_related("task")
+        )
+        return verify.recompute(brand_id, open_work)
 
 
 @transaction.atomic

@@ -107,7 +107,7 @@ def ingest_bulk(size: int) -> Figures:
     }
 
 
-def _bodies(count: int, customers: list[int], stores: list[str], seed: int = 5) -> list[bytes]:
+def _bodies(count: int, customers: list[int], stores: list[str], seed: int = 5, prefix: str = "http") -> list[bytes]:
     rng = random.Random(seed)
     out = []
     for b in range(count):
@@ -115,7 +115,7 @@ def _bodies(count: int, customers: list[int], stores: list[str], seed: int = 5) 
         for i in range(BATCH):
             kind = TYPES[rng.randrange(len(TYPES))]
             event: dict[str, Any] = {
-                "event_id": f"http-{b}-{i}",
+                "event_id": f"{prefix}-{b}-{i}",
                 "type": kind,
                 "at": f"2026-11-{1 + rng.randrange(28):02d}T{rng.randrange(24):02d}:{rng.randrange(60):02d}:00+08:00",
                 "customer_id": customers[rng.randrange(len(customers))],
@@ -147,7 +147,7 @@ def ingest_http(size: int) -> Figures:
     _token, secret = org.issue_token(org.hq_scope(brand_id, "bench"), name="bench", perms=[Perm.EVENTS_INGEST])
     batches = max(1, size // BATCH)
     bodies = _bodies(batches, customers, stores)
-    warm = _bodies(8, customers, stores, seed=6)
+    warm = _bodies(8, customers, stores, seed=6, prefix="warm")
     cores = os.cpu_count() or 1
     workers = max(2, cores)
     connections = 8
@@ -193,8 +193,8 @@ def ingest_http(size: int) -> Figures:
         "events_count": accepted[0],
         "seconds": round(seconds, 3),
         "events_per_s": round(accepted[0] / seconds),
-        "server_cpu_ms_per_batch": round(1000 * server_cpu / batches, 2),
-        "client_cpu_ms_per_batch": round(1000 * client_cpu / batches, 2),
+        "server_cpu_per_batch_ms": round(1000 * server_cpu / batches, 2),
+        "client_cpu_per_batch_ms": round(1000 * client_cpu / batches, 2),
         "server_workers_count": workers,
         "machine_load_pct": round(100 * load / cores),
     }

@@ -390,7 +390,7 @@
     }
     var tools = h("span", { className: "seg-tools" });
     if (node.type === "not") {
-      tools.appendChild(h("button", { type: "button", className: "link", text: "↺ " + t("not"), title: t("remove"), on: { click: function () { setNode(node.child); redraw(); } } }));
+      tools.appendChild(h("button", { type: "button", className: "link", text: t("unwrap_not"), on: { click: function () { setNode(node.child); redraw(); } } }));
     } else {
       tools.appendChild(h("button", { type: "button", className: "link", text: t("wrap_not"), on: { click: function () { setNode({ type: "not", child: node }); redraw(); } } }));
     }
