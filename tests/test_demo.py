@@ -119,6 +119,7 @@ class Seeded:
     kept: dict[str, Any]  # seed 42 again: the data the tests read
     summary: generator.Summary
     brand_id: int
+    lake: str  # the event lake the module's demo run wrote (events, facts snapshots)
 
 
 def _run_and_roll_back(seed: int) -> dict[str, Any]:
@@ -130,13 +131,23 @@ def _run_and_roll_back(seed: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def seeded(django_db_setup: Any, django_db_blocker: Any) -> Any:
-    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_HASHERS), transaction.atomic():
-        first = _run_and_roll_back(42)
-        other = _run_and_roll_back(7)
-        summary = generator.run(Config(seed=42, members=MEMBERS, as_of=AS_OF))
-        yield Seeded(first, other, snapshot(summary.brand_id), summary, summary.brand_id)
-        transaction.set_rollback(True)
+def seeded(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    lake = str(tmp_path_factory.mktemp("demo-lake"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SIYU_LAKE", lake)  # one lake for the module's run (conftest gives each test its own)
+        with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_HASHERS), transaction.atomic():
+            first = _run_and_roll_back(42)
+            other = _run_and_roll_back(7)
+            summary = generator.run(Config(seed=42, members=MEMBERS, as_of=AS_OF))
+            yield Seeded(first, other, snapshot(summary.brand_id), summary, summary.brand_id, lake)
+            transaction.set_rollback(True)
+
+
+@pytest.fixture(autouse=True)
+def _the_demo_lake(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that reads the module's demo run reads its lake too."""
+    if "seeded" in request.fixturenames:
+        monkeypatch.setenv("SIYU_LAKE", request.getfixturevalue("seeded").lake)
 
 
 pytestmark = pytest.mark.django_db
@@ -401,10 +412,12 @@ def _rows() -> tuple[int, ...]:
     return tuple(m.objects.count() for m in (Brand, Store, Staff, Customer, Product, AuditEntry))
 
 
-def test_the_events_step_provides_events_and_runs_last_but_the_segments() -> None:
+def test_the_events_step_provides_events_before_the_segments_and_the_tasks() -> None:
     steps = generator.steps()
-    assert steps[-2].name == "events" and "events" in steps[-2].provides
-    assert steps[-1].name == "segments"  # they read the events
+    names = [s.name for s in steps]
+    assert "events" in steps[names.index("events")].provides
+    # the segments read the events; the tasks follow up a segment's customers
+    assert names.index("events") < names.index("segments") < names.index("tasks") == len(names) - 1
     generator.validate(Config(members=10, events=10))  # accepted now that the lake has its step
 
 
