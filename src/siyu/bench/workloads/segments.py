@@ -317,7 +317,7 @@ def segment(size: int) -> Figures:
 
 
 # --- segment-freshness ---------------------------------------------------------------------------------------
-CUSTOMERS_IN_DB = 5_000  # the generated customers that also exist in the database (ingest resolves them)
+CUSTOMERS_IN_DB = 15_000  # the generated customers that also exist in the database (ingest resolves them)
 
 
 @workload(
