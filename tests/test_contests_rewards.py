@@ -80,7 +80,7 @@ def _customers(world: Any, guide: Any, n: int) -> list[int]:
 
     rows = [
         members.NewCustomer(
-            phone=f"1390{guide.pk:03d}{i:04d}",
+            phone=f"1390{guide.pk % 1000:03d}{i:04d}",
             name=f"并发{i}",
             store_id=guide.store_id,
             guide_id=guide.pk,

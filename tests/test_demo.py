@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +110,11 @@ def _touches(brand_id: int) -> list[tuple[Any, ...]]:
 
     phones = dict(Customer.objects.filter(brand_id=brand_id).values_list("pk", "phone_hash"))
     rows = Touch.objects.filter(brand_id=brand_id).values_list("customer_id", "kind", "at", "campaign", "code__name")
-    return sorted((phones[c], kind, at, campaign, code or "") for c, kind, at, campaign, code in rows)
+
+    def named(code: str | None) -> str:  # a share link is named after its customer's id: ids differ between runs
+        return re.sub(r"#(\d+)", lambda m: "#" + phones.get(int(m.group(1)), "?"), code or "")
+
+    return sorted((phones[c], kind, at, campaign, named(code)) for c, kind, at, campaign, code in rows)
 
 
 @dataclass

@@ -160,6 +160,16 @@ def test_the_clock_can_be_frozen_nested_and_restored() -> None:
     assert abs((clock.now() - dt.datetime.now(dt.UTC)).total_seconds()) < 5
 
 
+def test_blocks_left_out_of_order_by_threads_leave_no_time_frozen() -> None:
+    a, b = clock.frozen(dt.datetime(2020, 1, 1, tzinfo=dt.UTC)), clock.frozen(dt.datetime(2021, 1, 1, tzinfo=dt.UTC))
+    a.__enter__()
+    b.__enter__()  # another thread's block, entered inside the first one's
+    a.__exit__(None, None, None)  # the first ends before it
+    assert clock.now().year == 2021
+    b.__exit__(None, None, None)
+    assert abs((clock.now() - dt.datetime.now(dt.UTC)).total_seconds()) < 5
+
+
 def test_the_clock_is_restored_when_the_block_raises() -> None:
     with pytest.raises(RuntimeError), clock.frozen(dt.datetime(2020, 1, 1, tzinfo=dt.UTC)):
         raise RuntimeError("boom")
