@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from siyu.bench.workloads import segments as bench_segments
 from siyu.events import services as events
 from siyu.members import services as members
 from siyu.org import services as org
@@ -39,34 +40,8 @@ def home(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     fresh.forget_live()
 
 
-def compound(tag: int, region: int) -> dict[str, Any]:
-    """The benchmark's segment: ≥2 orders totalling ≥300 CNY in 90 days, a tag, a region, no view in 30 days."""
-    return {
-        "version": 1,
-        "root": {
-            "type": "and",
-            "children": [
-                {"type": "event", "event": "order", "count": {"op": ">=", "value": 2}, "window": {"last_days": 90}},
-                {
-                    "type": "event",
-                    "event": "order",
-                    "sum": {"of": "amount_fen", "op": ">=", "value": 30000},
-                    "window": {"last_days": 90},
-                },
-                {"type": "tags", "match": "any", "tags": [tag]},
-                {"type": "attribute", "field": "region", "in": [region]},
-                {
-                    "type": "not",
-                    "child": {
-                        "type": "event",
-                        "event": "view",
-                        "count": {"op": ">=", "value": 1},
-                        "window": {"last_days": 30},
-                    },
-                },
-            ],
-        },
-    }
+# The benchmark's segment: ≥2 orders totalling ≥300 CNY in 90 days, a tag, a region, no view in 30 days.
+compound = bench_segments.compound
 
 
 @pytest.fixture
