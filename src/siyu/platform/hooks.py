@@ -18,14 +18,28 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+
+def _add(listeners: list[Any], listener: Any) -> None:
+    if listener not in listeners:
+        listeners.append(listener)
+
+
+def _tell_each(listeners: list[Any], brand_id: int, *args: Any) -> None:
+    """Call every listener; one that fails is logged and skipped (the fact it hears of stands)."""
+    for listener in list(listeners):
+        try:
+            listener(brand_id, *args)
+        except Exception:
+            log.exception("listener %r failed for brand %s", listener, brand_id)
+
+
 EraseListener = Callable[[int, list[int]], None]
 _erase_listeners: list[EraseListener] = []
 
 
 def on_erase(listener: EraseListener) -> None:
     """Register ``listener(brand_id, customer_ids)``; registering the same one twice keeps one."""
-    if listener not in _erase_listeners:
-        _erase_listeners.append(listener)
+    _add(_erase_listeners, listener)
 
 
 def customers_erased(brand_id: int, customer_ids: Iterable[int]) -> None:
@@ -46,8 +60,7 @@ def on_events(listener: EventsListener) -> None:
     ``content_id``, ``product_id``, ``sku_id``, ``amount_fen``, ``quantity``, ``properties`` (compact JSON text or
     ``None``). A repeated event id is never passed twice. Listeners run in the ingesting
     process and must be quick; registering the same one twice keeps one."""
-    if listener not in _events_listeners:
-        _events_listeners.append(listener)
+    _add(_events_listeners, listener)
 
 
 def events_recorded(brand_id: int, events: Sequence[dict[str, Any]]) -> None:
@@ -55,11 +68,7 @@ def events_recorded(brand_id: int, events: Sequence[dict[str, Any]]) -> None:
     events are already acknowledged and the others still hear of them."""
     if not events:
         return
-    for listener in list(_events_listeners):
-        try:
-            listener(brand_id, events)
-        except Exception:
-            log.exception("events listener %r failed for brand %s", listener, brand_id)
+    _tell_each(_events_listeners, brand_id, events)
 
 
 GuideListener = Callable[[int, int, str, int | None], None]
@@ -71,15 +80,10 @@ def on_guide_done(listener: GuideListener) -> None:
     a guide did that other domains count (no customer involved, so not a behaviour event): kinds
     such as ``"task.done"`` (ref: the assignment), ``"learn.read"`` (the article), ``"learn.passed"``
     (the quiz). Registering the same one twice keeps one."""
-    if listener not in _guide_listeners:
-        _guide_listeners.append(listener)
+    _add(_guide_listeners, listener)
 
 
 def guide_done(brand_id: int, guide_id: int, kind: str, ref_id: int | None = None) -> None:
     """Tell every listener that a guide did ``kind`` (call it on commit). A failing listener is
     logged and skipped."""
-    for listener in list(_guide_listeners):
-        try:
-            listener(brand_id, guide_id, kind, ref_id)
-        except Exception:
-            log.exception("guide listener %r failed for %s of guide %s", listener, kind, guide_id)
+    _tell_each(_guide_listeners, brand_id, guide_id, kind, ref_id)
