@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from siyu.catalog import services as catalog
-from siyu.events import compaction, lake, rules, wal
+from siyu.events import compaction, idstore, lake, rules, wal
 from siyu.events.models import EventKey, RetentionPolicy
 from siyu.members import services as members
 from siyu.org import services as org
@@ -344,6 +344,8 @@ def _register(brand_id: int, keys: Sequence[tuple[str, dt.date]], *, chunk: int 
                 params,
             )
             fresh.update(r[0] for r in cursor.fetchall())
+    if fresh:  # new to the index, but perhaps imported on that day (imports keep their ids out of it)
+        fresh -= idstore.stored(brand_id, [k for k in keys if k[0] in fresh])
     return fresh
 
 
