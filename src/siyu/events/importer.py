@@ -464,9 +464,7 @@ def _store(
         wal_rows.write_bytes(pending)
         stored.append(f'SELECT event_id, CAST("at" AS DATE) AS day FROM {lake.json_reader(wal_rows)}')
     if stored:
-        con.execute(
-            "DELETE FROM good WHERE (event_id, CAST(at_utc AS DATE)) IN (" + " UNION ALL ".join(stored) + ")"
-        )
+        con.execute("DELETE FROM good WHERE (event_id, CAST(at_utc AS DATE)) IN (" + " UNION ALL ".join(stored) + ")")
     report.accepted = _count(con, "good")
     report.duplicates += unique - report.accepted
     step("store", report.accepted, unique)
