@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from siyu.catalog import services as catalog
-from siyu.events import compaction, lake, rules, wal
+from siyu.events import compaction, idstore, lake, rules, wal
 from siyu.events.models import EventKey, RetentionPolicy
 from siyu.members import services as members
 from siyu.org import services as org
@@ -36,6 +36,9 @@ LAKE_COLUMNS = lake.COLUMNS
 relation = lake.relation
 customers_relation = lake.customers_relation
 events_dir = lake.brand_dir  # where a brand's Parquet day partitions live (engines that read files: Spark)
+lake_brands = lake.brands  # the brands with day partitions
+lake_days = lake.days  # a brand's day partitions (YYYY-MM-DD)
+day_parts = lake.parts  # a brand's Parquet files (of one day); never changed in place, only replaced
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +341,8 @@ def _register(brand_id: int, keys: Sequence[tuple[str, dt.date]], *, chunk: int 
     fresh: set[str] = set()
     for start in range(0, len(keys), chunk):
         fresh.update(_insert_keys(brand_id, keys[start : start + chunk]))
+    if fresh:  # new to the index, but perhaps imported on that day (imports keep their ids out of it)
+        fresh -= idstore.stored(brand_id, [k for k in keys if k[0] in fresh])
     return fresh
 
 
