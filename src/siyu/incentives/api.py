@@ -249,14 +249,7 @@ class ShipIn(Input):
 
 
 def _gift(g: services.GiftInfo) -> dict[str, Any]:
-    return {
-        "id": g.id,
-        "name": g.name,
-        "description": g.description,
-        "cost": g.cost,
-        "stock": g.stock,
-        "active": g.active,
-    }
+    return dict(vars(g))
 
 
 def _redemptions(brand_id: int, rows: list[services.RedemptionInfo]) -> list[dict[str, Any]]:
