@@ -292,8 +292,10 @@ def balance(brand_id: int, guide_id: int) -> int:
 
 
 def ledger(brand_id: int, guide_id: int) -> QuerySet[CoinEntry]:
-    """A guide's entries, newest first (map each with :func:`entry_info`)."""
-    return CoinEntry.objects.filter(brand_id=brand_id, guide_id=guide_id).order_by("-at", "-id")
+    """A guide's entries, newest first in the ledger's own order, so each balance after follows
+    from the one below it (an entry recorded under a clock set in the past, as the demo does, stays
+    in its place). Map each with :func:`entry_info`."""
+    return CoinEntry.objects.filter(brand_id=brand_id, guide_id=guide_id).order_by("-id")
 
 
 def entry_info(entry: CoinEntry) -> EntryInfo:
@@ -301,7 +303,7 @@ def entry_info(entry: CoinEntry) -> EntryInfo:
 
 
 def history(brand_id: int, guide_id: int, *, limit: int = 100) -> list[EntryInfo]:
-    """A guide's entries, newest first."""
+    """A guide's entries, newest first (in the ledger's order: see :func:`ledger`)."""
     return [_info(e) for e in ledger(brand_id, guide_id)[:limit]]
 
 

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from siyu.incentives import benchmarks, leaderboards, services
@@ -27,10 +28,12 @@ from siyu.incentives.models import Redemption
 from siyu.org.services import Perm
 from siyu.platform import clock
 from siyu.platform.access import access, require_scope
+from siyu.platform.tenancy import Level
 
 GUIDE = "guide:login"
 METRICS = services.BOARD_METRICS
 PERIODS = services.BOARD_PERIODS
+GUIDE_PERIODS = {"day": gettext_lazy("Today"), "week": gettext_lazy("This week"), "month": gettext_lazy("This month")}
 LEVELS = services.BOARD_LEVELS
 
 
@@ -122,6 +125,8 @@ def received(request: HttpRequest, pk: int) -> HttpResponse:
 @access(Perm.GUIDE_WORKBENCH, login_url=GUIDE)
 @require_GET
 def my_rank(request: HttpRequest) -> HttpResponse:
+    """Her place on a board (metric, period up to today) with the gap to the next place, the
+    places around her and the top 10; for a store manager also her team: her store's guides."""
     scope = require_scope(request)
     assert scope.staff_id is not None
     metric = request.GET.get("metric", "sales_fen")
@@ -129,23 +134,30 @@ def my_rank(request: HttpRequest) -> HttpResponse:
     period = request.GET.get("period", "day")
     period = period if period in PERIODS else "day"
     view = services.my_rank(scope.brand_id, scope.staff_id, metric=metric, period=period, neighbours=2, top_n=10)
+    team = (
+        services.board(scope, metric=metric, period=period, limit=50).places
+        if scope.level is Level.STORE and scope.store_id and scope.can(Perm.TASKS_APPROVE)
+        else None
+    )
 
     def row(p: services.Standing) -> dict[str, Any]:
-        return {"place": p.place, "name": p.name, "score": show(metric, p.score), "me": False}
+        me = p.subject_id == scope.staff_id
+        return {"rank": p.place, "label": p.name, "shown": show(metric, p.score), "me": me}
 
     around = [row(p) for p in view.above]
-    around.append({"place": view.rank, "name": _("Me"), "score": show(metric, view.score), "me": True})
+    around.append({"rank": view.rank, "label": _("You"), "shown": show(metric, view.score), "me": True})
     around += [row(p) for p in view.below]
     context = {
         "metrics": METRICS.items(),
-        "periods": PERIODS.items(),
+        "periods": GUIDE_PERIODS.items(),
         "metric": metric,
         "period": period,
         "view": view,
         "score": show(metric, view.score),
         "gap": show(metric, view.gap) if view.gap is not None else None,
         "around": around,
-        "top": [dict(row(p), me=p.subject_id == scope.staff_id) for p in view.top],
+        "top": [row(p) for p in view.top],
+        "team": None if team is None else [row(p) for p in team],
     }
     return render(request, "incentives/guide_rank.html", context)
 

@@ -28,15 +28,17 @@ from siyu.tasks.views_hq import decide_action, overdue_rows, pending_rows
 GUIDE = "guide:login"
 # The other guide pages of issue 6, linked from Today when their URL name resolves.
 MORE: tuple[tuple[str, Any], ...] = (
-    ("guide:coins", gettext_lazy("My coins")),
-    ("guide:rank", gettext_lazy("My rank")),
-    ("guide:wall", gettext_lazy("Benchmark wall")),
-    ("guide:feed", gettext_lazy("Feed")),
-    ("guide:learning", gettext_lazy("Learning")),
+    ("guide:incentives_coins", gettext_lazy("My coins")),
+    ("guide:incentives_mall", gettext_lazy("Reward mall")),
+    ("guide:incentives_rank", gettext_lazy("My rank")),
+    ("guide:my_contests", gettext_lazy("My contests")),
+    ("guide:incentives_wall", gettext_lazy("Benchmark wall")),
+    ("guide:feed", gettext_lazy("Performance feed")),
+    ("guide:learn_home", gettext_lazy("Learning")),
 )
 LEARN_PAGES = {
-    "read": ("guide:article_detail", "guide:learning_article"),
-    "quiz": ("guide:quiz_detail", "guide:learning_quiz"),
+    "read": ("guide:learn_article",),
+    "quiz": ("guide:learn_quiz",),
 }
 
 
@@ -56,7 +58,7 @@ def learn_link(task: Task) -> str | None:
         found = _url(name, task.learn_ref)
         if found:
             return found
-    return _url("guide:learning")
+    return _url("guide:learn_home")
 
 
 @access(Perm.GUIDE_WORKBENCH, login_url=GUIDE)
@@ -74,6 +76,7 @@ def today(request: HttpRequest) -> HttpResponse:
     }
     if context["manager"]:
         context.update(
+            tasks=progress.completion(scope, "task", day=timezone.localdate(now)),
             team=progress.completion(scope, "guide", day=timezone.localdate(now)),
             pending=pending_rows(scope),
             overdue=overdue_rows(scope, progress.overdue(scope, limit=30)),
