@@ -26,6 +26,7 @@ import duckdb
 
 from siyu.events import lake, wal
 from siyu.events.models import EventKey
+from siyu.platform import hooks
 
 SMALL_BYTES = 32 * 1024 * 1024  # parts of a day under this size are merged into the next compaction's file
 KEY_CHUNK = 500
@@ -92,7 +93,26 @@ def commit(plan: Plan) -> None:
         "remove_wal": plan.remove_wal,
     }
     _write_atomic(_journal_path(), json.dumps(data).encode())
+    _apply_and_tell(data)
+
+
+def _apply_and_tell(data: dict[str, Any]) -> None:
+    """Apply a journal, then tell the lake's listeners which days it changed (the segment engine's
+    summary of those days is stale from now on)."""
     _apply(data)
+    for brand_id, days in _days_of(data).items():
+        hooks.lake_days_changed(brand_id, days)
+
+
+def _days_of(data: dict[str, Any]) -> dict[int, set[str]]:
+    """The (brand, day partition) pairs a journal's renames and deletes touch."""
+    found: dict[int, set[str]] = {}
+    paths = [final for _tmp, final in data.get("renames", [])] + list(data.get("deletes", []))
+    for name in paths:
+        day, brand = Path(name).parent.name, Path(name).parent.parent.name
+        if day.startswith("day=") and brand.startswith("brand_id="):
+            found.setdefault(int(brand.removeprefix("brand_id=")), set()).add(day.removeprefix("day="))
+    return found
 
 
 def _apply(data: dict[str, Any]) -> None:
@@ -124,7 +144,7 @@ def recover() -> None:
     """Finish a journal left by a process that died applying it; drop files of an uncommitted one."""
     journal = _journal_path()
     if journal.exists():
-        _apply(json.loads(journal.read_text()))
+        _apply_and_tell(json.loads(journal.read_text()))
     for tmp in lake.events_dir().glob("brand_id=*/day=*/.part-*.tmp") if lake.events_dir().exists() else []:
         tmp.unlink(missing_ok=True)
 

@@ -36,6 +36,9 @@ LAKE_COLUMNS = lake.COLUMNS
 relation = lake.relation
 customers_relation = lake.customers_relation
 events_dir = lake.brand_dir  # where a brand's Parquet day partitions live (engines that read files: Spark)
+lake_brands = lake.brands  # the brands with day partitions
+lake_days = lake.days  # a brand's day partitions (YYYY-MM-DD)
+day_parts = lake.parts  # a brand's Parquet files (of one day); never changed in place, only replaced
 
 log = logging.getLogger(__name__)
 
