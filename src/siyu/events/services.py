@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from siyu.catalog import services as catalog
-from siyu.events import compaction, lake, rules, wal
+from siyu.events import compaction, idstore, lake, rules, wal
 from siyu.events.models import EventKey, RetentionPolicy
 from siyu.members import services as members
 from siyu.org import services as org
@@ -342,6 +342,8 @@ def _register(brand_id: int, keys: Sequence[tuple[str, dt.date]], *, chunk: int 
     fresh: set[str] = set()
     for start in range(0, len(keys), chunk):
         fresh.update(_insert_keys(brand_id, keys[start : start + chunk]))
+    if fresh:  # new to the index, but perhaps imported on that day (imports keep their ids out of it)
+        fresh -= idstore.stored(brand_id, [k for k in keys if k[0] in fresh])
     return fresh
 
 
