@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incentives', '0001_initial'),
+        ('incentives', '0002_score_bands'),
     ]
 
     operations = [
