@@ -72,9 +72,3 @@ def test_rules_are_hq_only_and_checked(world: Any, scope_of: Any) -> None:
         benchmarks.save_rule(hq, title="x", metric="height")
     with pytest.raises(incentives.CoinError):
         benchmarks.save_rule(hq, title="x", metric="new_fans", how_many=0)
-
-
-def test_video_kind_reads_the_content() -> None:
-    assert benchmarks.video_kind(b"\x00\x00\x00\x18ftypqt  \x00\x00") == ".mov"
-    assert benchmarks.video_kind(b"\x1a\x45\xdf\xa3\x01\x00") == ".webm"
-    assert benchmarks.video_kind(b"\x89PNG\r\n\x1a\n") is None

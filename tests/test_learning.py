@@ -70,14 +70,6 @@ def test_contest_ranking_best_score_then_time() -> None:
     assert [(s.subject_id, s.percent, s.people) for s in stores] == [(100, 90.0, 2), (200, 60.0, 1)]
 
 
-def test_videos_are_known_by_their_bytes() -> None:
-    assert rules.sniff_video(MP4) == "mp4"
-    assert rules.sniff_video(b"\x1a\x45\xdf\xa3" + b"\x00" * 20 + b"webm") == "webm"
-    assert rules.sniff_video(b"<html>not a video</html>") is None
-    assert rules.clean_tags("陈列，话术 新品,话术") == ["陈列", "话术", "新品"]
-
-
-# --- the knowledge base ------------------------------------------------------------------------------------
 def test_hq_writes_everyone_reads_and_searches(world: Any, scope_of: Any) -> None:
     hq = scope_of(world.staff["hq_operator"])
     chen = scope_of(world.staff["guide_a"])

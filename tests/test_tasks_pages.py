@@ -88,6 +88,38 @@ def test_a_guide_finishes_her_task_from_today_with_one_tap(world: Any) -> None:
     assert client(world, "guide_b").get(reverse("guide:assignment_detail", args=[a.pk])).status_code == 404
 
 
+def test_today_links_every_page_of_her_enablement_and_a_learn_task_opens_its_article(world: Any) -> None:
+    from siyu.tasks import views_guide
+
+    guide = client(world, "guide_a")
+    today = guide.get(reverse("guide:today")).content.decode()
+    for name in (
+        "guide:incentives_coins",
+        "guide:incentives_mall",
+        "guide:incentives_rank",
+        "guide:my_contests",
+        "guide:incentives_wall",
+        "guide:feed",
+        "guide:learn_home",
+    ):
+        assert f'href="{reverse(name)}"' in today, name
+    assert len(views_guide.more_links()) == len(views_guide.MORE)  # every name resolves
+    read = Task(brand_id=world.brand.pk, learn_kind="read", learn_ref=7)
+    assert views_guide.learn_link(read) == reverse("guide:learn_article", args=[7])
+    quiz = Task(brand_id=world.brand.pk, learn_kind="quiz", learn_ref=3)
+    assert views_guide.learn_link(quiz) == reverse("guide:learn_quiz", args=[3])
+
+
+def test_the_store_manager_sees_her_stores_tasks_and_team_without_dead_links(world: Any) -> None:
+    hq = client(world, "hq_operator")
+    hq.post(reverse("hq:task_new"), form(named="chen.guide\nliu.guide", target="1"))
+    hq.post(reverse("hq:task_publish", args=[Task.objects.get().pk]))
+    today = client(world, "store_manager").get(reverse("guide:today")).content.decode()
+    assert "本店今日任务" in today and "转发春季海报" in today and "0/2" in today
+    assert "团队今日进度" in today and "陈静" in today and reverse("guide:incentives_rank") + "#team-rank" in today
+    assert 'href="#"' not in today
+
+
 def test_the_store_manager_approves_a_photo_from_the_workbench(world: Any, settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = tmp_path
     hq = client(world, "hq_operator")

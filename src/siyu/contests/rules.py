@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from siyu.platform.money import format_cny
+
 SALES, FANS, FORWARDS, CONVERSIONS, TASKS = "sales_fen", "new_fans", "forwards", "conversions", "tasks_done"
 METRICS = (SALES, FANS, FORWARDS, CONVERSIONS, TASKS)
 # The event types each metric listens to (refunds: sales only).
@@ -173,3 +175,8 @@ def reward_key(contest_id: int, subject: str, subject_id: int, day: dt.date, tar
     target (a team's reward: one per member)."""
     base = f"contest:{contest_id}:{subject}{subject_id}:{day.isoformat()}:{target_id}"
     return base if subject == "g" else f"{base}:g{guide_id}"
+
+
+def shown(points: int, money: bool) -> str:
+    """Points as a person reads them: sales in yuan (points are fen), the rest as counts."""
+    return format_cny(points) if money else f"{points:,}"

@@ -37,6 +37,7 @@ from siyu.contests.models import (
     ContestScore,
     ContestTally,
     ContestTarget,
+    Metric,
 )
 from siyu.platform import clock
 
@@ -297,12 +298,13 @@ def _pay(
                 )
         except IntegrityError:
             continue  # paid already
+        threshold = rules.shown(target.threshold, contest.metric == Metric.SALES)  # sales in yuan
         coins.award(
             contest.brand_id,
             member.guide_id,
             target.coins,
             key=key,
-            reason=f"{contest.name} · {day.isoformat()} · {target.threshold}",
+            reason=f"{contest.name} · {day.isoformat()} · {threshold}",
             source_type="contest",
             source_id=contest.pk,
         )

@@ -33,7 +33,6 @@ from siyu.contests.models import (
     Metric,
 )
 from siyu.platform import audit, clock
-from siyu.platform.money import format_cny
 from siyu.platform.tenancy import Scope, get_scoped, restrict
 
 VIEW = "contests.view"
@@ -420,9 +419,7 @@ class Row:
         return shown(self.points, self.money)
 
 
-def shown(points: int, money: bool) -> str:
-    """Points as a person reads them: sales in yuan, the rest as counts."""
-    return format_cny(points) if money else f"{points:,}"
+shown = rules.shown  # points as a person reads them (sales in yuan, the rest as counts)
 
 
 @dataclass

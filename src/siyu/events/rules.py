@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -27,6 +28,7 @@ TYPES = (
     "refund",
     "sign_in",
 )
+_TYPES = frozenset(TYPES)
 CUSTOM_PREFIX = "custom:"
 CUSTOM_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,47}$")
 IDENTITY_KINDS = ("phone", "unionid", "openid", "wecom", "pos_card", "app")
@@ -65,7 +67,7 @@ class Problem:
     message: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Checked:
     """A well-formed event; ``customer`` is ``(kind, key, app_id)`` when no ``customer_id`` was given;
     ``store``, ``product`` and ``sku`` are an id (int) or a code (str) still to resolve."""
@@ -83,7 +85,6 @@ class Checked:
     amount_fen: int | None
     quantity: int | None
     properties: str | None  # compact JSON
-    problems: list[Problem] = field(default_factory=list)
 
 
 def is_type(value: str) -> bool:
@@ -207,6 +208,78 @@ def check(raw: Any, now: dt.datetime, *, platform: bool = False) -> Checked | li
         quantity=quantity,
         properties=properties,
     )
+
+
+def check_many(raws: Sequence[Any], now: dt.datetime, *, platform: bool = False) -> list[Checked | list[Problem]]:
+    """:func:`check` of each event of a batch, in order, with the same answers. The usual event (an
+    object of known fields, a ``customer_id``, plain values of the right types) is checked inline
+    here; any other, and every one with a problem, goes through :func:`check`, so the problems and
+    their wording are :func:`check`'s alone. This is the API's hot path: no function call per field."""
+    latest = now + MAX_FUTURE
+    utc = dt.UTC
+    parse = dt.datetime.fromisoformat
+    out: list[Checked | list[Problem]] = []
+    append = out.append
+    for raw in raws:
+        if type(raw) is not dict or not raw.keys() <= FIELDS:
+            append(check(raw, now, platform=platform))
+            continue
+        get = raw.get
+        event_id, kind, text, customer_id = get("event_id"), get("type"), get("at"), get("customer_id")
+        store, guide_id, content_id, product = get("store"), get("guide"), get("content_id"), get("product")
+        sku, amount_fen, quantity, properties = get("sku"), get("amount_fen"), get("quantity"), get("properties")
+        at = None
+        if type(text) is str and len(text) <= 40:
+            try:  # noqa: SIM105 - a context manager per event costs more than the check
+                at = parse(text)
+            except ValueError:
+                pass
+        if (
+            type(event_id) is not str
+            or not 0 < len(event_id) <= MAX_EVENT_ID
+            or (not platform and event_id.startswith(RESERVED_PREFIXES))
+            or type(kind) is not str
+            or (kind not in _TYPES and not is_type(kind))
+            or at is None
+            or at.tzinfo is None
+            or type(customer_id) is not int
+            or customer_id <= 0
+            or not (store is None or (type(store) is int and store > 0) or type(store) is str)
+            or not (guide_id is None or (type(guide_id) is int and guide_id > 0))
+            or not (content_id is None or (type(content_id) is str and 0 < len(content_id) <= 64))
+            or not (product is None or (type(product) is int and product > 0) or type(product) is str)
+            or not (sku is None or (type(sku) is int and sku > 0) or type(sku) is str)
+            or not (amount_fen is None or (type(amount_fen) is int and 0 <= amount_fen <= MAX_AMOUNT_FEN))
+            or not (quantity is None or (type(quantity) is int and 0 <= quantity <= MAX_QUANTITY))
+        ):
+            append(check(raw, now, platform=platform))
+            continue
+        if at.utcoffset() is None:
+            append(check(raw, now, platform=platform))
+            continue
+        at = at.astimezone(utc)
+        if at > latest:
+            append(check(raw, now, platform=platform))
+            continue
+        if type(store) is str:
+            store = store.strip()
+            if not 0 < len(store) <= 64:
+                append(check(raw, now, platform=platform))
+                continue
+        problems: list[Problem] = []
+        if type(product) is str or type(sku) is str:
+            product = _ref(product, "product", problems)
+            sku = _ref(sku, "sku", problems)
+        if properties is not None and not problems:
+            properties = _properties(properties, problems)
+        if problems:
+            append(check(raw, now, platform=platform))
+            continue
+        append(
+            Checked(event_id, kind, at, customer_id, None, store, guide_id, content_id, product, sku, amount_fen,
+                    quantity, properties)
+        )  # fmt: skip
+    return out
 
 
 def _identity(value: Any, problems: list[Problem]) -> tuple[str, str, str] | None:

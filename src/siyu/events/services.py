@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from siyu.catalog import services as catalog
-from siyu.events import compaction, lake, rules, wal
+from siyu.events import compaction, idstore, lake, rules, wal
 from siyu.events.models import EventKey, RetentionPolicy
 from siyu.members import services as members
 from siyu.org import services as org
@@ -36,6 +36,9 @@ LAKE_COLUMNS = lake.COLUMNS
 relation = lake.relation
 customers_relation = lake.customers_relation
 events_dir = lake.brand_dir  # where a brand's Parquet day partitions live (engines that read files: Spark)
+lake_brands = lake.brands  # the brands with day partitions
+lake_days = lake.days  # a brand's day partitions (YYYY-MM-DD)
+day_parts = lake.parts  # a brand's Parquet files (of one day); never changed in place, only replaced
 
 log = logging.getLogger(__name__)
 
@@ -188,9 +191,9 @@ def ingest(
     result = IngestResult()
     good: list[tuple[int, rules.Checked]] = []
     seen: set[str] = set()
-    for index, raw in enumerate(events):
-        checked = rules.check(raw, now, platform=platform)
+    for index, checked in enumerate(rules.check_many(events, now, platform=platform)):
         if isinstance(checked, list):
+            raw = events[index]
             event_id = raw.get("event_id") if isinstance(raw, dict) and isinstance(raw.get("event_id"), str) else None
             result.errors += [EventError(index, event_id, p.field, p.message) for p in checked]
         elif checked.event_id in seen:
@@ -198,11 +201,9 @@ def ingest(
         else:
             seen.add(checked.event_id)
             good.append((index, checked))
-    days: list[dt.date] = []
-    at_us: list[int] = []
-    rows = _resolve(brand_id, good, result, days, at_us)
+    rows, ats = _resolve(brand_id, good, result, received=rules.timestamp(now))
     if rows:
-        _store(brand_id, rows, days, at_us, now, result)
+        _store(brand_id, rows, ats, now, result)
     result.errors.sort(key=lambda e: e.index)
     return result
 
@@ -211,42 +212,53 @@ def _error(result: IngestResult, index: int, event: rules.Checked, name: str, me
     result.errors.append(EventError(index, event.event_id, name, message))
 
 
+def _refs_of(refs: set[Any], ids: set[int], codes: dict[str, int]) -> dict[Any, int]:
+    """Each distinct store or product reference of a batch (an id or a code) mapped to its id; those
+    that name nothing of the brand are left out."""
+    found: dict[Any, int] = {}
+    for ref in refs:
+        hit = ref if isinstance(ref, int) and ref in ids else codes.get(str(ref))
+        if hit is not None:
+            found[ref] = hit
+    return found
+
+
 def _resolve(
-    brand_id: int,
-    good: list[tuple[int, rules.Checked]],
-    result: IngestResult,
-    days: list[dt.date],
-    at_us: list[int],
-) -> list[dict[str, Any]]:
-    """The lake rows of the good events whose references resolve (each event's day and time in
-    microseconds appended to ``days`` and ``at_us``, in step); the others reported."""
+    brand_id: int, good: list[tuple[int, rules.Checked]], result: IngestResult, *, received: str
+) -> tuple[list[dict[str, Any]], list[dt.datetime]]:
+    """The lake rows of the good events whose references resolve, and each one's time (UTC); the
+    others reported. Each distinct customer, store, guide, product and SKU of the batch is looked up
+    once (the reference caches), then every event is a few dictionary look-ups."""
     if not good:
-        return []
+        return [], []
     identities = {e.customer for _, e in good if e.customer is not None}
     by_identity = members.customer_ids_for(brand_id, identities) if identities else {}
     given_ids = {e.customer_id for _, e in good if e.customer_id is not None}
     by_id: dict[int, int] = _roots(brand_id, given_ids) if given_ids else {}
-    store_ids, store_codes = _stores(brand_id)
-    if any(e.store is not None and e.store not in store_ids and e.store not in store_codes for _, e in good):
+    store_refs = {e.store for _, e in good if e.store is not None}
+    store_of = _refs_of(store_refs, *_stores(brand_id)) if store_refs else {}
+    if len(store_of) < len(store_refs):
         _forget("stores", brand_id)  # a store opened within the cache's minute
-        store_ids, store_codes = _stores(brand_id)
-    if any(e.guide_id is not None and e.guide_id not in _guides(brand_id) for _, e in good):
+        store_of = _refs_of(store_refs, *_stores(brand_id))
+    guide_refs = {e.guide_id for _, e in good if e.guide_id is not None}
+    guide_ids = _guides(brand_id) if guide_refs else set()
+    if not guide_refs <= guide_ids:
         _forget("guides", brand_id)
-    product_ids: set[int] = set()
-    product_codes: dict[str, int] = {}
-    if any(e.product is not None for _, e in good):
-        product_ids, product_codes = _products(brand_id)
-        if any(e.product not in product_ids and e.product not in product_codes for _, e in good if e.product):
-            _forget("products", brand_id)
-            product_ids, product_codes = _products(brand_id)
-    sku_refs = [e.sku for _, e in good if e.sku is not None]
+        guide_ids = _guides(brand_id)
+    product_refs = {e.product for _, e in good if e.product is not None}
+    product_of = _refs_of(product_refs, *_products(brand_id)) if product_refs else {}
+    if len(product_of) < len(product_refs):
+        _forget("products", brand_id)
+        product_of = _refs_of(product_refs, *_products(brand_id))
+    sku_refs = {e.sku for _, e in good if e.sku is not None}
     sku_product: dict[int, int] = {}
     sku_codes: dict[str, int] = {}
     if sku_refs:
         sku_codes = catalog.sku_ids_by_code(brand_id, [s for s in sku_refs if isinstance(s, str)])
         wanted = {s for s in sku_refs if isinstance(s, int)} | set(sku_codes.values())
         sku_product = {k: v.product_id for k, v in catalog.sku_prices(brand_id, wanted).items()}
-    rows = []
+    rows: list[dict[str, Any]] = []
+    ats: list[dt.datetime] = []
     for index, e in good:
         if e.customer is not None:
             customer_id = by_identity.get(e.customer)
@@ -262,20 +274,16 @@ def _resolve(
                 continue
         store_id = None
         if e.store is not None:
-            store_id = e.store if isinstance(e.store, int) and e.store in store_ids else store_codes.get(str(e.store))
+            store_id = store_of.get(e.store)
             if store_id is None:
                 _error(result, index, e, "store", _("No store of this brand has this id or code."))
                 continue
-        if e.guide_id is not None and e.guide_id not in _guides(brand_id):
+        if e.guide_id is not None and e.guide_id not in guide_ids:
             _error(result, index, e, "guide", _("No guide of this brand has this id."))
             continue
         product_id = None
         if e.product is not None:
-            product_id = (
-                e.product
-                if isinstance(e.product, int) and e.product in product_ids
-                else product_codes.get(str(e.product))
-            )
+            product_id = product_of.get(e.product)
             if product_id is None:
                 _error(result, index, e, "product", _("No product of this brand has this id or code."))
                 continue
@@ -291,7 +299,7 @@ def _resolve(
                 "event_id": e.event_id,
                 "brand_id": brand_id,
                 "type": e.type,
-                "at": rules.timestamp(e.at),
+                "at": e.at.isoformat(" ", "microseconds")[:26],  # rules.timestamp of a UTC time, inline
                 "customer_id": customer_id,
                 "store_id": store_id,
                 "guide_id": e.guide_id,
@@ -301,11 +309,11 @@ def _resolve(
                 "amount_fen": e.amount_fen,
                 "quantity": e.quantity,
                 "properties": e.properties,
+                "received_at": received,
             },
         )
-        days.append(e.at.date())
-        at_us.append(micros(e.at))
-    return rows
+        ats.append(e.at)
+    return rows, ats
 
 
 def _first_seen(brand_id: int, e: rules.Checked, index: int, result: IngestResult) -> int | None:
@@ -327,24 +335,43 @@ def _first_seen(brand_id: int, e: rules.Checked, index: int, result: IngestResul
 
 
 def _register(brand_id: int, keys: Sequence[tuple[str, dt.date]], *, chunk: int = 1000) -> set[str]:
-    """Insert ``(event_id, day)`` into the dedupe index (in the caller's transaction), ``chunk`` a
-    statement; the ids new to it."""
-    table = connection.ops.quote_name(EventKey._meta.db_table)
+    """Insert ``(event_id, day)`` into the dedupe index (in the caller's transaction), one statement
+    per ``chunk`` keys; the ids new to it. The only index work is the table's own: one row and its
+    two index entries per new id, nothing for a duplicate (``ON CONFLICT DO NOTHING``)."""
     fresh: set[str] = set()
-    with connection.cursor() as cursor:
-        for start in range(0, len(keys), chunk):
-            part = keys[start : start + chunk]
-            values = ", ".join(["(%s, %s, %s)"] * len(part))
-            params: list[Any] = []
-            for event_id, day in part:
-                params += (brand_id, event_id, day)
-            cursor.execute(
-                f"INSERT INTO {table} (brand_id, event_id, day) VALUES {values} "
-                "ON CONFLICT (brand_id, event_id) DO NOTHING RETURNING event_id",
-                params,
-            )
-            fresh.update(r[0] for r in cursor.fetchall())
+    for start in range(0, len(keys), chunk):
+        fresh.update(_insert_keys(brand_id, keys[start : start + chunk]))
+    if fresh:  # new to the index, but perhaps imported on that day (imports keep their ids out of it)
+        fresh -= idstore.stored(brand_id, [k for k in keys if k[0] in fresh])
     return fresh
+
+
+_KEYS_TABLE = EventKey._meta.db_table
+
+
+def _insert_keys(brand_id: int, keys: Sequence[tuple[str, dt.date]]) -> list[str]:
+    """One ``INSERT … ON CONFLICT DO NOTHING RETURNING``: on PostgreSQL the keys go as two arrays
+    (``unnest``, three parameters whatever the batch); on SQLite as ``VALUES`` rows on the driver's
+    own cursor (Django's wrapper would rewrite the 3,000 placeholders and adapt each date on every
+    request; the statement text of a full batch is the same every time, so SQLite keeps it compiled)."""
+    table = connection.ops.quote_name(_KEYS_TABLE)
+    tail = "ON CONFLICT (brand_id, event_id) DO NOTHING RETURNING event_id"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (brand_id, event_id, day) SELECT %s, k.id, k.day "
+                f"FROM unnest(%s::varchar[], %s::date[]) AS k(id, day) {tail}",
+                [brand_id, [k for k, _ in keys], [d for _, d in keys]],
+            )
+            return [r[0] for r in cursor.fetchall()]
+    params: list[Any] = []
+    for event_id, day in keys:
+        params += (brand_id, event_id, day.isoformat())
+    connection.ensure_connection()
+    values = ", ".join(["(?, ?, ?)"] * len(keys))
+    sql = f"INSERT INTO {table} (brand_id, event_id, day) VALUES {values} {tail}"
+    found = connection.connection.execute(sql, params)
+    return [r[0] for r in found.fetchall()]
 
 
 def micros(at: dt.datetime) -> int:
@@ -360,17 +387,18 @@ class _Heard(Sequence[dict[str, Any]]):
     """New events as listeners receive them (``at`` and ``received_at`` in microseconds), made only
     when a listener looks: a batch without listeners pays nothing for them."""
 
-    def __init__(self, rows: list[dict[str, Any]], at_us: list[int], received_us: int) -> None:
-        self._rows, self._at_us, self._received_us = rows, at_us, received_us
+    def __init__(self, rows: list[dict[str, Any]], ats: list[dt.datetime], received: dt.datetime) -> None:
+        self._rows, self._ats, self._received = rows, ats, received
         self._made: list[dict[str, Any]] | None = None
 
     def _make(self) -> list[dict[str, Any]]:
         if self._made is None:
-            made = [
-                row | {"at": at, "received_at": self._received_us}
-                for row, at in zip(self._rows, self._at_us, strict=True)
-            ]
-            self._made = made
+            # The rows are this batch's own and already in the WAL: changed in place, not copied.
+            received = micros(self._received)
+            for row, at in zip(self._rows, self._ats, strict=True):
+                row["at"] = micros(at)
+                row["received_at"] = received
+            self._made = self._rows
         return self._made
 
     def __len__(self) -> int:
@@ -383,33 +411,37 @@ class _Heard(Sequence[dict[str, Any]]):
         return iter(self._make())
 
 
+def ndjson(rows: list[dict[str, Any]]) -> bytes:
+    """Rows (each starting with ``event_id``, values scalars) as NDJSON, in one ``orjson`` call: the
+    JSON array's row boundaries ``},{"event_id":`` become newlines. The sequence cannot occur inside
+    a value (a string's quotes are escaped), so nothing else is touched."""
+    if not rows:
+        return b""
+    array = orjson.dumps(rows)
+    return array[1:-1].replace(b'},{"event_id":', b'}\n{"event_id":') + b"\n"
+
+
 def _store(
-    brand_id: int,
-    rows: list[dict[str, Any]],
-    days: list[dt.date],
-    at_us: list[int],
-    now: dt.datetime,
-    result: IngestResult,
+    brand_id: int, rows: list[dict[str, Any]], ats: list[dt.datetime], now: dt.datetime, result: IngestResult
 ) -> None:
-    received = rules.timestamp(now)
+    # The payload is made before the transaction: on SQLite the transaction holds the database's
+    # write lock, which every worker's requests wait for.
+    payload = ndjson(rows)
+    keys = [(row["event_id"], at.date()) for row, at in zip(rows, ats, strict=True)]
     with transaction.atomic():
-        fresh = _register(brand_id, [(r["event_id"], d) for r, d in zip(rows, days, strict=True)])
-        if len(fresh) == len(rows):
-            kept, kept_at = rows, at_us
-        else:
-            picked = [i for i, r in enumerate(rows) if r["event_id"] in fresh]
-            kept, kept_at = [rows[i] for i in picked], [at_us[i] for i in picked]
-        result.duplicates += len(rows) - len(kept)
-        if kept:
-            for row in kept:
-                row["received_at"] = received
-            payload = b"".join(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in kept)
+        fresh = _register(brand_id, keys)
+        if len(fresh) < len(rows):
+            picked = [i for i, row in enumerate(rows) if row["event_id"] in fresh]
+            rows, ats = [rows[i] for i in picked], [ats[i] for i in picked]
+            payload = ndjson(rows)
+        result.duplicates += len(keys) - len(rows)
+        if rows:
             # Durable before acknowledged: the WAL is fsync-ed inside the transaction, so an id is
             # never registered without its event on disk.
             _writer().append(brand_id, payload)
-            heard = _Heard(kept, kept_at, micros(now))
+            heard = _Heard(rows, ats, now)
             transaction.on_commit(lambda: hooks.events_recorded(brand_id, heard))
-        result.accepted += len(kept)
+        result.accepted += len(rows)
 
 
 def emit(brand_id: int, events: Iterable[EventIn]) -> IngestResult:

@@ -7,12 +7,10 @@ method notes and a short video."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -21,7 +19,7 @@ from siyu.incentives import leaderboards
 from siyu.incentives.models import Benchmark, BenchmarkRule
 from siyu.incentives.services import MANAGE, CoinError, award
 from siyu.org import services as org
-from siyu.platform import clock
+from siyu.platform import clock, media
 from siyu.platform.tenancy import Scope
 
 METRICS = {
@@ -210,17 +208,6 @@ def mine(brand_id: int, guide_id: int) -> list[WallEntry]:
     return [_wall(b) for b in qs.order_by("-day", "rule_id")[:30]]
 
 
-def video_kind(head: bytes) -> str | None:
-    """The video type of a file from its first bytes (never its name): MP4/MOV (``ftyp`` box) or
-    WebM (EBML header)."""
-    if len(head) >= 12 and head[4:8] == b"ftyp":
-        brand = head[8:12]
-        return ".mov" if brand == b"qt  " else ".mp4"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return ".webm"
-    return None
-
-
 def write_up(brand_id: int, guide_id: int, benchmark_id: int, *, notes: str, video: object | None = None) -> WallEntry:
     """The picked guide writes her method notes and may upload a short video (MP4, MOV or WebM,
     checked by content, at most 20 MB), stored under ``MEDIA_ROOT`` with a random name."""
@@ -239,15 +226,10 @@ def write_up(brand_id: int, guide_id: int, benchmark_id: int, *, notes: str, vid
         size = int(getattr(video, "size", 0) or 0)
         if size <= 0 or size > VIDEO_MAX_BYTES:
             raise CoinError(_("A video is at most 20 MB."))
-        chunks = video.chunks()  # type: ignore[attr-defined]
-        data = b"".join(chunks)
-        kind = video_kind(data[:16])
-        if kind is None:
-            raise CoinError(_("Upload an MP4, MOV or WebM video."))
-        name = f"{VIDEO_DIR}/{secrets.token_hex(16)}{kind}"
-        target = Path(settings.MEDIA_ROOT) / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        try:
+            name = media.store_video(video.chunks(), VIDEO_DIR, max_bytes=VIDEO_MAX_BYTES)  # type: ignore[attr-defined]
+        except ValidationError as exc:
+            raise CoinError(exc.message_dict["video"][0]) from exc
     Benchmark.objects.filter(pk=b.pk).update(notes=notes, video=name)
     b.refresh_from_db()
     return _wall(b)

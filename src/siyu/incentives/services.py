@@ -321,8 +321,9 @@ def balance(brand_id: int, guide_id: int) -> int:
 
 
 def history(brand_id: int, guide_id: int, *, limit: int = 100) -> list[EntryInfo]:
-    """A guide's entries, newest first."""
-    qs = CoinEntry.objects.filter(brand_id=brand_id, guide_id=guide_id).order_by("-at", "-id")[:limit]
+    """A guide's entries, newest first: in the ledger's own order, so each balance after follows from the one
+    below it (an entry recorded under a clock set in the past, as the demo does, stays in its place)."""
+    qs = CoinEntry.objects.filter(brand_id=brand_id, guide_id=guide_id).order_by("-id")[:limit]
     return [_info(e) for e in qs]
 
 

@@ -41,6 +41,7 @@ METRICS = {
     "tasks_done": gettext_lazy("Tasks done"),
 }
 PERIODS = {"day": gettext_lazy("Day"), "week": gettext_lazy("Week"), "month": gettext_lazy("Month")}
+GUIDE_PERIODS = {"day": gettext_lazy("Today"), "week": gettext_lazy("This week"), "month": gettext_lazy("This month")}
 LEVELS = {"guide": gettext_lazy("Guides"), "store": gettext_lazy("Stores"), "region": gettext_lazy("Regions")}
 
 
@@ -141,6 +142,8 @@ def received(request: HttpRequest, pk: int) -> HttpResponse:
 @access(Perm.GUIDE_WORKBENCH, login_url=GUIDE)
 @require_GET
 def my_rank(request: HttpRequest) -> HttpResponse:
+    """Her place on a board (metric, period up to today) with the gap to the next place, the
+    places around her and the top 10; for a store manager also her team: her store's guides."""
     scope = require_scope(request)
     assert scope.staff_id is not None
     metric = request.GET.get("metric", "sales_fen")
@@ -150,25 +153,32 @@ def my_rank(request: HttpRequest) -> HttpResponse:
     key = (period, _today())
     view = leaderboards.rank(scope.brand_id, metric, key, scope.staff_id, neighbours=2)
     top = leaderboards.top(scope.brand_id, metric, key, limit=10)
-    ids = [p.subject_id for p in [*top, *view.above, *view.below]]
+    team = (
+        leaderboards.top(scope.brand_id, metric, key, limit=50, store_id=scope.store_id)
+        if scope.level is Level.STORE and scope.store_id and scope.can(Perm.TASKS_APPROVE)
+        else None
+    )
+    ids = [p.subject_id for p in [*top, *view.above, *view.below, *(team or [])]]
     names = _names(scope.brand_id, "guide", sorted(set(ids)))
 
     def row(p: leaderboards.Place) -> dict[str, Any]:
-        return {"place": p.place, "name": names.get(p.subject_id, ""), "score": show(metric, p.score), "me": False}
+        me = p.subject_id == scope.staff_id
+        return {"rank": p.place, "label": names.get(p.subject_id, ""), "shown": show(metric, p.score), "me": me}
 
     around = [row(p) for p in view.above]
-    around.append({"place": view.rank, "name": _("Me"), "score": show(metric, view.score), "me": True})
+    around.append({"rank": view.rank, "label": _("You"), "shown": show(metric, view.score), "me": True})
     around += [row(p) for p in view.below]
     context = {
         "metrics": METRICS.items(),
-        "periods": PERIODS.items(),
+        "periods": GUIDE_PERIODS.items(),
         "metric": metric,
         "period": period,
         "view": view,
         "score": show(metric, view.score),
         "gap": show(metric, view.gap) if view.gap is not None else None,
         "around": around,
-        "top": [dict(row(p), me=p.subject_id == scope.staff_id) for p in top],
+        "top": [row(p) for p in top],
+        "team": None if team is None else [row(p) for p in team],
     }
     return render(request, "incentives/guide_rank.html", context)
 

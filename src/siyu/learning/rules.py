@@ -133,16 +133,6 @@ def search_text(*parts: Any) -> str:
 
 
 MAX_VIDEO_BYTES = 200 * 1024 * 1024  # a short training clip, not a film
-VIDEO_BRANDS = (b"isom", b"iso2", b"mp41", b"mp42", b"avc1", b"M4V ", b"qt  ", b"dash", b"MSNV")
-
-
-def sniff_video(data: bytes) -> str | None:
-    """``"mp4"`` or ``"webm"`` read from the bytes (never the name or the browser's word), else ``None``."""
-    if len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in VIDEO_BRANDS:
-        return "mp4"
-    if data.startswith(b"\x1a\x45\xdf\xa3") and b"webm" in data[:64]:
-        return "webm"
-    return None
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, QuerySet
@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from siyu.learning import rules
 from siyu.learning.models import Article, ArticleRead, Attempt, Choice, Question, Quiz
-from siyu.platform import audit, clock, hooks
+from siyu.platform import audit, clock, hooks, media
 from siyu.platform.tenancy import Scope, get_scoped, restrict
 
 VIEW = "learning.view"
@@ -46,31 +46,39 @@ class ArticleIn:
     body: str = ""
     tags: Sequence[str] | str = ()
     published: bool = True
-    video: bytes | None = None  # new video bytes; None keeps the current one
+    # A new video: its bytes, or an upload (anything with ``chunks()``, streamed to disk, never held
+    # whole in memory); None keeps the current one.
+    video: bytes | Any | None = None
 
 
-def _check_video(data: bytes) -> str:
-    if len(data) > rules.MAX_VIDEO_BYTES:
-        raise ValidationError({"video": _("A video is at most 200 MB; this one is larger.")})
-    kind = rules.sniff_video(data)
-    if kind is None:
-        raise ValidationError({"video": _("A video must be an MP4 or WebM file.")})
-    return kind
+def _store_video(article: Article, video: bytes | Any) -> str:
+    """Write the new video under ``MEDIA_ROOT`` (checked by content and size) and return its name."""
+    chunks = [video] if isinstance(video, bytes) else video.chunks()
+    return media.store_video(chunks, f"learning/{article.brand_id}", max_bytes=rules.MAX_VIDEO_BYTES)
 
 
 def _apply(article: Article, data: ArticleIn) -> str | None:
+    """Check and copy ``data`` onto ``article``; the name of the newly stored video, if any (the
+    caller saves the article; on any error here nothing is left on disk)."""
     errors: dict[str, str] = {}
+    stored = ""
+    if data.video:
+        try:
+            stored = _store_video(article, data.video)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
     title = data.title.strip()
     if not title or len(title) > 120:
         errors["title"] = _("Give a title of 1 to 120 characters.")
     if data.kind not in Article.Kind.values:
         errors["kind"] = _("Choose an article, a sales script or a video.")
-    ext = _check_video(data.video) if data.video else None
-    if data.kind == Article.Kind.VIDEO and not (ext or article.video):
+    if data.kind == Article.Kind.VIDEO and not (stored or article.video) and "video" not in errors:
         errors["video"] = _("A video item needs its video file.")
     if data.kind != Article.Kind.VIDEO and not data.body.strip():
         errors["body"] = _("Write the text.")
     if errors:
+        if stored:
+            default_storage.delete(stored)
         raise ValidationError(errors)
     article.title = title
     article.kind = data.kind
@@ -83,14 +91,13 @@ def _apply(article: Article, data: ArticleIn) -> str | None:
         article.title, article.title_en, article.summary, article.tags, article.body
     )
     article.updated_at = clock.now()
-    return ext
+    return stored or None
 
 
-def _save_with_video(article: Article, data: ArticleIn, ext: str | None) -> None:
-    old = article.video.name if ext and article.video else ""
-    if ext and data.video:
-        article.video.save(f"clip.{ext}", ContentFile(data.video), save=False)
-    stored = article.video.name if ext else ""
+def _save_with_video(article: Article, stored: str | None) -> None:
+    old = article.video.name if stored and article.video else ""
+    if stored:
+        article.video.name = stored
     try:
         article.save()
     except BaseException:
@@ -109,8 +116,8 @@ def create_article(scope: Scope, data: ArticleIn) -> Article:
     _require(scope, MANAGE)
     now = clock.now()
     article = Article(brand_id=scope.brand_id, created_at=now, updated_at=now)
-    ext = _apply(article, data)
-    _save_with_video(article, data, ext)
+    stored = _apply(article, data)
+    _save_with_video(article, stored)
     audit.record_by(scope, "learning.article_create", article, after=audit.snapshot(article, AUDITED))
     return article
 
@@ -120,8 +127,8 @@ def update_article(scope: Scope, article_id: int, data: ArticleIn) -> Article:
     _require(scope, MANAGE)
     article = get_scoped(Article.objects.select_for_update(), scope, pk=article_id)
     before = audit.snapshot(article, AUDITED)
-    ext = _apply(article, data)
-    _save_with_video(article, data, ext)
+    stored = _apply(article, data)
+    _save_with_video(article, stored)
     audit.record_by(scope, "learning.article_update", article, before=before, after=audit.snapshot(article, AUDITED))
     return article
 

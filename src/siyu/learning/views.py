@@ -76,7 +76,7 @@ def _article_form(request: HttpRequest, item: Article | None) -> HttpResponse:
             body=d["body"],
             tags=d["tags"],
             published=d["published"],
-            video=video.read() if video else None,
+            video=video or None,  # streamed to disk by the service
         )
         try:
             item = (

@@ -8,6 +8,9 @@ start-up (its ``AppConfig.ready``) and another fires it without knowing who list
   listeners keep live figures in step (task progress, leaderboards, segment freshness).
 * :func:`on_guide_done` / :func:`guide_done`: a guide did something other domains count that
   involves no customer (finished a task, read an article, passed a quiz).
+* :func:`on_lake_days_changed` / :func:`lake_days_changed`: the event lake's files of some day
+  partitions were replaced (compaction, a file import, erasure, retention); what is derived from
+  those days' files is stale (the segment engine's behaviour summary).
 """
 
 from __future__ import annotations
@@ -87,3 +90,22 @@ def guide_done(brand_id: int, guide_id: int, kind: str, ref_id: int | None = Non
     """Tell every listener that a guide did ``kind`` (call it on commit). A failing listener is
     logged and skipped."""
     _tell_each(_guide_listeners, brand_id, guide_id, kind, ref_id)
+
+
+LakeDaysListener = Callable[[int, list[str]], None]
+_lake_listeners: list[LakeDaysListener] = []
+
+
+def on_lake_days_changed(listener: LakeDaysListener) -> None:
+    """Register ``listener(brand_id, days)`` (days as ``YYYY-MM-DD``), called in the process that
+    changed the lake right after the change is applied, while it still holds the lake's writer
+    lock: it must be quick (delete or mark, never rebuild). Registering the same one twice keeps one."""
+    _add(_lake_listeners, listener)
+
+
+def lake_days_changed(brand_id: int, days: Iterable[str]) -> None:
+    """Tell every listener that these day partitions of the brand's event lake changed. A failing
+    listener is logged and skipped (the lake's change stands)."""
+    found = sorted(set(days))
+    if found:
+        _tell_each(_lake_listeners, brand_id, found)

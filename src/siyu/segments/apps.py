@@ -9,7 +9,9 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from siyu.platform import hooks
-        from siyu.segments import fresh
+        from siyu.segments import fresh, summary
 
         # incremental freshness (ADR 0016): new events re-evaluate the customers they touch
         hooks.on_events(fresh.heard)
+        # the behaviour summary (ADR 0020) of days the lake rewrote is deleted with the change
+        hooks.on_lake_days_changed(summary.forget_days)

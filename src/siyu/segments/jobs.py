@@ -1,5 +1,5 @@
-"""Jobs of segments: the scheduled materialisation (every 5 minutes looks for segments due) and
-the nightly facts refresh of every brand with segments."""
+"""Jobs of segments: the scheduled materialisation (every 5 minutes looks for segments due), the
+sweep of expired rolling windows and the behaviour summary of closed days (every minute)."""
 
 from __future__ import annotations
 
@@ -28,3 +28,13 @@ def sweep_expired_windows() -> dict[int, int]:
     from siyu.segments.fresh import sweep
 
     return sweep()
+
+
+@periodic(crontab(minute="*"))
+def summarise_closed_days() -> dict[int, int]:
+    """Every minute: summarise the closed days of the event lake that have no current behaviour
+    summary (ADR 0020) — after midnight, after a late event or a file import into an old day, after
+    an erasure; queries read those days' events meanwhile."""
+    from siyu.segments.summary import refresh_all
+
+    return refresh_all()

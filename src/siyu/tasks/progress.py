@@ -17,7 +17,7 @@ from siyu.org.services import Perm
 from siyu.platform import clock
 from siyu.platform.tenancy import Scope, restrict
 from siyu.tasks import rules
-from siyu.tasks.models import Assignment, FollowUp, Submission
+from siyu.tasks.models import Assignment, FollowUp, Submission, Task
 
 
 def _view(scope: Scope) -> None:
@@ -86,9 +86,11 @@ def _overdue_q(now: dt.datetime) -> Q:
 
 
 def completion(scope: Scope, by: str, *, day: dt.date | None = None, task_id: int | None = None) -> list[Line]:
-    """Completion grouped ``by`` ``"guide"``, ``"store"``, ``"region"`` or ``"brand"``."""
+    """Completion grouped ``by`` ``"guide"``, ``"store"``, ``"region"``, ``"brand"`` or ``"task"``."""
     now = clock.now()
-    field = {"guide": "guide_id", "store": "store_id", "region": "region_id", "brand": "brand_id"}[by]
+    field = f"{by}_id"
+    if by not in ("guide", "store", "region", "brand", "task"):
+        raise ValueError(f"no completion by {by!r}")
     rows = (
         assignments(scope, day=day, task_id=task_id)
         .values(field)
@@ -112,6 +114,8 @@ def _labels(scope: Scope, by: str, keys: list[Any]) -> dict[Any, str]:
         return {v: k for k, v in org.region_ids(brand_id).items()}
     if by == "brand":
         return {brand_id: org.brand_name(brand_id)}
+    if by == "task":
+        return dict(Task.objects.filter(brand_id=brand_id, pk__in=keys).values_list("pk", "title"))
     return {pk: name for pk, name in org.staff_names(brand_id, [k for k in keys if k])}
 
 

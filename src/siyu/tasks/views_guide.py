@@ -30,12 +30,12 @@ GUIDE = "guide:login"
 # an error, never a silently dropped tile; tests/test_guide_links.py follows each link).
 MORE: tuple[tuple[str, Any], ...] = (
     ("guide:incentives_coins", gettext_lazy("My coins")),
-    ("guide:incentives_rank", gettext_lazy("My rank")),
-    ("guide:incentives_wall", gettext_lazy("Benchmark wall")),
-    ("guide:feed", gettext_lazy("Feed")),
-    ("guide:learn_home", gettext_lazy("Learning")),
-    ("guide:my_contests", gettext_lazy("My contests")),
     ("guide:incentives_mall", gettext_lazy("Reward mall")),
+    ("guide:incentives_rank", gettext_lazy("My rank")),
+    ("guide:my_contests", gettext_lazy("My contests")),
+    ("guide:incentives_wall", gettext_lazy("Benchmark wall")),
+    ("guide:feed", gettext_lazy("Performance feed")),
+    ("guide:learn_home", gettext_lazy("Learning")),
 )
 LEARN_PAGES = {"read": "guide:learn_article", "quiz": "guide:learn_quiz"}
 
@@ -76,6 +76,7 @@ def today(request: HttpRequest) -> HttpResponse:
     }
     if context["manager"]:
         context.update(
+            tasks=progress.completion(scope, "task", day=timezone.localdate(now)),
             team=progress.completion(scope, "guide", day=timezone.localdate(now)),
             pending=pending_rows(scope),
             overdue=overdue_rows(scope, progress.overdue(scope, limit=30)),

@@ -1,0 +1,110 @@
+"""The API's hot path gives the answers of the plain one (ADR 0011, HTTP path): the batch check
+(``rules.check_many``) agrees with ``rules.check`` event by event, and the one-call NDJSON is the
+row-by-row one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from siyu.events import rules, services
+
+NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
+
+# Values that are right, wrong, or on an edge for some field, mixed freely below.
+NUMBERS = [0, -1, 1, 7, 10**12, 10**12 + 1, 1_000_001, 1.5]
+ODD = st.sampled_from([None, True, False, *NUMBERS, "", " ", "  SH001 ", "x" * 64, "x" * 65, [], {}])
+TIMES = st.sampled_from(
+    [
+        "2025-05-01T10:00:00+08:00",
+        "2025-05-01T10:00:00Z",
+        "2025-05-01 10:00",
+        "2025-05-01T10:00:00.123456-03:30",
+        (NOW + dt.timedelta(minutes=4)).isoformat(),
+        (NOW + dt.timedelta(minutes=6)).isoformat(),
+        "not a time",
+        "2025-05-01T10:00:00+08:00" + " " * 20,
+        5,
+    ]
+)
+IDS = st.sampled_from(["e-1", "", "x" * 65, "order:1:paid", "demo:9", 12, "  spaced  "])
+KINDS = st.sampled_from(["view", "order", "custom:coupon_seen", "custom:Bad", "teleport", "custom:", 3, ["view"]])
+PROPS = st.sampled_from([None, {"page": "/m/p/1"}, {"n": {"a": 1}}, {"l": [1]}, {"big": "x" * 5000}, "flat?", {1: 2}])
+IDENTITIES = st.sampled_from(
+    [
+        {"kind": "unionid", "key": "u-1"},
+        {"kind": "openid", "key": "o-1"},
+        {"kind": "openid", "key": "o-1", "app_id": "wx1"},
+        {"kind": "fax", "key": "1"},
+        "u-1",
+    ]
+)
+
+
+@st.composite
+def events(draw: Any) -> Any:
+    if draw(st.integers(0, 30)) == 0:
+        return draw(st.sampled_from([None, [], "event", 1]))
+    event: dict[str, Any] = {"event_id": draw(IDS), "type": draw(KINDS), "at": draw(TIMES)}
+    who = draw(st.integers(0, 3))
+    if who == 0:
+        event["customer_id"] = draw(st.one_of(st.integers(-2, 10**6), ODD))
+    elif who == 1:
+        event["customer"] = draw(IDENTITIES)
+    elif who == 2:
+        event["customer_id"] = 5
+        event["customer"] = draw(IDENTITIES)
+    for name in ("store", "guide", "content_id", "product", "sku", "amount_fen", "quantity"):
+        if draw(st.booleans()):
+            event[name] = draw(ODD)
+    if draw(st.booleans()):
+        event["properties"] = draw(PROPS)
+    if draw(st.integers(0, 20)) == 0:
+        event["colour"] = "red"
+    for name in ("event_id", "type", "at"):
+        if draw(st.integers(0, 20)) == 0:
+            event.pop(name, None)
+    return event
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(events(), max_size=12), st.booleans())
+def test_the_batch_check_answers_as_the_check_of_each_event(batch: list[Any], platform: bool) -> None:
+    assert rules.check_many(batch, NOW, platform=platform) == [rules.check(e, NOW, platform=platform) for e in batch]
+
+
+def test_the_usual_event_takes_the_inline_path_with_the_same_result() -> None:
+    event = {
+        "event_id": "e-1",
+        "type": "order",
+        "at": "2025-05-01T10:00:00+08:00",
+        "customer_id": 9,
+        "store": " SH001 ",
+        "amount_fen": 19900,
+        "properties": {"page": "/m/p/1"},
+    }
+    (checked,) = rules.check_many([event], NOW)
+    assert checked == rules.check(event, NOW)
+    assert isinstance(checked, rules.Checked)
+    assert (checked.store, checked.at, checked.properties) == (
+        "SH001",
+        dt.datetime(2025, 5, 1, 2, 0, tzinfo=dt.UTC),
+        '{"page":"/m/p/1"}',
+    )
+
+
+def test_ndjson_in_one_call_is_one_row_a_line_whatever_the_values_hold() -> None:
+    tricky = '},{"event_id":"forged"}\n{'
+    rows = [
+        {"event_id": "a", "brand_id": 1, "content_id": tricky, "properties": orjson.dumps({"q": tricky}).decode()},
+        {"event_id": tricky, "brand_id": 1, "content_id": None, "properties": None},
+        {"event_id": "c", "brand_id": 1, "content_id": "名", "properties": None},
+    ]
+    payload = services.ndjson(rows)
+    assert payload == b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
+    assert [orjson.loads(line) for line in payload.splitlines()] == rows
+    assert services.ndjson([]) == b""
