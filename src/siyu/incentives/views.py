@@ -74,8 +74,8 @@ def _names(brand_id: int, level: str, ids: list[int]) -> dict[int, str]:
         return {i: (info.name if (info := org.staff_info(brand_id, i)) else f"#{i}") for i in ids}
     if level == "store":
         return {i: (shop.name if (shop := org.store_info(brand_id, i)) else f"#{i}") for i in ids}
-    codes = {v: k for k, v in org.region_ids(brand_id).items()}
-    return {i: codes.get(i, f"#{i}") for i in ids}
+    names = org.region_names(brand_id)
+    return {i: names.get(i, f"#{i}") for i in ids}
 
 
 # ---- guide workbench ----------------------------------------------------------------------------
