@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from siyu.events import lake, wal
+from siyu.events import idstore, lake, wal
 from siyu.events.models import EventKey
 from siyu.platform import hooks
 
@@ -149,11 +149,12 @@ def recover() -> None:
         tmp.unlink(missing_ok=True)
 
 
-def new_part(brand_id: int, day: str) -> tuple[Path, Path]:
-    """A fresh part's temporary and final paths."""
+def new_part(brand_id: int, day: str, prefix: str = "part-") -> tuple[Path, Path]:
+    """A fresh part's temporary and final paths (``prefix`` keeps what its name says: imported ids
+    live in ``part-imp-`` files, see :mod:`siyu.events.idstore`)."""
     directory = lake.day_dir(brand_id, day)
     directory.mkdir(parents=True, exist_ok=True)
-    name = f"part-{uuid.uuid4().hex}.parquet"
+    name = f"{prefix}{uuid.uuid4().hex}.parquet"
     return directory / f".{name}.tmp", directory / name
 
 
@@ -161,7 +162,9 @@ def new_part(brand_id: int, day: str) -> tuple[Path, Path]:
 def settle_keys(rows: list[tuple[int, str, dt.date, list[dt.date]]]) -> list[tuple[int, str, dt.date]]:
     """Register the event ids of WAL rows being compacted (with the day of their first copy) when a
     request did not (its process died between the WAL's fsync and the commit), and return the copies
-    ``(brand, event_id, day)`` to leave out: those of another day than the registered one."""
+    ``(brand, event_id, day)`` to leave out: those of another day than the registered one. An id the
+    index lacks that an import stored on one of its days (:mod:`siyu.events.idstore`) is registered
+    with that day, so the imported copy is the one kept."""
     losing: list[tuple[int, str, dt.date]] = []
     by_brand: dict[int, dict[str, tuple[dt.date, list[dt.date]]]] = {}
     for brand_id, event_id, first_day, all_days in rows:
@@ -173,8 +176,12 @@ def settle_keys(rows: list[tuple[int, str, dt.date, list[dt.date]]]) -> list[tup
             known = dict(EventKey.objects.filter(brand_id=brand_id, event_id__in=chunk).values_list("event_id", "day"))
             missing = [i for i in chunk if i not in known]
             if missing:
+                first = {i: wanted[i][0] for i in missing}
+                for day in sorted({d for i in missing for d in wanted[i][1]}, reverse=True):
+                    for i in idstore.stored(brand_id, [(i, day) for i in missing if day in wanted[i][1]]):
+                        first[i] = day  # the earliest day holding it imported
                 EventKey.objects.bulk_create(
-                    [EventKey(brand_id=brand_id, event_id=i, day=wanted[i][0]) for i in missing], ignore_conflicts=True
+                    [EventKey(brand_id=brand_id, event_id=i, day=first[i]) for i in missing], ignore_conflicts=True
                 )
                 known.update(
                     EventKey.objects.filter(brand_id=brand_id, event_id__in=missing).values_list("event_id", "day")
@@ -253,7 +260,8 @@ def _write_incoming(
         merged = (
             fresh if not small else f"SELECT {lake.SELECT_LIST} FROM {lake.parquet_reader(small)} UNION ALL {fresh}"
         )
-        tmp, final = new_part(int(brand_id), day)
+        imported = any(idstore.is_imported(p) for p in small)
+        tmp, final = new_part(int(brand_id), day, idstore.IMPORTED_PREFIX if imported else "part-")
         con.execute(
             f'COPY (SELECT {lake.SELECT_LIST} FROM ({merged}) ORDER BY "at", event_id) '
             f"TO {lake._quote(str(tmp))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
@@ -284,7 +292,7 @@ def rewrite_without(brand_id: int, where_sql: str, params: list[Any]) -> list[st
                     continue
                 removed += ids
                 day = part.parent.name.removeprefix("day=")
-                tmp, final = new_part(brand_id, day)
+                tmp, final = new_part(brand_id, day, part.name[: part.name.rindex("-") + 1])  # keeps its kind
                 kept = con.execute(f"SELECT count(*) FROM {reader} WHERE NOT ({where_sql})", params).fetchone()
                 if kept and int(kept[0]) > 0:
                     con.execute(

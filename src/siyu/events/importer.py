@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -30,7 +31,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from siyu.catalog import services as catalog
-from siyu.events import compaction, lake, rules
+from siyu.events import compaction, idstore, lake, rules
 from siyu.members import services as members
 from siyu.platform import clock, hooks
 
@@ -421,7 +422,7 @@ def import_file(
             unique = _count(con, "good")
             report.duplicates = report.rows - report.bad - unique
             step("resolve", report.rows, report.rows)
-            with compaction.exclusive(), transaction.atomic():
+            with compaction.exclusive():
                 step("store", 0, unique)
                 stored = _store(con, brand_id, work, now, report, step, unique)
             timed("dedupe_write")
@@ -447,32 +448,26 @@ def _store(
     step: Progress,
     unique: int,
 ) -> list[Path]:
-    """Register the ids (in the caller's transaction) and write the new rows as Parquet parts of
-    their days, committed through the journal; the parts written."""
-    from siyu.events import services
+    """Leave out the rows whose ids are already stored on their day, and write the others as
+    imported Parquet parts of their days, committed through the journal (the caller holds
+    :func:`compaction.exclusive`, so no compaction moves rows meanwhile); the parts written.
 
-    # Ids already stored on a day that has files: the lake is checked too (an import cut short
-    # between its journal and its commit left rows whose ids the index never saw).
+    The ids are not registered in the dedupe index (:mod:`siyu.events.idstore`): the anti-join
+    reads the id column of every part of the days the file touches — imported earlier or compacted
+    from the WAL — and the brand's WAL rows not yet compacted."""
     days = [str(r[0]) for r in con.execute("SELECT DISTINCT strftime(at_utc, '%Y-%m-%d') FROM good").fetchall()]
     existing = [p for d in days for p in lake.parts(brand_id, d)]
-    if existing:
-        con.execute(f"DELETE FROM good WHERE event_id IN (SELECT event_id FROM {lake.parquet_reader(existing)})")
-    done = 0
-    known: list[tuple[str]] = []
-    cursor = con.execute("SELECT event_id, CAST(at_utc AS DATE) FROM good")
-    while True:
-        batch = cursor.fetchmany(CHUNK)
-        if not batch:
-            break
-        fresh = services._register(brand_id, batch, chunk=CHUNK)
-        known += [(e,) for e, _d in batch if e not in fresh]
-        done += len(batch)
-        step("store", done, unique)
-    if known:
-        _table(con, "known", "event_id VARCHAR", known)
-        con.execute("DELETE FROM good WHERE event_id IN (SELECT event_id FROM known)")
-    report.duplicates += len(known) + (unique - done)
+    stored = [f'SELECT event_id, CAST("at" AS DATE) AS day FROM {lake.parquet_reader(existing)}'] if existing else []
+    pending = lake.pending_ndjson(brand_id)
+    if pending:
+        wal_rows = work / "pending.ndjson"
+        wal_rows.write_bytes(pending)
+        stored.append(f'SELECT event_id, CAST("at" AS DATE) AS day FROM {lake.json_reader(wal_rows)}')
+    if stored:
+        con.execute("DELETE FROM good WHERE (event_id, CAST(at_utc AS DATE)) IN (" + " UNION ALL ".join(stored) + ")")
     report.accepted = _count(con, "good")
+    report.duplicates += unique - report.accepted
+    step("store", report.accepted, unique)
     if not report.accepted:
         return []
     received = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -480,7 +475,7 @@ def _store(
         "event_id", str(int(brand_id)), "type", "at_utc", "customer_id", "store_id", "guide_id", "content_id",
         "product_id", "sku_id", "amount_fen", "quantity", "properties", f"TIMESTAMP '{received}'",
     ]  # fmt: skip
-    return write_parts(con, brand_id, "good", exprs, work)
+    return write_parts(con, brand_id, "good", exprs, work, prefix=idstore.IMPORTED_PREFIX)
 
 
 def write_parts(
@@ -502,9 +497,13 @@ def write_parts(
     written: list[Path] = []
     for part in sorted(out.glob("day=*/*.parquet")):
         day = part.parent.name.removeprefix("day=")
-        _tmp, final = compaction.new_part(brand_id, day)
-        final = final.with_name(final.name.replace("part-", prefix, 1))
-        plan.renames.append((str(part), str(final)))
+        # Beside its final name under the ``.tmp`` name a recovery removes unless a journal names it, and
+        # on disk before the journal does (the work directory goes whatever happens next).
+        tmp, final = compaction.new_part(brand_id, day, prefix)
+        os.replace(part, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        plan.renames.append((str(tmp), str(final)))
         written.append(final)
     compaction.commit(plan)
     return written

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from siyu.catalog import services as catalog
-from siyu.events import compaction, lake, rules, wal
+from siyu.events import compaction, idstore, lake, rules, wal
 from siyu.events.models import EventKey, RetentionPolicy
 from siyu.members import services as members
 from siyu.org import services as org
@@ -257,7 +257,6 @@ def _resolve(
         sku_codes = catalog.sku_ids_by_code(brand_id, [s for s in sku_refs if isinstance(s, str)])
         wanted = {s for s in sku_refs if isinstance(s, int)} | set(sku_codes.values())
         sku_product = {k: v.product_id for k, v in catalog.sku_prices(brand_id, wanted).items()}
-    timestamp = rules.timestamp
     rows: list[dict[str, Any]] = []
     ats: list[dt.datetime] = []
     for index, e in good:
@@ -300,7 +299,7 @@ def _resolve(
                 "event_id": e.event_id,
                 "brand_id": brand_id,
                 "type": e.type,
-                "at": timestamp(e.at),
+                "at": e.at.isoformat(" ", "microseconds")[:26],  # rules.timestamp of a UTC time, inline
                 "customer_id": customer_id,
                 "store_id": store_id,
                 "guide_id": e.guide_id,
@@ -342,6 +341,8 @@ def _register(brand_id: int, keys: Sequence[tuple[str, dt.date]], *, chunk: int 
     fresh: set[str] = set()
     for start in range(0, len(keys), chunk):
         fresh.update(_insert_keys(brand_id, keys[start : start + chunk]))
+    if fresh:  # new to the index, but perhaps imported on that day (imports keep their ids out of it)
+        fresh -= idstore.stored(brand_id, [k for k in keys if k[0] in fresh])
     return fresh
 
 
