@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from functools import cache
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -29,7 +30,7 @@ from siyu.incentives import leaderboards
 from siyu.incentives.leaderboards import LeaderboardError, Place, RankView, rank, record, size, top
 from siyu.incentives.models import CoinAccount, CoinEntry, EntryKind, Gift, GiftMovement, Redemption
 from siyu.org import services as org
-from siyu.platform import audit, clock
+from siyu.platform import audit, clock, sql
 from siyu.platform.tenancy import Level, Scope, restrict
 
 __all__ = [
@@ -108,8 +109,52 @@ def _info(e: CoinEntry, *, created: bool = True) -> EntryInfo:
     )
 
 
-def _existing(brand_id: int, key: str) -> CoinEntry | None:
-    return CoinEntry.objects.filter(brand_id=brand_id, key=key).first()
+ENTRY_COLUMNS = (
+    "id",
+    "guide_id",
+    "kind",
+    "delta",
+    "balance_after",
+    "key",
+    "reason",
+    "source_type",
+    "source_id",
+    "reverses_id",
+    "at",
+)
+
+
+@cache
+def _ledger_sql() -> dict[str, str]:
+    """The few statements of the ledger's hot path (ADR 0018: an award is a handful of plain
+    statements, not a dozen compiled ORM queries). Table names come from the models."""
+    qn = connection.ops.quote_name
+    account, entry = qn(CoinAccount._meta.db_table), qn(CoinEntry._meta.db_table)
+    return {
+        "existing": f"SELECT {', '.join(qn(c) for c in ENTRY_COLUMNS)} FROM {entry} "
+        f"WHERE brand_id = %s AND {qn('key')} = %s",
+        # the one change of a balance: never below zero, checked by the database on the locked row
+        "move": f"UPDATE {account} SET balance = balance + %s, updated_at = %s "
+        "WHERE brand_id = %s AND guide_id = %s AND balance >= %s RETURNING balance",
+        "open_account": f"INSERT INTO {account} (brand_id, guide_id, balance, updated_at) VALUES (%s, %s, 0, %s) "
+        "ON CONFLICT (brand_id, guide_id) DO NOTHING",
+    }
+
+
+def _existing(brand_id: int, key: str) -> EntryInfo | None:
+    """The entry already written under ``key``, if any."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ledger_sql()["existing"], [brand_id, key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = dict(zip(ENTRY_COLUMNS, row, strict=True))
+    at = values.pop("at")
+    if not isinstance(at, dt.datetime):  # SQLite hands back text
+        at = CoinEntry._meta.get_field("at").to_python(at)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return EntryInfo(**values, at=at, created=False)
 
 
 def _post(
@@ -126,53 +171,55 @@ def _post(
     reverses_id: int | None = None,
 ) -> EntryInfo:
     """The one way coins change. Idempotent on (brand, key); raises :class:`InsufficientCoins`
-    when the balance would go below zero (nothing changes)."""
+    when the balance would go below zero (nothing changes).
+
+    Plain statements in a savepoint: the entry's key is looked up; the balance moves with one
+    conditional ``UPDATE … WHERE balance + d >= 0 RETURNING balance`` (a guide's first award opens
+    her account first: ``INSERT … ON CONFLICT DO NOTHING``, after checking she is staff of the
+    brand); the entry is appended. A concurrent writer of the same key makes our insert fail on the
+    unique key, and the savepoint takes our update back."""
     if not key or len(key) > 160:
         raise CoinError(_("An idempotency key of 1 to 160 characters is required."), field="key")
     if delta == 0 or abs(delta) > MAX_COINS:
         raise CoinError(_("A coin change is a whole number from 1 to %(max)d.") % {"max": MAX_COINS}, field="coins")
     found = _existing(brand_id, key)
     if found is not None:
-        return _info(found, created=False)
+        return found
     at = clock.now()
+    q = _ledger_sql()
+    stamp = sql.stamp(at)
+    move = [delta, stamp, brand_id, guide_id, max(0, -delta)]
     try:
-        with transaction.atomic():
-            if delta > 0:
-                CoinAccount.objects.get_or_create(
-                    brand_id=brand_id, guide_id=guide_id, defaults={"updated_at": at, "balance": 0}
-                )
-            changed = CoinAccount.objects.filter(
-                brand_id=brand_id, guide_id=guide_id, balance__gte=max(0, -delta)
-            ).update(balance=F("balance") + delta, updated_at=at)
-            if not changed:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(q["move"], move)
+            row = cursor.fetchone()
+            if row is None and delta > 0:  # no account yet (an award passes the condition): her first coins
+                _check_guide(brand_id, guide_id)
+                cursor.execute(q["open_account"], [brand_id, guide_id, stamp])
+                cursor.execute(q["move"], move)
+                row = cursor.fetchone()
+            if row is None:
                 raise InsufficientCoins(
                     _("Not enough coins: this takes %(n)d, the balance is %(b)d.")
                     % {"n": -delta, "b": balance(brand_id, guide_id)}
                 )
-            after = CoinAccount.objects.filter(brand_id=brand_id, guide_id=guide_id).values_list("balance", flat=True)[
-                0
-            ]
-            entry = CoinEntry.objects.create(
-                brand_id=brand_id,
-                guide_id=guide_id,
-                kind=kind,
-                delta=delta,
-                balance_after=after,
-                key=key,
-                reason=reason[:200],
-                source_type=source_type[:40],
-                source_id=source_id,
-                reverses_id=reverses_id,
-                actor_label=actor[:120],
-                at=at,
-            )
+            after = int(row[0])
+            columns = ENTRY_COLUMNS[1:]
+            values = (guide_id, kind, delta, after, key, reason[:200], source_type[:40], source_id, reverses_id)
+            (entry_id,) = sql.insert_rows(
+                CoinEntry,
+                ("brand_id", *columns[:-1], "actor_label", "at"),
+                [(brand_id, *values, actor[:120], stamp)],
+                returning=("id",),
+                cursor=cursor,
+            )[0]
     except IntegrityError:
         # A concurrent writer used the same key first: our savepoint rolled our update back.
         found = _existing(brand_id, key)
         if found is not None:
-            return _info(found, created=False)
+            return found
         raise
-    return _info(entry)
+    return EntryInfo(entry_id, *values, at)
 
 
 def _check_guide(brand_id: int, guide_id: int) -> None:
@@ -196,10 +243,6 @@ def award(
     ``False``) and pays nothing more; safe under concurrency. Runs in the caller's transaction."""
     if not isinstance(coins, int) or coins <= 0:
         raise CoinError(_("An award is a positive whole number of coins."))
-    found = _existing(brand_id, key)
-    if found is not None:
-        return _info(found, created=False)
-    _check_guide(brand_id, guide_id)
     return _post(
         brand_id,
         guide_id,
