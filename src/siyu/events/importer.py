@@ -21,7 +21,7 @@ import datetime as dt
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -413,7 +413,8 @@ def import_file(
             step("resolve", 0, report.rows)
             _resolve(con, brand_id)
             con.execute(
-                "CREATE TABLE errors AS SELECT line, COALESCE(field, '') AS field, reason FROM rows JOIN checks ON checks.n = rows.bad "
+                "CREATE TABLE errors AS SELECT line, COALESCE(field, '') AS field, reason "
+                "FROM rows JOIN checks ON checks.n = rows.bad "
                 "UNION ALL SELECT * FROM unresolved ORDER BY line"
             )
             report.bad = _count(con, "errors")
@@ -531,14 +532,31 @@ class _Stored(Sequence[dict[str, Any]]):
         self._parts, self._count = parts, count
         self._rows: list[dict[str, Any]] | None = None
 
+    def _read(self, where: str = "true", params: list[Any] | None = None) -> list[dict[str, Any]]:
+        names = [n for n, _k in lake.COLUMNS]
+        cols = ", ".join(f'epoch_us("{n}") AS "{n}"' if n in ("at", "received_at") else f'"{n}"' for n in names)
+        with duckdb.connect() as con:
+            reader = lake.parquet_reader(self._parts)
+            found = con.execute(f"SELECT {cols} FROM {reader} WHERE {where}", params).fetchall()
+        return [dict(zip(names, r, strict=True)) for r in found]
+
     def _load(self) -> list[dict[str, Any]]:
         if self._rows is None:
-            names = [n for n, _k in lake.COLUMNS]
-            cols = ", ".join(f'epoch_us("{n}") AS "{n}"' if n in ("at", "received_at") else f'"{n}"' for n in names)
-            with duckdb.connect() as con:
-                found = con.execute(f"SELECT {cols} FROM {lake.parquet_reader(self._parts)}").fetchall()
-            self._rows = [dict(zip(names, r, strict=True)) for r in found]
+            self._rows = self._read()
         return self._rows
+
+    def where(self, types: Iterable[str], present: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """Only the events of these types with these fields set, selected by DuckDB in the parts
+        (:func:`siyu.platform.hooks.events_of`): a listener interested in shares does not make a dict
+        of each of ten million views."""
+        kinds = sorted(set(types))
+        if not kinds:
+            return []
+        known = set(lake.COLUMN_NAMES)
+        where = "type IN (SELECT unnest($types))" + "".join(f' AND "{f}" IS NOT NULL' for f in present if f in known)
+        if self._rows is not None:
+            return [e for e in self._rows if e["type"] in kinds and all(e.get(f) is not None for f in present)]
+        return self._read(where, {"types": kinds})  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return self._count

@@ -203,7 +203,7 @@ def on_events(brand_id: int, events: Sequence[dict[str, Any]]) -> None:
     """``hooks.on_events`` listener: a guide's share events credit her open forward tasks; a
     binding to her (``custom:bind``, from a source that counts as a fan she gained) her open
     gain-fans tasks."""
-    mine = [e for e in events if e.get("type") in ("share", "custom:bind") and e.get("guide_id")]
+    mine = [e for e in hooks.events_of(events, ("share", "custom:bind"), present=("guide_id",)) if e.get("guide_id")]
     if not mine:
         return
     credits: list[tuple[int, str, str]] = []
