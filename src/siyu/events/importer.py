@@ -438,6 +438,7 @@ def import_file(
             timed("dedupe_write")
         if stored:
             transaction.on_commit(lambda: hooks.events_recorded(brand_id, _Stored(stored, report.accepted)))
+            timed("listeners")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report.seconds["total"] = round(time.perf_counter() - started, 3)
