@@ -146,6 +146,24 @@ def test_fan_out_of_a_round_never_assigns_twice(world: Any, hq: Any) -> None:
     assert Assignment.objects.filter(task=task).count() == 4
 
 
+def test_fan_out_reads_and_writes_a_chunk_at_a_time_and_misses_nobody(
+    world: Any, hq: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of 2 staff: the chunk boundaries fall between guides, managers and named people.
+    monkeypatch.setattr(fanout, "BATCH", 2)
+    chunks = list(org.posted_staff_chunks(world.brand.pk, roles=["guide", "store_manager"], size=2))
+    assert all(0 < len(c) <= 2 for c in chunks) and len(chunks) >= 3
+    ids = [p.id for c in chunks for p in c]
+    assert ids == sorted(ids) and ids == [
+        p.id for p in org.posted_staff(world.brand.pk, roles=["guide", "store_manager"])
+    ]
+    task = draft(hq, guide_ids=[world.south_guide.pk], targets={str(world.south_guide.pk): 5})
+    tasks.publish(hq, task.pk)
+    got = dict(Assignment.objects.filter(task=task).values_list("guide_id", "target"))
+    assert got == {p.id: (5 if p.id == world.south_guide.pk else 3) for p in fanout.plan(task).people}
+    assert len(got) == 4 and Occurrence.objects.get(task=task).assigned == 4
+
+
 def test_closing_marks_open_work_missed(world: Any, hq: Any) -> None:
     task = draft(hq)
     tasks.publish(hq, task.pk)

@@ -29,9 +29,9 @@ PER_MINUTE = 120
 MAX_BODY = 64 * 1024
 
 
-def _allowed(customer_id: int, n: int) -> bool:
+def _allowed(customer_id: int, n: int, now: dt.datetime) -> bool:
     """The customer's budget of events this minute (shared by the server's processes via the cache)."""
-    key = f"siyu:beacon:{customer_id}:{int(clock.now().timestamp()) // 60}"
+    key = f"siyu:beacon:{customer_id}:{int(now.timestamp()) // 60}"
     cache.add(key, 0, timeout=120)
     try:
         used = cache.incr(key, n)
@@ -77,9 +77,11 @@ def beacon(request: HttpRequest, store_code: str, customer_of: CustomerOf | None
     if not isinstance(raw, list) or not raw:
         return JsonResponse({"accepted": 0}, status=400)
     raw = raw[:MAX_EVENTS]
-    if not _allowed(int(customer.pk), len(raw)):
-        return JsonResponse({"accepted": 0}, status=429)
     now = clock.now()
+    if not _allowed(int(customer.pk), len(raw), now):
+        refused = JsonResponse({"accepted": 0, "detail": "too many events; retry after the minute"}, status=429)
+        refused["Retry-After"] = str(60 - int(now.timestamp()) % 60)  # seconds until the next minute's budget
+        return refused
     events = [e for e in (_event(r, int(customer.pk), store.id, now) for r in raw) if e is not None]
     # A product the catalog does not know (a stale page) leaves the rest of the batch standing.
     result = services.ingest(customer.brand_id, events, now=now) if events else services.IngestResult()

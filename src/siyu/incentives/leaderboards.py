@@ -105,6 +105,41 @@ _UPSERT = (
     " region_id = excluded.region_id, updated_at = excluded.updated_at"
 )
 
+# The kept rank structure of whole-brand guide boards (``ScoreBand``, ADR 0018's amendment).
+BAND_OFFSET = 2**62  # u = score + BAND_OFFSET is never negative for a score above -2**62
+BAND_BITS = 8
+TIERS = 6  # 0 … 5: tier t groups u by u >> 8t; the top tier is open-ended
+MAX_TOTAL = 2**62 - 1
+
+_BAND_UPSERT = (
+    "INSERT INTO incentives_scoreband (brand_id, metric, period, tier, band, guides) VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (brand_id, metric, period, tier, band) DO UPDATE SET"
+    " guides = incentives_scoreband.guides + excluded.guides"
+)
+_BAND_PRUNE = (
+    "DELETE FROM incentives_scoreband WHERE brand_id = %s AND metric = %s AND period = %s AND tier = %s"
+    " AND band = %s AND guides = 0"
+)
+
+
+def bands_of(score: int) -> list[int]:
+    """The band of ``score`` in each tier (tier 0 first)."""
+    u = score + BAND_OFFSET
+    return [u >> (BAND_BITS * t) for t in range(TIERS)]
+
+
+def _band_moves(old: int | None, new: int) -> list[tuple[int, int, int]]:
+    """(tier, band, +1/-1) that move a guide from ``old`` (``None``: not on the board yet) to ``new``."""
+    moves: list[tuple[int, int, int]] = []
+    olds = bands_of(old) if old is not None else [None] * TIERS
+    for tier, (ob, nb) in enumerate(zip(olds, bands_of(new), strict=True)):
+        if ob == nb:
+            continue
+        if ob is not None:
+            moves.append((tier, ob, -1))
+        moves.append((tier, nb, 1))
+    return moves
+
 
 def record(
     brand_id: int,
@@ -159,17 +194,49 @@ def _add(
 ) -> None:
     stamp = connection.ops.adapt_datetimefield_value(now)
     rows: list[tuple[Any, ...]] = []
-    # One order for every writer (region, store, guide; period): concurrent scorers never wait in a circle.
-    for period in sorted(periods):
+    periods = sorted(periods)
+    # One order for every writer (region, store, guide; period; then the bands in order): concurrent
+    # scorers never wait in a circle.
+    for period in periods:
         if region_id is not None:
             rows.append((brand_id, metric, period, "region", region_id, None, region_id, points, stamp))
-    for period in sorted(periods):
+    for period in periods:
         if store_id is not None:
             rows.append((brand_id, metric, period, "store", store_id, store_id, region_id, points, stamp))
-    for period in sorted(periods):
-        rows.append((brand_id, metric, period, "guide", guide_id, store_id, region_id, points, stamp))
+    marks = ", ".join(["%s"] * len(periods))
     with connection.cursor() as cursor:
-        cursor.executemany(_UPSERT, rows)
+        if rows:
+            cursor.executemany(_UPSERT, rows)
+        # The guide's own totals: which rows are new (not on their board before), then the change,
+        # whose RETURNING value minus ``points`` is exactly the total before it (the row is locked).
+        values = ", ".join(["(%s, %s, %s, 'guide', %s, %s, %s, 0, %s)"] * len(periods))
+        cursor.execute(
+            "INSERT INTO incentives_score (brand_id, metric, period, level, subject_id, store_id, region_id, score,"
+            f" updated_at) VALUES {values} ON CONFLICT (brand_id, metric, period, level, subject_id) DO NOTHING"
+            " RETURNING period",
+            [v for p in periods for v in (brand_id, metric, p, guide_id, store_id, region_id, stamp)],
+        )
+        new_rows = {p for (p,) in cursor.fetchall()}
+        cursor.execute(
+            "UPDATE incentives_score SET score = score + %s, store_id = %s, region_id = %s, updated_at = %s"
+            " WHERE brand_id = %s AND metric = %s AND level = 'guide' AND subject_id = %s"
+            f" AND period IN ({marks}) RETURNING period, score",
+            [points, store_id, region_id, stamp, brand_id, metric, guide_id, *periods],
+        )
+        totals = dict(cursor.fetchall())
+        moves: dict[tuple[str, int, int], int] = {}
+        for period, total in totals.items():
+            if abs(total) > MAX_TOTAL:
+                raise LeaderboardError("a total out of range")
+            old = None if period in new_rows else total - points
+            for tier, band, d in _band_moves(old, total):
+                moves[(period, tier, band)] = moves.get((period, tier, band), 0) + d
+        changed = sorted((k, d) for k, d in moves.items() if d)
+        if changed:
+            cursor.executemany(_BAND_UPSERT, [(brand_id, metric, p, t, b, d) for (p, t, b), d in changed])
+            gone = [(brand_id, metric, p, t, b) for (p, t, b), d in changed if d < 0]
+            if gone:
+                cursor.executemany(_BAND_PRUNE, gone)
 
 
 def _board(
@@ -205,26 +272,50 @@ def rank(
 ) -> RankView:
     """Where ``subject_id`` (a guide, or a store/region with ``level``) stands on a board, within a
     region or a store when given. A subject with no score stands at 0, after every positive one."""
-    qs = _board(brand_id, metric, period, level, board, region_id, store_id)
-    mine = qs.filter(subject_id=subject_id).values_list("score", flat=True).first() or 0
-    above_rows = list(
-        qs.filter(score__gt=mine).order_by("score", "subject_id").values_list("subject_id", "score")[:neighbours]
-    )
-    below_rows = list(
-        qs.filter(score__lte=mine)
-        .exclude(subject_id=subject_id)
-        .order_by("-score", "subject_id")
-        .values_list("subject_id", "score")[:neighbours]
-    )
-    # One pass over the index from the lowest score shown upwards: how many are ahead of me, and how
-    # many share each score shown (ties).
+    if level not in LEVELS:
+        raise LeaderboardError(f"unknown level {level!r}")
+    where = "brand_id = %s AND metric = %s AND period = %s AND level = %s"
+    args: list[Any] = [brand_id, metric, period_key(period, board=board), level]
+    for column, value in (("region_id", region_id), ("store_id", store_id)):
+        if value is not None:
+            where += f" AND {column} = %s"
+            args.append(value)
+    rows = f"SELECT subject_id, score FROM incentives_score WHERE {where}"
+    above_rows: list[tuple[int, int]] = []
+    below_rows: list[tuple[int, int]] = []
+    # Index seeks only (``score_rank_subject`` is in (score, subject) order): the nearest places above,
+    # then those tied with me, then each next lower score's first subjects — never a sort of a group
+    # of ties, however large (a day's board of new fans: thousands share each score).
+    with connection.cursor() as cursor:
+        cursor.execute(f"{rows} AND subject_id = %s", [*args, subject_id])
+        found = cursor.fetchone()
+        mine = int(found[1]) if found else 0
+        if neighbours > 0:
+            cursor.execute(f"{rows} AND score > %s ORDER BY score, subject_id LIMIT %s", [*args, mine, neighbours])
+            above_rows = cursor.fetchall()
+            cursor.execute(
+                f"{rows} AND score = %s AND subject_id <> %s ORDER BY subject_id LIMIT %s",
+                [*args, mine, subject_id, neighbours],
+            )
+            below_rows = cursor.fetchall()
+        floor = mine
+        while len(below_rows) < neighbours:
+            cursor.execute(
+                f"{rows} AND score = (SELECT MAX(score) FROM incentives_score WHERE {where} AND score < %s)"
+                " ORDER BY subject_id LIMIT %s",
+                [*args, *args, floor, neighbours - len(below_rows)],
+            )
+            lower = cursor.fetchall()
+            if not lower:
+                break
+            below_rows += lower
+            floor = lower[0][1]
     shown = sorted({mine, *(sc for _s, sc in above_rows), *(sc for _s, sc in below_rows)})
-    counts = {"ahead": Count("pk", filter=Q(score__gt=mine))}
-    counts.update({f"t{i}": Count("pk", filter=Q(score=sc)) for i, sc in enumerate(shown)})
-    got = qs.filter(score__gte=shown[0]).aggregate(**counts)
-    ahead = int(got["ahead"])
+    if level == "guide" and region_id is None and store_id is None:
+        ahead, ties = _banded(brand_id, metric, args[2], mine, shown)
+    else:
+        ahead, ties = _counted(_board(brand_id, metric, period, level, board, region_id, store_id), mine, shown)
     my_rank = ahead + 1
-    ties = {sc: int(got[f"t{i}"]) for i, sc in enumerate(shown)}
 
     def tie(score: int) -> int:
         return ties[score]
@@ -247,6 +338,46 @@ def rank(
     return RankView(rank=my_rank, score=mine, gap=gap, above=above[::-1], below=below)
 
 
+def _counted(qs: QuerySet[Score], mine: int, shown: list[int]) -> tuple[int, dict[int, int]]:
+    """How many stand above ``mine`` and how many share each score ``shown``, counted in one pass over
+    the index from the lowest score shown upwards (boards within a store or region, store and region
+    boards: a few thousand subjects at most)."""
+    counts = {"ahead": Count("pk", filter=Q(score__gt=mine))}
+    counts.update({f"t{i}": Count("pk", filter=Q(score=sc)) for i, sc in enumerate(shown)})
+    got = qs.filter(score__gte=shown[0]).aggregate(**counts)
+    return int(got["ahead"]), {sc: int(got[f"t{i}"]) for i, sc in enumerate(shown)}
+
+
+def _banded(brand_id: int, metric: str, period: str, mine: int, shown: list[int]) -> tuple[int, dict[int, int]]:
+    """The same from the kept bands (``ScoreBand``): above ``mine`` stand, in each tier, the bands after
+    its own within the same band of the tier above (at most 255 rows), and in the top tier every band
+    after its own; the exact scores shown are tier-0 bands."""
+    keys: list[Any] = [brand_id, metric, period]
+    mb = bands_of(mine)
+    selects: list[str] = []
+    params: list[Any] = []
+    for tier in range(TIERS):
+        upper = "AND band < %s" if tier + 1 < TIERS else ""
+        selects.append(
+            "SELECT guides FROM incentives_scoreband WHERE brand_id = %s AND metric = %s AND period = %s"
+            f" AND tier = %s AND band > %s {upper}"
+        )
+        params += [*keys, tier, mb[tier]]
+        if tier + 1 < TIERS:
+            params.append((mb[tier + 1] + 1) << BAND_BITS)
+    exact = [bands_of(sc)[0] for sc in shown]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT -1, COALESCE(SUM(guides), 0) FROM ({' UNION ALL '.join(selects)}) AS above UNION ALL"
+            " SELECT band, guides FROM incentives_scoreband WHERE brand_id = %s AND metric = %s AND period = %s"
+            f" AND tier = 0 AND band IN ({', '.join(['%s'] * len(exact))})",
+            [*params, *keys, *exact],
+        )
+        got = dict(cursor.fetchall())
+    ahead = int(got.pop(-1))
+    return ahead, {sc: int(got.get(bands_of(sc)[0], 0)) for sc in shown}
+
+
 def top(
     brand_id: int,
     metric: str,
@@ -255,15 +386,24 @@ def top(
     level: str = "guide",
     board: str | None = None,
     limit: int = 20,
+    offset: int = 0,
     region_id: int | None = None,
     store_id: int | None = None,
 ) -> list[Place]:
-    """The first ``limit`` places (ties share a place, the next place skips: 1, 2, 2, 4)."""
+    """The ``limit`` places from the ``offset``-th on (ties share a place, the next place skips:
+    1, 2, 2, 4). A page that does not start at the top counts the scores above its first one."""
     qs = _board(brand_id, metric, period, level, board, region_id, store_id)
-    rows = list(qs.order_by("-score", "subject_id").values_list("subject_id", "score")[: max(0, min(limit, 1000))])
+    offset = max(0, offset)
+    ordered = qs.order_by("-score", "subject_id").values_list("subject_id", "score")
+    rows = list(ordered[offset : offset + max(0, min(limit, 1000))])
     out: list[Place] = []
     for i, (sid, score) in enumerate(rows):
-        place = out[-1].place if out and out[-1].score == score else i + 1
+        if out and out[-1].score == score:
+            place = out[-1].place
+        elif not out and offset:
+            place = 1 + qs.filter(score__gt=score).count()
+        else:
+            place = offset + i + 1
         out.append(Place(place, sid, score))
     return out
 
@@ -280,3 +420,41 @@ def size(
 ) -> int:
     """How many subjects stand on a board."""
     return _board(brand_id, metric, period, level, board, region_id, store_id).count()
+
+
+def _band_sql(tier: int) -> str:
+    """The bands of one tier as the guide totals of ``incentives_score`` give them (the ``%s`` is the brand)."""
+    return (
+        f"SELECT brand_id, metric, period, {tier} AS tier, (score + {BAND_OFFSET}) >> {BAND_BITS * tier} AS band,"
+        " COUNT(*) AS guides FROM incentives_score WHERE brand_id = %s AND level = 'guide'"
+        f" GROUP BY brand_id, metric, period, (score + {BAND_OFFSET}) >> {BAND_BITS * tier}"
+    )
+
+
+def rebuild_bands(brand_id: int) -> int:
+    """Write a brand's bands afresh from its guide totals (after totals were written in bulk, as the
+    leaderboard benchmark does, or to repair drift). Returns how many band rows there are now."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM incentives_scoreband WHERE brand_id = %s", [brand_id])
+        written = 0
+        for tier in range(TIERS):
+            cursor.execute(
+                "INSERT INTO incentives_scoreband (brand_id, metric, period, tier, band, guides) " + _band_sql(tier),
+                [brand_id],
+            )
+            written += cursor.rowcount
+    return written
+
+
+def band_drift(brand_id: int) -> int:
+    """How many of a brand's kept bands differ from the bands its guide totals give (0 when in step)."""
+    expected = " UNION ALL ".join(_band_sql(t) for t in range(TIERS))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM (SELECT metric, period, tier, band, guides FROM ({expected}) AS e"
+            " EXCEPT SELECT metric, period, tier, band, guides FROM incentives_scoreband WHERE brand_id = %s) AS m)"
+            " + (SELECT COUNT(*) FROM (SELECT metric, period, tier, band, guides FROM incentives_scoreband"
+            f" WHERE brand_id = %s EXCEPT SELECT metric, period, tier, band, guides FROM ({expected}) AS e2) AS x)",
+            [*([brand_id] * TIERS), brand_id, brand_id, *([brand_id] * TIERS)],
+        )
+        return int(cursor.fetchone()[0])

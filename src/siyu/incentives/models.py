@@ -46,6 +46,7 @@ class EntryKind(models.TextChoices):
     SPEND = "spend", _("Spent")
     RETURN = "return", _("Returned")
     REVERSAL = "reversal", _("Reversal")
+    ADJUST = "adjust", _("Adjusted by HQ")
 
 
 class CoinEntry(models.Model):
@@ -186,8 +187,34 @@ class Score(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["brand", "metric", "period", "level", "score"], name="score_rank"),
+            models.Index(
+                fields=["brand", "metric", "period", "level", "score", "subject_id"], name="score_rank_subject"
+            ),
             models.Index(fields=["brand", "metric", "period", "level", "region_id", "score"], name="score_rank_region"),
+        ]
+
+
+class ScoreBand(models.Model):
+    """How many guides of a whole-brand guide board (``level = 'guide'``, no store or region) stand
+    in one band of scores: the kept rank structure of ADR 0018's amendment. With ``u = score + 2**62``,
+    tier ``t`` groups the scores by ``u >> 8t``: tier 0 counts each exact score, tier 1 each run of
+    256, ... tier 5 everything sharing ``u >> 40``. ``record`` moves a guide's count from her old
+    bands to her new ones in the same transaction; a rank sums at most 255 sibling bands per tier.
+    Rows whose count falls to 0 are deleted. (No ``CHECK (guides >= 0)``: SQLite checks it on the
+    proposed row, before ``ON CONFLICT`` turns a decrement into an update; ``band_drift`` checks.)"""
+
+    scope_rule: ClassVar[ScopeRule] = ScopeRule()
+
+    brand = models.ForeignKey("org.Brand", on_delete=models.PROTECT, related_name="+", db_index=False)
+    metric = models.CharField(max_length=40)
+    period = models.CharField(max_length=80)
+    tier = models.SmallIntegerField()
+    band = models.BigIntegerField()
+    guides = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "metric", "period", "tier", "band"], name="one_score_band")
         ]
 
 

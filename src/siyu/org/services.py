@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -679,17 +679,29 @@ class Posted:
 
 def posted_staff(brand_id: int, *, roles: Iterable[str] = (Role.GUIDE,), ids: Iterable[int] = ()) -> list[Posted]:
     """The active staff of the brand with one of ``roles`` (plus those named in ``ids``, whatever
-    their role), with their store's region, read in one query without building model objects (the
-    fan-out of a task to 100,000 guides reads them all)."""
+    their role), with their store's region, read without building model objects."""
+    return [p for chunk in posted_staff_chunks(brand_id, roles=roles, ids=ids) for p in chunk]
+
+
+def posted_staff_chunks(
+    brand_id: int, *, roles: Iterable[str] = (Role.GUIDE,), ids: Iterable[int] = (), size: int = 20_000
+) -> Iterator[list[Posted]]:
+    """:func:`posted_staff` in id order, at most ``size`` at a time, one query each (the next chunk
+    starts after the last id): the fan-out of a task to 100,000 guides holds one chunk at a time."""
     wanted = [str(r) for r in roles]
     named = [int(i) for i in ids]
     qs = Staff.objects.filter(brand_id=brand_id, employment=Staff.Employment.ACTIVE)
     qs = qs.filter(models.Q(role__in=wanted) | models.Q(pk__in=named)) if named else qs.filter(role__in=wanted)
-    rows = qs.order_by("pk").values_list("pk", "role", "store_id", "store__region_id", "region_id")
-    return [
-        Posted(pk, role, store, store_region or region)
-        for pk, role, store, store_region, region in rows.iterator(chunk_size=20_000)
-    ]
+    qs = qs.order_by("pk")
+    last = 0
+    while True:
+        rows = qs.filter(pk__gt=last).values_list("pk", "role", "store_id", "store__region_id", "region_id")[:size]
+        chunk = [Posted(pk, role, store, store_region or region) for pk, role, store, store_region, region in rows]
+        if chunk:
+            yield chunk
+        if len(chunk) < size:
+            return
+        last = chunk[-1].id
 
 
 def store_managers(brand_id: int, store_ids: Iterable[int]) -> dict[int, list[StaffInfo]]:

@@ -10,7 +10,7 @@ retried or concurrent fan-out adds nothing twice (ADR 0017).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,14 +63,32 @@ class Plan:
 
 
 def plan(task: Task) -> Plan:
-    """Who receives a round of ``task`` and the target of each."""
+    """Who receives a round of ``task`` and the target of each (all of them: the preview)."""
+    return _follow_up_plan(task) if task.kind == Kind.FOLLOW_UP else _whole(task)
+
+
+def _whole(task: Task) -> Plan:
+    whole = Plan([], {})
+    for part in _plans(task):
+        whole.people += part.people
+        whole.targets.update(part.targets)
+    return whole
+
+
+def _plans(task: Task) -> Iterator[Plan]:
+    """The recipients a chunk of staff at a time (at most ``BATCH``), in id order."""
     t = targeting_of(task)
     roles = t.roles or frozenset({"guide"})
-    posted = org.posted_staff(task.brand_id, roles=roles, ids=t.guide_ids)
-    people = rules.recipients(t, (rules.Person(p.id, p.role, p.store_id, p.region_id) for p in posted))
-    targets = {p.id: rules.target_of(task.target, task.targets, p.id) for p in people}
-    if task.kind != Kind.FOLLOW_UP:
-        return Plan(people, targets)
+    for chunk in org.posted_staff_chunks(task.brand_id, roles=roles, ids=t.guide_ids, size=BATCH):
+        people = rules.recipients(t, (rules.Person(p.id, p.role, p.store_id, p.region_id) for p in chunk))
+        yield Plan(people, {p.id: rules.target_of(task.target, task.targets, p.id) for p in people})
+
+
+def _follow_up_plan(task: Task) -> Plan:
+    """A follow-up's recipients all at once: each guide's list is the segment's audience intersected
+    with her customers, and a guide with an empty list receives nothing."""
+    whole = _whole(task)
+    people, targets = whole.people, whole.targets
     lists = follow_up_lists(task.brand_id, int(task.segment_id or 0), {p.id for p in people})
     kept = [p for p in people if lists.get(p.id)]
     for p in kept:
@@ -123,49 +141,56 @@ def fan_out(task: Task, r: rules.Round, *, now: dt.datetime) -> int:
     transaction). Returns how many assignments were created; 0 if the round already exists."""
     if Occurrence.objects.filter(task=task, seq=r.seq).exists():
         return 0
-    p = plan(task)
     occ = Occurrence.objects.create(
         brand_id=task.brand_id,
         task=task,
         seq=r.seq,
         starts_at=r.starts_at,
         due_at=r.due_at,
-        assigned=len(p.people),
+        assigned=0,
         created_at=now,
     )
+    # A follow-up's lists need every recipient at once; any other kind is read and written a chunk
+    # at a time, so the fan-out's memory does not grow with the brand.
+    plans = [_follow_up_plan(task)] if task.kind == Kind.FOLLOW_UP else _plans(task)
     open_ = str(Assignment.Status.OPEN)
     starts, due, kind = db_value(r.starts_at), db_value(r.due_at), str(task.kind)
-    rows = [
-        (
-            task.brand_id,
-            task.pk,
-            occ.pk,
-            person.id,
-            person.store_id,
-            person.region_id,
-            kind,
-            starts,
-            due,
-            p.targets[person.id],
-            0,
-            open_,
-            None,
-            task.coins,
-            None,
-            None,
-        )
-        for person in p.people
-    ]
-    bulk_insert(Assignment._meta.db_table, ASSIGNMENT_COLUMNS, rows)
-    if p.lists:
-        ids = dict(Assignment.objects.filter(occurrence=occ).values_list("guide_id", "pk"))
-        follow = [
-            (task.brand_id, ids[gid], cid, "", "", None, 0)
-            for gid in sorted(ids)
-            for cid in p.lists.get(gid, [])[: p.targets[gid]]
+    assigned = 0
+    for p in plans:
+        rows = [
+            (
+                task.brand_id,
+                task.pk,
+                occ.pk,
+                person.id,
+                person.store_id,
+                person.region_id,
+                kind,
+                starts,
+                due,
+                p.targets[person.id],
+                0,
+                open_,
+                None,
+                task.coins,
+                None,
+                None,
+            )
+            for person in p.people
         ]
-        bulk_insert(FollowUp._meta.db_table, FOLLOW_UP_COLUMNS, follow)
-    return len(rows)
+        bulk_insert(Assignment._meta.db_table, ASSIGNMENT_COLUMNS, rows)
+        assigned += len(rows)
+        if p.lists:
+            ids = dict(Assignment.objects.filter(occurrence=occ).values_list("guide_id", "pk"))
+            follow = [
+                (task.brand_id, ids[gid], cid, "", "", None, 0)
+                for gid in sorted(ids)
+                for cid in p.lists.get(gid, [])[: p.targets[gid]]
+            ]
+            bulk_insert(FollowUp._meta.db_table, FOLLOW_UP_COLUMNS, follow)
+    occ.assigned = assigned
+    occ.save(update_fields=["assigned"])
+    return assigned
 
 
 def create_due_rounds(task: Task, *, now: dt.datetime | None = None) -> list[tuple[int, int]]:

@@ -18,6 +18,14 @@ Timed:
   ``hooks.on_events`` listener then scores it), timed from the call until ``rank`` reads the guide's
   new total; 200 events.
 
+``rank_cpu_p50_ms``/``rank_cpu_p99_ms``: the CPU time of the reading thread per read (on SQLite all of
+the work; on PostgreSQL the client's share, the server's is apart) — what a loaded machine does
+not inflate.
+
+``ranks_checked_count``: ranks compared, outside the timing, with a plain count over the board (50
+random guides, the first and the last place); any difference fails the run, and so do bands out of
+step with the totals after the live events (``band_drift``).
+
 ``machine_load_pct``: load average over the timed part per CPU core (100 = every core busy).
 """
 
@@ -35,6 +43,7 @@ METRIC = "sales_fen"
 MONDAY = dt.date(2026, 11, 9)  # a week inside one month
 RANK_READS = 2_000
 VISIBLE_EVENTS = 200
+CHECKED = 50  # ranks compared with a plain count over the board
 
 
 def _ms(values: list[float], pct: float) -> float:
@@ -102,8 +111,38 @@ def _bulk_scores(brand_id: int, events: int, guides: int, stores: list[tuple[int
                     [brand_id, METRIC, period, level, now, brand_id, METRIC, period],
                 )
         c.execute("DROP TABLE bench_ev")
+    leaderboards.rebuild_bands(brand_id)  # the kept rank structure those records would have left
     with connection.cursor() as c:
         c.execute("ANALYZE")
+
+
+def _reference(brand_id: int, period: str, subject: int, neighbours: int) -> tuple[object, ...]:
+    """A guide's place, score, gap and neighbours the plain way: every count over the board's rows."""
+    from siyu.incentives.models import Score
+
+    board = Score.objects.filter(brand_id=brand_id, metric=METRIC, period=period, level="guide")
+    mine = board.filter(subject_id=subject).values_list("score", flat=True).first() or 0
+
+    def place(score: int) -> int:
+        return 1 + board.filter(score__gt=score).count()
+
+    above = list(board.filter(score__gt=mine).order_by("score", "subject_id").values_list("score", "subject_id"))
+    below = board.filter(score__lte=mine).exclude(subject_id=subject).order_by("-score", "subject_id")
+    return (
+        place(mine),
+        mine,
+        above[0][0] - mine if above else None,
+        [(place(sc), sid, sc) for sc, sid in above[:neighbours]][::-1],
+        [(place(sc), sid, sc) for sid, sc in below.values_list("subject_id", "score")[:neighbours]],
+    )
+
+
+def _seen(view: object) -> tuple[object, ...]:
+    from siyu.incentives.leaderboards import RankView
+
+    assert isinstance(view, RankView)
+    places = [[(p.place, p.subject_id, p.score) for p in side] for side in (view.above, view.below)]
+    return (view.rank, view.score, view.gap, *places)
 
 
 @workload(
@@ -160,12 +199,26 @@ def leaderboard(size: int) -> Figures:
     cores = os.cpu_count() or 1
     load_before = os.getloadavg()[0]
     rank_ms: list[float] = []
+    rank_cpu_ms: list[float] = []
     for _ in range(RANK_READS):
         subject = SYNTHETIC + rng.randrange(guides)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         view = incentives.rank(brand_id, METRIC, week, subject, neighbours=2)
         rank_ms.append((time.perf_counter() - t0) * 1000)
+        rank_cpu_ms.append((time.thread_time() - c0) * 1000)
         assert view.rank >= 1
+    # The answer, not only the time: a sample of the guides read (and the first and last place) against
+    # a plain count over the board; any difference fails the run.
+    period = incentives.leaderboards.period_key(week)
+    ordered = incentives.top(brand_id, METRIC, week, limit=1)
+    last = incentives.leaderboards._board(brand_id, METRIC, week, "guide", None, None, None).order_by("score").first()
+    sample = [SYNTHETIC + rng.randrange(guides) for _ in range(CHECKED - 2)] + [ordered[0].subject_id]
+    sample += [last.subject_id] if last else []
+    for subject in sample:
+        got = _seen(incentives.rank(brand_id, METRIC, week, subject, neighbours=2))
+        want = _reference(brand_id, period, subject, 2)
+        if got != want:
+            raise RuntimeError(f"rank of {subject}: {got} but a plain count gives {want}")
     visible_ms: list[float] = []
     late = 0
     for i in range(VISIBLE_EVENTS):
@@ -196,6 +249,9 @@ def leaderboard(size: int) -> Figures:
         visible_ms.append((time.perf_counter() - t0) * 1000)
     load = (load_before + os.getloadavg()[0]) / 2
     board_size = incentives.size(brand_id, METRIC, week)
+    drift = incentives.leaderboards.band_drift(brand_id)  # the live events kept the bands in step
+    if drift:
+        raise RuntimeError(f"{drift} rank bands differ from the totals after the live events")
     return {
         "events_count": size,
         "guides_count": guides,
@@ -204,9 +260,12 @@ def leaderboard(size: int) -> Figures:
         "rank_p50_ms": _ms(rank_ms, 50),
         "rank_p95_ms": _ms(rank_ms, 95),
         "rank_p99_ms": _ms(rank_ms, 99),
+        "rank_cpu_p50_ms": _ms(rank_cpu_ms, 50),
+        "rank_cpu_p99_ms": _ms(rank_cpu_ms, 99),
         "visible_p50_ms": _ms(visible_ms, 50),
         "visible_p95_ms": _ms(visible_ms, 95),
         "visible_max_ms": _ms(visible_ms, 100),
         "never_visible_count": late,
+        "ranks_checked_count": len(sample),
         "machine_load_pct": round(100 * load / cores),
     }

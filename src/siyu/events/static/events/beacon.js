@@ -2,9 +2,12 @@
    No build step, no dependency. Included on /m/<store>/ pages by the mall's base template:
    <script src=".../events/beacon.js" data-endpoint="/m/<store>/beacon/" defer></script>
    A view is sent when the page is shown; a click on an element with data-beacon="click" (or a
-   product link) and a share (data-beacon="share", or navigator.share) are queued and sent in one
-   batch when the page is hidden, with sendBeacon (or fetch keepalive). Each event has an id of
-   its own, so a resend is stored once. Nothing is sent for a visitor the mall does not know. */
+   product link) and a share (data-beacon="share", or the mall's share button, data-share) are
+   queued and sent in one batch when the page is hidden (or after 2 s, or at 20 events), with
+   sendBeacon (or fetch keepalive). A share or click on a product's page names that product. The
+   body goes as text/plain: a CORS-safelisted type that sendBeacon sends everywhere (the endpoint
+   reads JSON whatever the type). Each event has an id of its own, so a resend is stored once.
+   The endpoint keeps nothing of a visitor the mall does not know. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -28,33 +31,38 @@
     var body = JSON.stringify({ events: queue.splice(0, 50) });
     var sent = false;
     if (navigator.sendBeacon) {
-      try { sent = navigator.sendBeacon(endpoint, new Blob([body], { type: "application/json" })); } catch (e) { sent = false; }
+      try { sent = navigator.sendBeacon(endpoint, new Blob([body], { type: "text/plain;charset=UTF-8" })); } catch (e) { sent = false; }
     }
     if (!sent && window.fetch) {
       fetch(endpoint, { method: "POST", body: body, keepalive: true, credentials: "same-origin",
-        headers: { "Content-Type": "application/json" } }).catch(function () {});
+        headers: { "Content-Type": "text/plain;charset=UTF-8" } }).catch(function () {});
     }
   }
 
+  var PRODUCT = /\/m\/[^/]+\/p\/([^/?#]+)/;  // a mall product page's path: /m/<store>/p/<product>/
+
+  // The product a link leads to: read from the resolved address (the cards' links are relative).
   function productOf(el) {
-    var link = el.closest ? el.closest("a[href*='/p/']") : null;
-    if (!link) { return null; }
-    var m = /\/p\/([^/?#]+)/.exec(link.getAttribute("href") || "");
+    var link = el.closest ? el.closest("a[href]") : null;
+    if (!link || link.origin !== location.origin) { return null; }
+    var m = PRODUCT.exec(link.pathname || "");
     return m ? decodeURIComponent(m[1]) : null;
   }
+
+  var here = PRODUCT.exec(location.pathname);
+  var pageProduct = here ? decodeURIComponent(here[1]) : null;
 
   document.addEventListener("click", function (e) {
     var el = e.target;
     if (!el || !el.closest) { return; }
-    var marked = el.closest("[data-beacon]");
-    var kind = marked ? marked.getAttribute("data-beacon") : null;
+    var marked = el.closest("[data-beacon], [data-share]");
+    var kind = marked ? (marked.getAttribute("data-beacon") || "share") : null;
     var product = (marked && marked.getAttribute("data-product")) || productOf(el);
-    if (kind === "share") { push("share", product ? { product: product } : {}); return; }
-    if (kind === "click" || product) { push("click", product ? { product: product } : {}); }
+    if (kind === "share") { product = product || pageProduct; push("share", product ? { product: product } : {}); return; }
+    if (kind === "click" || product) { product = product || pageProduct; push("click", product ? { product: product } : {}); }
   }, true);
 
-  var page = /\/p\/([^/?#]+)/.exec(location.pathname);
-  push("view", page ? { product: decodeURIComponent(page[1]) } : {});
+  push("view", pageProduct ? { product: pageProduct } : {});
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") { flush(); } });
   window.addEventListener("pagehide", flush);
   window.siyuBeacon = { push: push, flush: flush };
