@@ -610,11 +610,10 @@ def write_generated(brand_id: int, con: Any, table: str, *, received: dt.datetim
     work.mkdir(parents=True, exist_ok=True)
     try:
         with compaction.exclusive():
-            importer.write_parts(con, brand_id, table, exprs, work, prefix=GENERATED_PREFIX)
+            _parts, written = importer.write_parts(con, brand_id, table, exprs, work, prefix=GENERATED_PREFIX)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(row[0]) if row else 0
+    return written
 
 
 def has_generated_events(brand_id: int) -> bool:
