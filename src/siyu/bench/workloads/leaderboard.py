@@ -105,7 +105,7 @@ def _bulk_scores(brand_id: int, events: int, guides: int, stores: list[tuple[int
                 [brand_id, METRIC, period, SYNTHETIC, now, n],
             )
             for level, col in (("store", "store_id"), ("region", "region_id")):
-                store_col = "store_id" if level == "store" else "NULL"
+                store_col = "store_id" if level == "store" else "CAST(NULL AS BIGINT)"
                 c.execute(
                     "INSERT INTO incentives_score (brand_id, metric, period, level, subject_id, store_id, region_id,"
                     f" score, updated_at) SELECT %s, %s, %s, %s, {col}, MIN({store_col}), MIN(region_id),"
