@@ -17,6 +17,29 @@ from siyu.platform.tenancy import Level, Scope
 pytestmark = pytest.mark.django_db
 
 EXPECTED_PATHS = {
+    # incentives (issue 6, helper-incapi): coins, the reward mall, leaderboards, benchmarks
+    "/api/v1/incentives/coins/mine",
+    "/api/v1/incentives/guides/{guide_id}/coins",
+    "/api/v1/incentives/coin-entries/{entry_id}/reversal",
+    "/api/v1/incentives/mall",
+    "/api/v1/incentives/gifts",
+    "/api/v1/incentives/gifts/{gift_id}",
+    "/api/v1/incentives/gifts/{gift_id}/restock",
+    "/api/v1/incentives/gifts/{gift_id}/movements",
+    "/api/v1/incentives/redemptions",
+    "/api/v1/incentives/redemptions/mine",
+    "/api/v1/incentives/redemptions/{redemption_id}/received",
+    "/api/v1/incentives/redemptions/{redemption_id}/decision",
+    "/api/v1/incentives/redemptions/{redemption_id}/ship",
+    "/api/v1/incentives/redemptions/{redemption_id}/delivered",
+    "/api/v1/incentives/leaderboards",
+    "/api/v1/incentives/leaderboards/mine",
+    "/api/v1/incentives/benchmarks/wall",
+    "/api/v1/incentives/benchmarks/mine",
+    "/api/v1/incentives/benchmarks/{benchmark_id}/write-up",
+    "/api/v1/incentives/benchmarks/pick",
+    "/api/v1/incentives/benchmark-rules",
+    "/api/v1/incentives/benchmark-rules/{rule_id}",
     # PK contests, the performance feed, learning (issue 6, helper-contests)
     "/api/v1/contests",
     "/api/v1/contests/mine",
@@ -172,7 +195,8 @@ def test_every_route_declares_its_permission_on_the_view() -> None:
     declared = {(r.url_name, r.method): r.perm for r in routes(api)}
     # + 7: the catalog (search, product create/update, image, store prices, categories); + 3: store pages
     # + 3: POS stock sync, receipts, POS orders; + 4: orders API; + 9: segments
-    assert len(declared) == 55 + 7 + 3 + 3 + 4 + 9 + 3 + 14 + 21  # ... + events + tasks + contests, feed, learning
+    # ... + events + tasks + contests, feed, learning + incentives
+    assert len(declared) == 55 + 7 + 3 + 3 + 4 + 9 + 3 + 14 + 21 + 29
     for bound in api._get_bound_routers():
         for path_view in bound.path_operations.values():
             for operation in path_view.operations:

@@ -97,8 +97,9 @@ def on_a_phone(browser: Any, locale: str = "zh-CN") -> tuple[Any, Any]:
 
 
 def no_sideways_scroll(page: Any) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{page.url} is {width}px wide on a {PHONE['width']}px phone"
+    """Nothing on the page is wider than the screen: it never scrolls sideways."""
+    width, screen = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert width <= screen, f"{page.url} is {width}px wide on a {screen}px screen"
 
 
 def _sign_in(page: Any, base: str, login_url: str, username: str) -> None:

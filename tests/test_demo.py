@@ -101,8 +101,18 @@ def snapshot(brand_id: int) -> dict[str, Any]:
         ),
         "products": list(Product.objects.filter(brand_id=brand_id).values_list("code", "name", "price_fen", "role")),
         "touches": _touches(brand_id),
+        "task_progress": _task_progress(brand_id),
         "skus": list(Sku.objects.filter(brand_id=brand_id).values_list("code", "barcode")),
     }
+
+
+def _task_progress(brand_id: int) -> list[tuple[Any, ...]]:
+    from siyu.tasks.models import Assignment
+
+    rows = Assignment.objects.filter(brand_id=brand_id).values_list(
+        "task__title", "occurrence__seq", "guide__username", "progress", "status", "coins"
+    )
+    return sorted(rows)
 
 
 def _touches(brand_id: int) -> list[tuple[Any, ...]]:
@@ -160,7 +170,7 @@ pytestmark = pytest.mark.django_db
 
 # --- Deterministic from the seed -------------------------------------------------------------
 def test_the_same_seed_gives_the_same_rows(seeded: Seeded) -> None:
-    for key in ("stores", "franchisees", "staff", "customers", "products", "skus", "touches"):
+    for key in ("stores", "franchisees", "staff", "customers", "products", "skus", "touches", "task_progress"):
         assert seeded.first[key] == seeded.kept[key], key
     assert len(seeded.kept["customers"]) == MEMBERS
 
@@ -343,6 +353,28 @@ def test_the_product_range(seeded: Seeded) -> None:
     for product in products:
         assert isinstance(product.price_fen, int) and product.price_fen > 0
         assert product.skus.exists()
+
+
+def test_the_running_sales_task_counts_the_paid_orders_of_its_window(seeded: Seeded) -> None:
+    from siyu.orders import services as orders
+    from siyu.tasks.models import Assignment, Credit
+
+    items = list(Assignment.objects.filter(brand_id=seeded.brand_id, kind="sales").select_related("task"))
+    assert items and items[0].task.title == "七日成交 2 单" and items[0].status in ("open", "done")
+    task = items[0].task
+    by_guide = {a.guide_id: a for a in items}
+    sales = orders.guide_sales(seeded.brand_id, list(by_guide), task.starts_at, AS_OF + dt.timedelta(days=2))
+    wanted = {
+        (by_guide[s.guide_id].pk, f"order:{s.order_id}")
+        for s in sales
+        if not s.refunded and s.amount_fen >= task.min_order_fen and s.guide_id in by_guide
+    }
+    credited = set(Credit.objects.filter(assignment__in=items).values_list("assignment_id", "key"))
+    assert wanted and credited == wanted
+    assert any(s.refunded for s in sales)  # the demo refunds some: those never count
+    for a in items:
+        assert a.progress == sum(1 for pk, _key in credited if pk == a.pk)
+        assert (a.status == "done") == (a.progress >= a.target)
 
 
 # --- Safe to run again --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -413,3 +414,47 @@ def test_reading_only_the_days_of_the_horizon_changes_no_answer(lake_home: Path)
         leaf({"type": "first_time", "event": "order", "window": {"last_days": 7}}), now=NOW, tz="Asia/Shanghai"
     )
     assert q.since_day is None  # the first time ever needs all history
+
+
+@pytest.fixture(scope="module")
+def summarised_lake(lake_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module's lake copied, with the behaviour summary of every day built (ADR 0020)."""
+    from siyu.segments import summary
+
+    copy = tmp_path_factory.mktemp("summarised") / "lake"
+    shutil.copytree(lake_home / "lake", copy)
+    old = os.environ.get("SIYU_LAKE")
+    os.environ["SIYU_LAKE"] = str(copy)
+    try:
+        done = summary.refresh(1, today=(NOW + D(days=3)).date())
+        assert done.built == done.current >= 10
+    finally:
+        if old is None:
+            os.environ.pop("SIYU_LAKE", None)
+        else:
+            os.environ["SIYU_LAKE"] = old
+    return copy
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("summarised", ["every day", "every other day"])
+def test_the_behaviour_summary_changes_no_answer(
+    summarised_lake: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, summarised: str
+) -> None:
+    """Count and sum conditions read the summary of the days that have one and the events of the
+    others (and the partial hours at a window's ends): the members are those of the events alone,
+    whichever days are summarised."""
+    from siyu.segments import summary
+
+    lake = tmp_path / "lake"
+    shutil.copytree(summarised_lake, lake)
+    monkeypatch.setenv("SIYU_LAKE", str(lake))
+    days = summary.current(1)
+    if summarised == "every other day":
+        for day in sorted(days)[::2]:
+            shutil.rmtree(summary.root(1) / f"day={day}")
+    assert len(summary.current(1)) == (len(days) if summarised == "every day" else len(days) // 2)
+    got = {label: run(leaf(node), name) for label, node, _ in CASES}
+    assert got == {label: expected for label, _, expected in CASES}
+    q = compile_definition(leaf(CASES[-2][1]), dialect=name, now=NOW, tz="Asia/Shanghai")
+    assert "event_days" in q.sql and "siyu_cand1" in q.sql  # the compound segment reads the summary

@@ -48,3 +48,6 @@ from siyu.learning.api import router as learning_router  # noqa: E402
 
 api.add_router("", contests_router)  # PK contests, boards, a guide's own contests; the performance feed
 api.add_router("", learning_router)  # knowledge base, reads, quizzes, attempts, knowledge contest rankings
+from siyu.incentives.api import router as incentives_router  # noqa: E402  (helper-incapi)
+
+api.add_router("", incentives_router)  # coins, the reward mall, leaderboards, benchmarks

@@ -323,6 +323,11 @@ def _seed(config: Config) -> Summary:
             _("Seeded the demo brand in %(seconds).1f s (peak memory %(mb).0f MB): %(facts)s")
             % {"seconds": seconds, "mb": peak.mb, "facts": facts or "-"}
         )
+        steps = ", ".join(
+            f"{name} {summary.seconds[name]:.1f} s ({summary.cpu_seconds.get(name, 0):.1f} CPU s)"
+            for name in summary.ran
+        )
+        console.print(_("Steps: %(steps)s") % {"steps": steps})
     return summary
 
 

@@ -13,30 +13,11 @@ from django.utils.translation import gettext_lazy as _
 from siyu.catalog import importer
 from siyu.catalog.models import CatalogImport, Category, Product, ProductRole, Sku
 from siyu.org import services as org
-from siyu.platform.money import fen_to_yuan, yuan_to_fen
+from siyu.platform.forms import YuanField
+from siyu.platform.money import fen_to_yuan
 from siyu.platform.tenancy import Scope, restrict
 
 ANY = [("", _("All"))]
-
-
-class YuanField(forms.Field):
-    """An amount in yuan (``599``, ``599.00``, ``¥1,299``), cleaned to an ``int`` of fen."""
-
-    widget = forms.TextInput
-    default_error_messages = {"invalid": _("Write a price in yuan, e.g. 599 or 599.00.")}
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.widget.attrs.update({"inputmode": "decimal", "placeholder": "599.00", "maxlength": "16"})
-
-    def to_python(self, value: Any) -> int | None:
-        raw = str(value or "").replace("¥", "").replace("￥", "").strip()
-        if not raw:
-            return None
-        try:
-            return yuan_to_fen(raw)
-        except ValueError as exc:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
 
 
 class ProductFilterForm(forms.Form):

@@ -91,7 +91,8 @@ class Summary:
     as_of: dt.datetime
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall-clock time of each step run
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # CPU time of this process (all threads)
     facts: dict[str, int] = field(default_factory=dict)
 
 
@@ -196,9 +197,10 @@ def run(config: Config, reporter: Reporter | None = None, *, only: Collection[st
             summary.skipped.append(step.name)
             reporter.note(_("%(step)s: already there, kept") % {"step": _(step.label)})
             continue
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         step.run(ctx)
         summary.seconds[step.name] = round(time.perf_counter() - started, 3)
+        summary.cpu_seconds[step.name] = round(time.process_time() - cpu, 3)
         summary.ran.append(step.name)
     if only is None:
         seed_org.mark_seeded(ctx, summary)

@@ -8,7 +8,9 @@ learning and org services (the guides' days are recorded as the guides themselve
   (five at most), with outreach recorded for part of the lists;
 * 春季橱窗陈列 — a store action in the East region's stores, photos waiting for the store managers
   (a few already approved);
-* 学习：新品卖点 — a learn task on a knowledge article some guides have read.
+* 学习：新品卖点 — a learn task on a knowledge article some guides have read;
+* 七日成交 2 单 — a sales task over the last six days and tomorrow: orders of ¥100 or more her
+  customers paid (the orders step's), verified from the orders themselves, refunds left out.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def write_tasks(ctx: Context) -> None:
     today = ctx.as_of  # local midnight of today
     guides = [p for p in org.posted_staff(ctx.brand_id) if p.store_id is not None]
     scopes = {p.id: org.staff_scope(ctx.brand_id, p.id) for p in guides}
-    ctx.reporter.begin(gettext_noop("Tasks"), total=5)
+    ctx.reporter.begin(gettext_noop("Tasks"), total=6)
     made = 0
 
     def publish(at: dt.datetime, **data: object) -> int:
@@ -219,6 +221,24 @@ def write_tasks(ctx: Context) -> None:
             continue
         with clock.frozen(at):
             learning.mark_read(scope, article.pk)
+    made += 1
+    ctx.reporter.advance()
+
+    # 6. a sales task running since six days ago: the orders step's paid orders count (the recompute
+    # below reads them from the orders domain; refunded ones do not count)
+    publish(
+        today - 6 * DAY - dt.timedelta(hours=1),
+        title="七日成交 2 单",
+        description="分享门店商城里的商品给你的顾客，满 ¥100 的订单付款后自动计入。",
+        kind="sales",
+        min_order_fen=10_000,
+        whole_brand=True,
+        target=2,
+        starts_at=today - 6 * DAY,
+        deadline_at=today + DAY + dt.timedelta(hours=21),
+        auto_close=False,
+        coins=40,
+    )
     made += 1
     ctx.reporter.advance()
 

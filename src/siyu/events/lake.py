@@ -163,12 +163,21 @@ def empty_sql() -> str:
     return "SELECT " + ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in COLUMNS) + " WHERE false"
 
 
-def relation(con: duckdb.DuckDBPyConnection, brand_id: int, *, since_day: str | None = None) -> duckdb.DuckDBPyRelation:
+def relation(
+    con: duckdb.DuckDBPyConnection,
+    brand_id: int,
+    *,
+    since_day: str | None = None,
+    skip_days: frozenset[str] | set[str] = frozenset(),
+) -> duckdb.DuckDBPyRelation:
     """A brand's events as one DuckDB relation: the Parquet files and the WAL's pending rows, each
     ``event_id`` once (a WAL row whose id is already compacted, or repeated in the WAL after a crash
     and resend, is left out). The WAL part is loaded into a temporary table of ``con``. With
-    ``since_day`` only the day partitions from that day on are read (the WAL part is whole)."""
-    files = parts(brand_id) if since_day is None else _parts_since(brand_id, since_day)
+    ``since_day`` only the day partitions from that day on are read (the WAL part is whole); the
+    Parquet files of the days in ``skip_days`` are left out (a reader that has those days' rows
+    from elsewhere: the segment engine's summary), the WAL's rows of those days are not."""
+    every = parts(brand_id) if since_day is None else _parts_since(brand_id, since_day)
+    files = [f for f in every if f.parent.name.removeprefix("day=") not in skip_days] if skip_days else every
     lake_sql = f"SELECT {SELECT_LIST} FROM {parquet_reader(files)}" if files else empty_sql()
     pending = pending_ndjson(brand_id)
     if not pending:
@@ -182,12 +191,14 @@ def relation(con: duckdb.DuckDBPyConnection, brand_id: int, *, since_day: str | 
         )
     finally:
         path.unlink(missing_ok=True)
-    if not files:
+    if not every:
         return con.sql(f"SELECT * FROM {table}")
+    # a WAL row already compacted is left out, whichever day's file holds it (skipped or not)
+    known = f'SELECT event_id, "at" FROM {parquet_reader(every)}'
     return con.sql(
         f"WITH lake AS ({lake_sql}) SELECT * FROM lake UNION ALL "
         f"SELECT w.* FROM {table} w WHERE w.event_id NOT IN ("
-        f'SELECT event_id FROM lake WHERE "at" >= (SELECT date_trunc(\'day\', min("at")) FROM {table}))'
+        f'SELECT event_id FROM ({known}) k WHERE "at" >= (SELECT date_trunc(\'day\', min("at")) FROM {table}))'
     )
 
 

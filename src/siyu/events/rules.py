@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -67,7 +67,7 @@ class Problem:
     message: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Checked:
     """A well-formed event; ``customer`` is ``(kind, key, app_id)`` when no ``customer_id`` was given;
     ``store``, ``product`` and ``sku`` are an id (int) or a code (str) still to resolve."""
@@ -85,7 +85,6 @@ class Checked:
     amount_fen: int | None
     quantity: int | None
     properties: str | None  # compact JSON
-    problems: list[Problem] = field(default_factory=list)
 
 
 def is_type(value: str) -> bool:

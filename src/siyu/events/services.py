@@ -257,7 +257,6 @@ def _resolve(
         sku_codes = catalog.sku_ids_by_code(brand_id, [s for s in sku_refs if isinstance(s, str)])
         wanted = {s for s in sku_refs if isinstance(s, int)} | set(sku_codes.values())
         sku_product = {k: v.product_id for k, v in catalog.sku_prices(brand_id, wanted).items()}
-    timestamp = rules.timestamp
     rows: list[dict[str, Any]] = []
     ats: list[dt.datetime] = []
     for index, e in good:
@@ -300,7 +299,7 @@ def _resolve(
                 "event_id": e.event_id,
                 "brand_id": brand_id,
                 "type": e.type,
-                "at": timestamp(e.at),
+                "at": e.at.isoformat(" ", "microseconds")[:26],  # rules.timestamp of a UTC time, inline
                 "customer_id": customer_id,
                 "store_id": store_id,
                 "guide_id": e.guide_id,

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from siyu.incentives import leaderboards
 from siyu.incentives.models import Benchmark, BenchmarkRule
-from siyu.incentives.services import MANAGE, CoinError, award
+from siyu.incentives.services import MANAGE, CoinError, Missing, award
 from siyu.org import services as org
 from siyu.platform import clock, media
 from siyu.platform.tenancy import Scope
@@ -88,15 +88,15 @@ def save_rule(
         raise PermissionDenied(_("You may not set benchmark rules."))
     title = title.strip()
     if not title or len(title) > 60:
-        raise CoinError(_("A rule needs a title of 1 to 60 characters."))
+        raise CoinError(_("A rule needs a title of 1 to 60 characters."), field="title")
     if metric not in METRICS:
-        raise CoinError(_("Choose one of the benchmark metrics."))
+        raise CoinError(_("Choose one of the benchmark metrics."), field="metric")
     if scope_kind not in BenchmarkRule.Scope.values:
-        raise CoinError(_("The scope is the whole brand or each region."))
+        raise CoinError(_("The scope is the whole brand or each region."), field="scope")
     if not 1 <= how_many <= 50 or minimum < 0 or not 0 <= award_coins <= 100_000:
         raise CoinError(_("Pick 1 to 50 guides, a minimum of 0 or more and at most 100000 coins."))
     if BenchmarkRule.objects.filter(brand_id=scope.brand_id, title=title).exclude(pk=rule_id or 0).exists():
-        raise CoinError(_("Another rule already has this title."))
+        raise CoinError(_("Another rule already has this title."), field="title")
     fields = {
         "title": title,
         "metric": metric,
@@ -111,11 +111,31 @@ def save_rule(
     else:
         rule = BenchmarkRule.objects.filter(brand_id=scope.brand_id, pk=rule_id).first()  # type: ignore[assignment]
         if rule is None:
-            raise CoinError(_("No such rule."))
+            raise Missing(_("No such rule."))
         for k, v in fields.items():
             setattr(rule, k, v)
         rule.save()
     return _rule_info(rule)
+
+
+def rule(brand_id: int, rule_id: int) -> RuleInfo:
+    found = BenchmarkRule.objects.filter(brand_id=brand_id, pk=rule_id).first()
+    if found is None:
+        raise Missing(_("No such rule."))
+    return _rule_info(found)
+
+
+def delete_rule(scope: Scope, rule_id: int) -> None:
+    """Delete a rule that has picked nobody yet; one with picks on the wall is switched off instead
+    (``active=False``), so the wall and the coins it paid keep their reason."""
+    if not scope.can(MANAGE):
+        raise PermissionDenied(_("You may not set benchmark rules."))
+    found = BenchmarkRule.objects.filter(brand_id=scope.brand_id, pk=rule_id).first()
+    if found is None:
+        raise Missing(_("No such rule."))
+    if Benchmark.objects.filter(rule=found).exists():
+        raise CoinError(_("This rule has picked guides already: switch it off instead of deleting it."))
+    found.delete()
 
 
 def pick(brand_id: int, day: dt.date) -> int:
@@ -166,17 +186,25 @@ def _pick_one(brand_id: int, rule: BenchmarkRule, day: dt.date, p: leaderboards.
     return 1
 
 
+def yesterday() -> dt.date:
+    """The day the nightly pick reads: yesterday in the platform's time zone."""
+    return leaderboards.local_day(clock.now()) - dt.timedelta(days=1)
+
+
 def pick_all(day: dt.date | None = None) -> dict[int, int]:
-    """Every brand with rules, for ``day`` (default: yesterday in the platform's time zone)."""
+    """Every brand with rules, for ``day`` (default: :func:`yesterday`)."""
     if day is None:
-        day = leaderboards.local_day(clock.now()) - dt.timedelta(days=1)
+        day = yesterday()
     brands = BenchmarkRule.objects.filter(active=True).values_list("brand_id", flat=True).distinct()
     return {b: pick(b, day) for b in sorted(set(brands))}
 
 
-def wall(brand_id: int, *, day: dt.date | None = None, limit: int = 60) -> list[WallEntry]:
-    """The benchmark wall: the latest day's picks (or ``day``'s), rule by rule, place by place."""
+def wall(brand_id: int, *, day: dt.date | None = None, metric: str | None = None, limit: int = 60) -> list[WallEntry]:
+    """The benchmark wall: the latest day's picks (or ``day``'s), rule by rule, place by place;
+    with ``metric``, only the picks of rules on that metric."""
     qs = Benchmark.objects.filter(brand_id=brand_id).select_related("rule", "guide")
+    if metric:
+        qs = qs.filter(rule__metric=metric)
     if day is None:
         day = qs.order_by("-day").values_list("day", flat=True).first()
         if day is None:
@@ -217,19 +245,19 @@ def write_up(brand_id: int, guide_id: int, benchmark_id: int, *, notes: str, vid
         .first()
     )
     if b is None:
-        raise CoinError(_("No such benchmark of yours."))
+        raise Missing(_("No such benchmark of yours."))
     notes = notes.strip()
     if len(notes) > 2000:
-        raise CoinError(_("Method notes are at most 2000 characters."))
+        raise CoinError(_("Method notes are at most 2000 characters."), field="notes")
     name = b.video
     if video is not None:
         size = int(getattr(video, "size", 0) or 0)
         if size <= 0 or size > VIDEO_MAX_BYTES:
-            raise CoinError(_("A video is at most 20 MB."))
+            raise CoinError(_("A video is at most 20 MB."), field="video")
         try:
             name = media.store_video(video.chunks(), VIDEO_DIR, max_bytes=VIDEO_MAX_BYTES)  # type: ignore[attr-defined]
         except ValidationError as exc:
-            raise CoinError(exc.message_dict["video"][0]) from exc
+            raise CoinError(exc.message_dict["video"][0], field="video") from exc
     Benchmark.objects.filter(pk=b.pk).update(notes=notes, video=name)
     b.refresh_from_db()
     return _wall(b)

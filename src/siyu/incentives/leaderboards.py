@@ -386,15 +386,24 @@ def top(
     level: str = "guide",
     board: str | None = None,
     limit: int = 20,
+    offset: int = 0,
     region_id: int | None = None,
     store_id: int | None = None,
 ) -> list[Place]:
-    """The first ``limit`` places (ties share a place, the next place skips: 1, 2, 2, 4)."""
+    """The ``limit`` places from the ``offset``-th on (ties share a place, the next place skips:
+    1, 2, 2, 4). A page that does not start at the top counts the scores above its first one."""
     qs = _board(brand_id, metric, period, level, board, region_id, store_id)
-    rows = list(qs.order_by("-score", "subject_id").values_list("subject_id", "score")[: max(0, min(limit, 1000))])
+    offset = max(0, offset)
+    ordered = qs.order_by("-score", "subject_id").values_list("subject_id", "score")
+    rows = list(ordered[offset : offset + max(0, min(limit, 1000))])
     out: list[Place] = []
     for i, (sid, score) in enumerate(rows):
-        place = out[-1].place if out and out[-1].score == score else i + 1
+        if out and out[-1].score == score:
+            place = out[-1].place
+        elif not out and offset:
+            place = 1 + qs.filter(score__gt=score).count()
+        else:
+            place = offset + i + 1
         out.append(Place(place, sid, score))
     return out
 

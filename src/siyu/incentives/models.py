@@ -46,6 +46,7 @@ class EntryKind(models.TextChoices):
     SPEND = "spend", _("Spent")
     RETURN = "return", _("Returned")
     REVERSAL = "reversal", _("Reversal")
+    ADJUST = "adjust", _("Adjusted by HQ")
 
 
 class CoinEntry(models.Model):

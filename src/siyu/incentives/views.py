@@ -25,24 +25,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from siyu.incentives import benchmarks, leaderboards, services
 from siyu.incentives.models import Redemption
-from siyu.org import services as org
 from siyu.org.services import Perm
 from siyu.platform import clock
 from siyu.platform.access import access, require_scope
-from siyu.platform.tenancy import Level, Scope
+from siyu.platform.tenancy import Level
 
 GUIDE = "guide:login"
-METRICS = {
-    "sales_fen": gettext_lazy("Attributed sales"),
-    "share_sales_fen": gettext_lazy("Sales from shares"),
-    "conversions": gettext_lazy("Conversions"),
-    "new_fans": gettext_lazy("New fans"),
-    "forwards": gettext_lazy("Forwards"),
-    "tasks_done": gettext_lazy("Tasks done"),
-}
-PERIODS = {"day": gettext_lazy("Day"), "week": gettext_lazy("Week"), "month": gettext_lazy("Month")}
+METRICS = services.BOARD_METRICS
+PERIODS = services.BOARD_PERIODS
 GUIDE_PERIODS = {"day": gettext_lazy("Today"), "week": gettext_lazy("This week"), "month": gettext_lazy("This month")}
-LEVELS = {"guide": gettext_lazy("Guides"), "store": gettext_lazy("Stores"), "region": gettext_lazy("Regions")}
+LEVELS = services.BOARD_LEVELS
 
 
 def _today() -> dt.date:
@@ -67,15 +59,6 @@ def show(metric: str, score: int) -> str:
     if metric in benchmarks.MONEY_METRICS:
         return f"¥{score / 100:,.2f}"
     return f"{score:,}"
-
-
-def _names(brand_id: int, level: str, ids: list[int]) -> dict[int, str]:
-    if level == "guide":
-        return {i: (info.name if (info := org.staff_info(brand_id, i)) else f"#{i}") for i in ids}
-    if level == "store":
-        return {i: (shop.name if (shop := org.store_info(brand_id, i)) else f"#{i}") for i in ids}
-    codes = {v: k for k, v in org.region_ids(brand_id).items()}
-    return {i: codes.get(i, f"#{i}") for i in ids}
 
 
 # ---- guide workbench ----------------------------------------------------------------------------
@@ -150,20 +133,16 @@ def my_rank(request: HttpRequest) -> HttpResponse:
     metric = metric if metric in METRICS else "sales_fen"
     period = request.GET.get("period", "day")
     period = period if period in PERIODS else "day"
-    key = (period, _today())
-    view = leaderboards.rank(scope.brand_id, metric, key, scope.staff_id, neighbours=2)
-    top = leaderboards.top(scope.brand_id, metric, key, limit=10)
+    view = services.my_rank(scope.brand_id, scope.staff_id, metric=metric, period=period, neighbours=2, top_n=10)
     team = (
-        leaderboards.top(scope.brand_id, metric, key, limit=50, store_id=scope.store_id)
+        services.board(scope, metric=metric, period=period, limit=50).places
         if scope.level is Level.STORE and scope.store_id and scope.can(Perm.TASKS_APPROVE)
         else None
     )
-    ids = [p.subject_id for p in [*top, *view.above, *view.below, *(team or [])]]
-    names = _names(scope.brand_id, "guide", sorted(set(ids)))
 
-    def row(p: leaderboards.Place) -> dict[str, Any]:
+    def row(p: services.Standing) -> dict[str, Any]:
         me = p.subject_id == scope.staff_id
-        return {"rank": p.place, "label": names.get(p.subject_id, ""), "shown": show(metric, p.score), "me": me}
+        return {"rank": p.place, "label": p.name, "shown": show(metric, p.score), "me": me}
 
     around = [row(p) for p in view.above]
     around.append({"rank": view.rank, "label": _("You"), "shown": show(metric, view.score), "me": True})
@@ -177,7 +156,7 @@ def my_rank(request: HttpRequest) -> HttpResponse:
         "score": show(metric, view.score),
         "gap": show(metric, view.gap) if view.gap is not None else None,
         "around": around,
-        "top": [row(p) for p in top],
+        "top": [row(p) for p in view.top],
         "team": None if team is None else [row(p) for p in team],
     }
     return render(request, "incentives/guide_rank.html", context)
@@ -214,16 +193,6 @@ def write_up(request: HttpRequest, pk: int) -> HttpResponse:
 # ---- HQ console ---------------------------------------------------------------------------------
 
 
-def _reach(scope: Scope) -> dict[str, int]:
-    """The part of a board a console viewer may see: HQ all of it, a region manager her region's,
-    a store manager her store's (a viewer placed nowhere sees an empty board)."""
-    if scope.level is Level.REGION:
-        return {"region_id": scope.region_id or -1}
-    if scope.level in (Level.STORE, Level.SELF):
-        return {"store_id": scope.store_id or -1}
-    return {}
-
-
 @access(Perm.HQ_CONSOLE)
 @require_GET
 def hq_leaderboards(request: HttpRequest) -> HttpResponse:
@@ -232,36 +201,32 @@ def hq_leaderboards(request: HttpRequest) -> HttpResponse:
     metric = metric if metric in METRICS else "sales_fen"
     period = request.GET.get("period", "day")
     period = period if period in PERIODS else "day"
+    levels = services.levels_within(scope)
     level = request.GET.get("level", "guide")
-    level = level if level in LEVELS else "guide"
-    reach = _reach(scope)
-    if "store_id" in reach and level != "guide":
-        level = "guide"  # a store manager's board is her guides
-    if "region_id" in reach and level == "region":
-        level = "store"
+    if level not in levels:  # a store manager's board is her guides; a region manager's not regions
+        level = "store" if level == "region" and "store" in levels else "guide"
     day = _day(request.GET.get("day"))
-    top = leaderboards.top(scope.brand_id, metric, (period, day), level=level, limit=30, **reach)  # type: ignore[arg-type]
-    names = _names(scope.brand_id, level, [p.subject_id for p in top])
-    best = max((p.score for p in top), default=0) or 1
+    view = services.board(scope, metric=metric, period=period, day=day, level=level, limit=30)
+    best = max((p.score for p in view.places), default=0) or 1
     rows = [
         {
             "place": p.place,
-            "name": names[p.subject_id],
+            "name": p.name,
             "score": show(metric, p.score),
             "pct": max(1, round(100 * p.score / best)) if p.score > 0 else 0,
         }
-        for p in top
+        for p in view.places
     ]
     context = {
         "metrics": METRICS.items(),
         "periods": PERIODS.items(),
-        "levels": [(k, v) for k, v in LEVELS.items() if not ("store_id" in reach and k != "guide")],
+        "levels": [(k, v) for k, v in LEVELS.items() if k in levels],
         "metric": metric,
         "period": period,
         "level": level,
         "day": day,
         "rows": rows,
-        "total": leaderboards.size(scope.brand_id, metric, (period, day), level=level, **reach),  # type: ignore[arg-type]
+        "total": view.count,
     }
     return render(request, "incentives/hq_leaderboards.html", context)
 
@@ -306,7 +271,7 @@ def hq_redemptions(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     status = status if status in Redemption.Status.values else ""
     rows = services.redemptions(scope, status=status or None)
-    names = _names(scope.brand_id, "guide", sorted({r.guide_id for r in rows}))
+    names = services.subject_names(scope.brand_id, "guide", sorted({r.guide_id for r in rows}))
     context = {
         "rows": [(r, names[r.guide_id]) for r in rows],
         "statuses": Redemption.Status.choices,

@@ -222,6 +222,51 @@ def units_by_store(brand_id: int) -> dict[tuple[int, int], int]:
     return {(store, sku): int(units) for store, sku, units in rows}
 
 
+# A paid order no longer stands once it is cancelled (refunded before it left the store) or returned.
+UNDONE = (Status.CANCELLED, Status.RETURNED)
+
+
+@dataclass(frozen=True)
+class SaleInfo:
+    """A paid order as another domain counts it (guide tasks): who it is attributed to, when it was
+    paid, what was paid, whether it was refunded since, and the style codes among its lines."""
+
+    order_id: int
+    guide_id: int | None
+    paid_at: dt.datetime
+    amount_fen: int
+    refunded: bool
+    product_codes: frozenset[str]
+
+
+def _sales(qs: QuerySet[Order]) -> list[SaleInfo]:
+    rows = list(qs.filter(paid_at__isnull=False).values_list("pk", "guide_id", "paid_at", "total_fen", "status"))
+    codes: dict[int, set[str]] = {}
+    lines = OrderLine.objects.filter(order_id__in=[r[0] for r in rows]).values_list("order_id", "product_code")
+    for order_id, code in lines:
+        codes.setdefault(order_id, set()).add(code)
+    return [
+        SaleInfo(pk, guide_id, paid_at, int(total), status in UNDONE, frozenset(codes.get(pk, ())))
+        for pk, guide_id, paid_at, total, status in sorted(rows)
+        if paid_at is not None
+    ]
+
+
+def guide_sales(brand_id: int, guide_ids: Iterable[int], start: dt.datetime, end: dt.datetime) -> list[SaleInfo]:
+    """The orders attributed to these guides and paid within ``[start, end)``, refunded ones too
+    (flagged), in order of their id."""
+    ids = list(guide_ids)
+    if not ids:
+        return []
+    found = Order.objects.filter(brand_id=brand_id, guide_id__in=ids, created_at__lt=end)  # paid after placed
+    return _sales(found.filter(paid_at__gte=start, paid_at__lt=end))
+
+
+def sales_of(brand_id: int, order_ids: Iterable[int]) -> list[SaleInfo]:
+    """These orders of the brand as sales (those never paid are left out), in order of their id."""
+    return _sales(Order.objects.filter(brand_id=brand_id, pk__in=list(order_ids)))
+
+
 def visible_orders(
     scope: Scope,
     *,

@@ -90,6 +90,7 @@ class Perm(StrEnum):
     LEARNING_VIEW = "learning.view"  # the knowledge base, quizzes and their results in the console
     LEARNING_MANAGE = "learning.manage"  # write articles, scripts, videos and quizzes; knowledge contests
     INCENTIVES_MANAGE = "incentives.manage"  # reward mall, redemptions, benchmark rules, coin reversals
+    INCENTIVES_VIEW = "incentives.view"  # coins, redemptions, leaderboards, benchmark wall within reach (API)
 
 
 PERM_LABELS: dict[Perm, StrOrPromise] = {
@@ -133,6 +134,7 @@ PERM_LABELS: dict[Perm, StrOrPromise] = {
     Perm.LEARNING_VIEW: _("Read the knowledge base and training results"),
     Perm.LEARNING_MANAGE: _("Manage the knowledge base, quizzes and knowledge contests"),
     Perm.INCENTIVES_MANAGE: _("Manage the reward mall, benchmark rules and coins"),
+    Perm.INCENTIVES_VIEW: _("Read coins, redemptions, leaderboards and the benchmark wall"),
 }
 
 _EVERY_STAFF = {
@@ -143,6 +145,7 @@ _EVERY_STAFF = {
     Perm.CATALOG_VIEW,
     Perm.STOCK_VIEW,
     Perm.ORDERS_VIEW,
+    Perm.INCENTIVES_VIEW,
 }
 _MANAGERS = {
     Perm.HQ_CONSOLE,
@@ -213,6 +216,7 @@ TOKEN_PERMS: tuple[str, ...] = (
     Perm.TASKS_VIEW,
     Perm.CONTESTS_VIEW,
     Perm.LEARNING_VIEW,
+    Perm.INCENTIVES_VIEW,
 )
 
 # Who may manage whom: a manager manages only roles below her own.

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from siyu.platform import privacy
+from siyu.platform.money import yuan_to_fen
 
 
 def apply_errors(
@@ -81,3 +82,23 @@ class MobileField(forms.CharField):
             return privacy.normalize_phone(raw)
         except ValueError as exc:
             raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
+
+
+class YuanField(forms.Field):
+    """An amount in yuan (``599``, ``599.00``, ``¥1,299``), cleaned to an ``int`` of fen."""
+
+    widget = forms.TextInput
+    default_error_messages = {"invalid": _("Write a price in yuan, e.g. 599 or 599.00.")}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.widget.attrs.update({"inputmode": "decimal", "placeholder": "599.00", "maxlength": "16"})
+
+    def to_python(self, value: Any) -> int | None:
+        raw = str(value or "").replace("¥", "").replace("￥", "").strip()
+        if not raw:
+            return None
+        try:
+            return yuan_to_fen(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc

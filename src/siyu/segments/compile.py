@@ -63,6 +63,7 @@ class Query:
     params: dict[str, Any]
     dialect: str
     since_day: str | None = None  # the first day partition the query can need (None: every day)
+    types: frozenset[str] | None = None  # the event types it reads (None: any)
 
 
 ATTRIBUTE_COLUMN = {
@@ -102,6 +103,38 @@ def _at_least_one(n: dict[str, Any]) -> bool:
     return (op == ">=" and value <= 1) or (op == ">" and value <= 0)
 
 
+SUMMARY_MEASURES = ("amount_fen", "quantity")  # the sums the behaviour summary holds (segments.summary)
+FACT_LEAVES = frozenset({"attribute", "tags", "consent", "birthday", "rfm", "list", "bucket"})
+EVENT_LEAVES = frozenset({"event", "first_time", "last_time", "stopped", "segment"})
+
+
+def _summable(n: dict[str, Any]) -> bool:
+    """A count or a sum of a summarised column, without filters: the summary can answer it."""
+    return not n.get("where") and ("sum" not in n or n["sum"]["of"] in SUMMARY_MEASURES)
+
+
+def _facts_only(n: dict[str, Any]) -> bool:
+    """A condition on the customer's facts alone (attributes, tags, consent...): no event read."""
+    if n["type"] in ("and", "or"):
+        return all(_facts_only(child) for child in n["children"])
+    if n["type"] == "not":
+        return _facts_only(n["child"])
+    return n["type"] in FACT_LEAVES
+
+
+def _reads_events(n: dict[str, Any]) -> bool:
+    return any(node["type"] in EVENT_LEAVES for node in _walk(n))
+
+
+def _floor_hour(value: dt.datetime) -> dt.datetime:
+    return value.replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(value: dt.datetime) -> dt.datetime:
+    floor = _floor_hour(value)
+    return floor if floor == value else floor + dt.timedelta(hours=1)
+
+
 def _num(value: float) -> str:
     return str(int(value)) if isinstance(value, int) or float(value).is_integer() else repr(float(value))
 
@@ -114,6 +147,9 @@ class _Compiler:
     resolve: Callable[[int], dict[str, Any]]
     params: dict[str, Any] = field(default_factory=dict)
     aliases: int = 0
+    ctes: list[tuple[str, str]] = field(default_factory=list)  # (name, query) of candidate sets
+    within: list[str] = field(default_factory=list)  # the candidate sets enclosing the node compiled now
+    depth: int = 0  # how deep in segments inlined in segments the select compiled now is
 
     # --- helpers ---
     def bind(self, value: Any) -> str:
@@ -164,16 +200,75 @@ class _Compiler:
                 out.append(f"{expr} {_OPS[op]} {rendered[0]}")
         return out
 
+    def restrict(self) -> list[str]:
+        """Inside an ``and`` with conditions on the facts: only its candidates' events matter (who
+        is not a candidate is out whatever her events), so the subqueries read no one else's."""
+        return [f"customer_id IN (SELECT customer_id FROM {self.within[-1]})"] if self.within else []
+
     def events_where(self, node: dict[str, Any], window: dict[str, Any] | None, *, use_window: bool = True) -> str:
         parts = ["customer_id IS NOT NULL", f"type = {self.bind(node['event'])}"]
         if use_window:
             parts += self.window(window)
         parts += self.filters(node.get("where"))
+        parts += self.restrict()
         return " AND ".join(parts)
+
+    def bounds(self, w: dict[str, Any] | None) -> tuple[dt.datetime | None, dt.datetime, bool]:
+        """A window as (start or ``None``, end, whether the end is included)."""
+        if w is None:
+            return None, self.now, True
+        if "last_days" in w:
+            return self.now - dt.timedelta(days=w["last_days"]), self.now, True
+        start = self._utc(dt.date.fromisoformat(w["from"]))
+        return start, self._utc(dt.date.fromisoformat(w["to"]) + dt.timedelta(days=1)), False
+
+    def event_rows(self, nodes: list[dict[str, Any]]) -> str | None:
+        """The rows ``(customer_id, n, <sums>)`` of the events ``nodes`` count or sum (they share
+        type, window and filters), read from the behaviour summary where it can answer (ADR 0020):
+        the whole hours of the window from ``event_days`` (the days that have a current summary)
+        and ``events_unsummarised`` (every other day's events, and the WAL's); the partial hours at
+        its ends from ``events``. Exact whichever days are summarised. ``None`` when the summary
+        cannot answer (filters, sums of properties, a window shorter than an hour)."""
+        if not all(_summable(n) for n in nodes):
+            return None
+        start, end, included = self.bounds(nodes[0].get("window"))
+        first = None if start is None else _ceil_hour(start)
+        last = _floor_hour(end + dt.timedelta(microseconds=1)) if included else _floor_hour(end)
+        if first is not None and first >= last:
+            return None
+        at, kind = self.dialect.at, self.bind(nodes[0]["event"])
+        measures = sorted({n["sum"]["of"] for n in nodes if "sum" in n})
+        summed = ", ".join(["customer_id", "events AS n", *measures])
+        raw = ", ".join(["customer_id", "CAST(1 AS BIGINT) AS n", *measures])
+        who = ["customer_id IS NOT NULL", f"type = {kind}", *self.restrict()]
+
+        def select(table: str, columns: str, conditions: list[str]) -> str:
+            return f"SELECT {columns} FROM {table} WHERE {' AND '.join(who + conditions)}"
+
+        whole = ([] if first is None else [f"hour >= {self.ts(first)}"]) + [f"hour < {self.ts(last)}"]
+        whole_at = [w.replace("hour", at, 1) for w in whole]
+        parts = [select("event_days", summed, whole), select("events_unsummarised", raw, whole_at)]
+        if start is not None and first is not None and start < first:
+            parts.append(select("events", raw, [f"{at} >= {self.ts(start)}", f"{at} < {self.ts(first)}"]))
+        if last < end or (included and last == end):  # the hour the window ends in
+            until = f"{at} {'<=' if included else '<'} {self.ts(end)}"
+            parts.append(select("events", raw, [f"{at} >= {self.ts(last)}", until]))
+        return " UNION ALL ".join(parts)
 
     # --- nodes ---
     def node(self, n: dict[str, Any], c: str) -> str:
         kind = n["type"]
+        if kind == "and":
+            facts = [child for child in n["children"] if _facts_only(child)]
+            rest = [child for child in n["children"] if not _facts_only(child)]
+            if facts and any(_reads_events(child) for child in rest):
+                name = self.candidates(facts)
+                self.within.append(name)
+                try:
+                    joined = " AND ".join(self.children(rest, kind, c))
+                finally:
+                    self.within.pop()
+                return f"({c}.customer_id IN (SELECT customer_id FROM {name}) AND {joined})"
         if kind in ("and", "or"):
             joined = f" {kind.upper()} ".join(self.children(n["children"], kind, c))
             return f"({joined})"
@@ -236,6 +331,22 @@ class _Compiler:
                 out.append(self.node(child, c))
         return [part if isinstance(part, str) else self.events_in(part, kind, c) for part in out]
 
+    def candidates(self, facts: list[dict[str, Any]]) -> str:
+        """A named set (a CTE of the query) of the customers meeting the facts conditions of an
+        ``and``: evaluated once, it narrows every events subquery inside that ``and``."""
+        self.aliases += 1
+        a = f"c{self.aliases}"
+        name = f"siyu_cand{len(self.ctes) + 1}"
+        where = " AND ".join(self.node(f, a) for f in facts)
+        self.ctes.append((name, f"SELECT {a}.customer_id FROM customers {a} WHERE {where}"))
+        return name
+
+    def summed_test(self, n: dict[str, Any]) -> str:
+        """:meth:`event_test` over :meth:`event_rows` (each row a count ``n`` and sums)."""
+        agg = "SUM(n)" if "count" in n else f"COALESCE(SUM({n['sum']['of']}), 0)"
+        op, value = _event_op(n)
+        return f"{agg} {_OPS[op]} {_num(value)}"
+
     def event_test(self, n: dict[str, Any]) -> str:
         if "count" in n:
             agg = "COUNT(*)"
@@ -252,6 +363,12 @@ class _Compiler:
     def events_in(self, nodes: list[dict[str, Any]], kind: str, c: str) -> str:
         """Customers with events meeting every (``and``) or any (``or``) of ``nodes``' tests, which
         share their events (type, window, filters) and all need at least one event."""
+        rows = self.event_rows(nodes)
+        if rows is not None:
+            if all(_at_least_one(n) for n in nodes):
+                return f"({c}.customer_id IN (SELECT customer_id FROM ({rows}) e))"
+            tests = f" {kind.upper()} ".join(f"({self.summed_test(n)})" for n in nodes)
+            return f"({c}.customer_id IN (SELECT customer_id FROM ({rows}) e GROUP BY customer_id HAVING {tests}))"
         where = self.events_where(nodes[0], nodes[0].get("window"))
         if all(_at_least_one(n) for n in nodes):  # "did it at all": no grouping needed
             return f"({c}.customer_id IN (SELECT customer_id FROM events WHERE {where}))"
@@ -263,6 +380,10 @@ class _Compiler:
         op, value = _event_op(n)
         if not _zero_satisfies(op, value):
             return self.events_in([n], "and", c)
+        rows = self.event_rows([n])
+        if rows is not None:
+            sub = f"SELECT customer_id FROM ({rows}) e GROUP BY customer_id HAVING NOT ({self.summed_test(n)})"
+            return f"({c}.customer_id NOT IN ({sub}))"
         where = self.events_where(n, n.get("window"))
         sub = f"SELECT customer_id FROM events WHERE {where} GROUP BY customer_id HAVING NOT ({self.event_test(n)})"
         return f"({c}.customer_id NOT IN ({sub}))"
@@ -313,7 +434,16 @@ class _Compiler:
     def select(self, root: dict[str, Any]) -> str:
         self.aliases += 1
         c = f"c{self.aliases}"
-        return f"SELECT {c}.customer_id FROM customers {c} WHERE {self.node(root, c)}"
+        known = len(self.ctes)
+        self.depth += 1
+        try:
+            body = f"SELECT {c}.customer_id FROM customers {c} WHERE {self.node(root, c)}"
+        finally:
+            self.depth -= 1
+        if self.depth == 0 and len(self.ctes) > known:  # the candidate sets, at the top of the query
+            named = ", ".join(f"{name} AS ({sql})" for name, sql in self.ctes[known:])
+            return f"WITH {named} {body}"
+        return body
 
 
 @dataclass(frozen=True)
@@ -411,10 +541,11 @@ def compile_definition(
     (sql,), params = compile_definitions([definition], dialect=dialect, now=now, tz=tz, resolve=resolve)
     zone = zoneinfo.ZoneInfo(tz) if isinstance(tz, str) else tz
     utc = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo is not None else now
-    since = read_by(definition, utc, zone, resolve or _no_segments).since
+    reads = read_by(definition, utc, zone, resolve or _no_segments)
+    since = reads.since
     # day partitions are UTC days; one more day before keeps any rounding on the safe side
     since_day = None if since is None else (since - dt.timedelta(days=1)).date().isoformat()
-    return Query(sql, params, dialect, since_day)
+    return Query(sql, params, dialect, since_day, reads.types)
 
 
 def _no_segments(segment_id: int) -> dict[str, Any]:

@@ -1,22 +1,26 @@
 """Run a compiled segment query on the configured engine (``SIYU_ANALYTICS_ENGINE``).
 
-Both engines expose the same four tables for one brand — ``events``, ``customers``,
-``customer_tags``, ``consents`` — read from the lake's Parquet files with the fixed schemas of
-:mod:`siyu.segments.lake` (an empty table of the right columns when a brand has no file yet), so
-one compiled query means the same on each. DuckDB runs embedded, one in-memory connection per
-evaluation. Spark runs in local mode (one session per process, no UI, no downloads); it needs the
-``[spark]`` extra and Java 17."""
+Both engines expose the same tables for one brand — ``events``, ``customers``, ``customer_tags``,
+``consents``, and the behaviour summary's two (ADR 0020): ``event_days`` (the summary of the days
+that have a current one) and ``events_unsummarised`` (the events of every other day, and the WAL's)
+— read from the lake's Parquet files with the fixed schemas of :mod:`siyu.segments.lake` (an empty
+table of the right columns when a brand has no file yet), so one compiled query means the same on
+each. DuckDB runs embedded: one instance per process (Parquet metadata cached across queries; the
+lake's files are never changed in place), a cursor with its own temporary views per evaluation.
+Spark runs in local mode (one session per process, no UI, no downloads); it needs the ``[spark]``
+extra and Java 17."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
 from django.conf import settings
 
-from siyu.segments import lake
+from siyu.segments import lake, summary
 from siyu.segments.compile import Query
 
 TABLES = ("customers", "customer_tags", "consents")
@@ -26,7 +30,13 @@ class Engine(Protocol):
     name: str
 
     def rows(
-        self, brand_id: int, sql: str, params: dict[str, Any], *, since_day: str | None = None
+        self,
+        brand_id: int,
+        sql: str,
+        params: dict[str, Any],
+        *,
+        since_day: str | None = None,
+        types: frozenset[str] | None = None,
     ) -> list[tuple[Any, ...]]: ...
 
 
@@ -39,31 +49,71 @@ def _duck_select(files: str, columns: Sequence[tuple[str, str]]) -> str:
     return f"SELECT {cols} FROM read_parquet('{files}', hive_partitioning = false)"
 
 
-def duckdb_views(con: duckdb.DuckDBPyConnection, brand_id: int, since_day: str | None = None) -> None:
-    """Create the four tables of a brand as views on ``con``. The events come from the events
+def _listed(files: Sequence[Path | str]) -> str:
+    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+
+
+def duckdb_views(
+    con: duckdb.DuckDBPyConnection, brand_id: int, since_day: str | None = None, types: frozenset[str] | None = None
+) -> None:
+    """Create the tables of a brand as temporary views on ``con``. The events come from the events
     domain's reader: the compacted Parquet files (of the days from ``since_day`` on: a query's
-    horizon, :attr:`Query.since_day`) and the rows still in its write-ahead log."""
+    horizon, :attr:`Query.since_day`) and the rows still in its write-ahead log; ``event_days`` is
+    the behaviour summary of the days that have a current one (of the event ``types`` the query
+    reads; all when ``None``) and ``events_unsummarised`` the events of every other day and the WAL."""
     from siyu.events import services as events_services
 
-    events_services.relation(con, brand_id, since_day=since_day).create_view("events", replace=True)
+    days = summary.current(brand_id, since_day)
+    every = events_services.relation(con, brand_id, since_day=since_day)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {every.sql_query()}")
+    rest = events_services.relation(con, brand_id, since_day=since_day, skip_days=set(days))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW events_unsummarised AS {rest.sql_query()}")
+    found = summary.files(days, types)
+    if found:
+        cols = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in summary.COLUMNS)
+        body = f"SELECT {cols} FROM read_parquet({_listed(found)}, hive_partitioning = false)"
+    else:
+        body = _duck_empty(summary.COLUMNS)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW event_days AS {body}")
     for name in TABLES:
         columns = lake.FACT_COLUMNS[name]
         if lake.fact_files(name, brand_id):
             body = _duck_select(str(lake.facts_dir(name, brand_id) / "*.parquet"), columns)
         else:
             body = _duck_empty(columns)
-        con.execute(f"CREATE OR REPLACE VIEW {name} AS {body}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {body}")
+
+
+_instance: duckdb.DuckDBPyConnection | None = None
+_instance_lock = threading.Lock()
+
+
+def duck() -> duckdb.DuckDBPyConnection:
+    """A cursor of the process's DuckDB instance (a new instance costs ~10–50 ms and forgets the
+    Parquet metadata it read). Temporary views and tables are the cursor's alone: close it after use."""
+    global _instance
+    with _instance_lock:
+        if _instance is None:
+            _instance = duckdb.connect(config={"threads": settings_threads()})
+            _instance.execute("SET parquet_metadata_cache = true")  # the lake's files never change in place
+        return _instance.cursor()
 
 
 class DuckDBEngine:
     name = "duckdb"
 
     def rows(
-        self, brand_id: int, sql: str, params: dict[str, Any], *, since_day: str | None = None
+        self,
+        brand_id: int,
+        sql: str,
+        params: dict[str, Any],
+        *,
+        since_day: str | None = None,
+        types: frozenset[str] | None = None,
     ) -> list[tuple[Any, ...]]:
-        con = duckdb.connect(config={"threads": settings_threads()})
+        con = duck()
         try:
-            duckdb_views(con, brand_id, since_day)
+            duckdb_views(con, brand_id, since_day, types)
             return con.execute(sql, params).fetchall()
         finally:
             con.close()
@@ -122,20 +172,31 @@ class SparkEngine:
         return spark.read.schema(schema).parquet(*files).select(*names)
 
     def rows(
-        self, brand_id: int, sql: str, params: dict[str, Any], *, since_day: str | None = None
+        self,
+        brand_id: int,
+        sql: str,
+        params: dict[str, Any],
+        *,
+        since_day: str | None = None,
+        types: frozenset[str] | None = None,
     ) -> list[tuple[Any, ...]]:
         spark = self.session()
-        files = [
-            str(p)
-            for p in lake.event_files(brand_id)
-            if since_day is None or p.parent.name.removeprefix("day=") >= since_day
-        ]
+        files = [p for p in lake.event_files(brand_id) if since_day is None or _day(p) >= since_day]
+        days = summary.current(brand_id, since_day)
         with self._lock:  # the temp views are the session's: one brand's query at a time
-            self._frame(spark, files, lake.EVENT_COLUMNS).createOrReplaceTempView("events")
+            self._frame(spark, [str(p) for p in files], lake.EVENT_COLUMNS).createOrReplaceTempView("events")
+            rest = [str(p) for p in files if _day(p) not in days]
+            self._frame(spark, rest, lake.EVENT_COLUMNS).createOrReplaceTempView("events_unsummarised")
+            found = [str(p) for p in summary.files(days, types)]
+            self._frame(spark, found, summary.COLUMNS).createOrReplaceTempView("event_days")
             for name in TABLES:
-                files = [str(p) for p in lake.fact_files(name, brand_id)]
-                self._frame(spark, files, lake.FACT_COLUMNS[name]).createOrReplaceTempView(name)
+                facts = [str(p) for p in lake.fact_files(name, brand_id)]
+                self._frame(spark, facts, lake.FACT_COLUMNS[name]).createOrReplaceTempView(name)
             return [tuple(r) for r in spark.sql(sql, args=params or None).collect()]
+
+
+def _day(part: Path) -> str:
+    return part.parent.name.removeprefix("day=")
 
 
 def engine(name: str | None = None) -> Engine:
@@ -157,6 +218,7 @@ def member_ids(brand_id: int, query: Query, eng: Engine | None = None) -> list[i
             f"SELECT customer_id FROM ({query.sql}) m ORDER BY customer_id",
             query.params,
             since_day=query.since_day,
+            types=query.types,
         )
     ]
 
@@ -164,4 +226,4 @@ def member_ids(brand_id: int, query: Query, eng: Engine | None = None) -> list[i
 def count(brand_id: int, query: Query, eng: Engine | None = None) -> int:
     eng = eng or engine(query.dialect)
     sql = f"SELECT COUNT(*) FROM ({query.sql}) m"
-    return int(eng.rows(brand_id, sql, query.params, since_day=query.since_day)[0][0])
+    return int(eng.rows(brand_id, sql, query.params, since_day=query.since_day, types=query.types)[0][0])

@@ -109,11 +109,11 @@ def _write(name: str, brand_id: int, rows: Iterable[Sequence[Any]], version: int
         types = "{" + ", ".join(f"'{c}': '{t}'" for c, t in columns) + "}"
         con = duckdb.connect()
         try:
-            con.execute(
-                "COPY (SELECT * FROM read_csv(?, header=false, auto_detect=false, delim=',', quote='\"', "
-                f"escape='\"', columns={types}, nullstr='')) TO '{fresh}' (FORMAT parquet, COMPRESSION zstd)",
-                [spool.name],
+            reader = (
+                "SELECT * FROM read_csv(?, header=false, auto_detect=false, delim=',', quote='\"', "
+                f"escape='\"', columns={types}, nullstr='')"
             )
+            con.execute(lake.fact_copy(name, reader, fresh), [spool.name])
         finally:
             con.close()
     finally:

@@ -47,7 +47,7 @@ from django.db.models import F
 
 from siyu.events import services as events_services
 from siyu.platform import clock
-from siyu.segments import engine, lake
+from siyu.segments import engine, lake, summary
 from siyu.segments.compile import Behaviour, compile_definition, read_by
 from siyu.segments.models import Segment, SegmentChange, SegmentMember, SegmentRun
 
@@ -201,32 +201,23 @@ def _ids_sql(ids: Iterable[int]) -> str:
     return ", ".join(str(int(c)) for c in sorted(set(ids))) or "NULL"
 
 
-_duck: duckdb.DuckDBPyConnection | None = None
-_duck_lock = threading.Lock()
-
-
-def _database() -> duckdb.DuckDBPyConnection:
-    global _duck
-    with _duck_lock:
-        if _duck is None:
-            _duck = duckdb.connect(config={"threads": engine.settings_threads()})
-        return _duck
-
-
 class Snapshot:
     """A few customers only, as the four tables a compiled query reads (their facts, and their
     events of some types since a day), so the query means for them what it means on the whole lake."""
 
     def __init__(self, brand_id: int, ids: set[int], types: set[str], since: dt.datetime | None) -> None:
         self.at = _now()
-        # a connection of the process's DuckDB instance (cheap; a new instance costs ~50 ms): its
-        # views and the WAL table are temporary, so they are this connection's alone
-        self.con = _database().cursor()
+        # a cursor of the process's DuckDB instance (cheap; a new instance costs ~50 ms): its
+        # views and the WAL table are temporary, so they are this cursor's alone
+        self.con = engine.duck()
         since_day = None if since is None else (since - dt.timedelta(days=1)).date().isoformat()
         rel = events_services.customers_relation(self.con, brand_id, ids, types=sorted(types), since_day=since_day)
         # a few customers' rows: kept as temporary tables, read once however many segments and
         # conditions use them
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE events AS {rel.sql_query()}")
+        # these customers' events are all read from the lake: none from the behaviour summary
+        self.con.execute("CREATE OR REPLACE TEMP VIEW events_unsummarised AS SELECT * FROM events")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW event_days AS {engine._duck_empty(summary.COLUMNS)}")
         wanted = _ids_sql(ids)
         for name in engine.TABLES:
             columns = lake.FACT_COLUMNS[name]

@@ -23,7 +23,7 @@ TAGS = ["tasks"]
 
 class TaskIn(Input):
     title: str = Field(max_length=80)
-    kind: Literal["fans", "forward", "follow_up", "store_action", "learn"]
+    kind: Literal["fans", "forward", "follow_up", "store_action", "learn", "sales"]
     description: str = Field("", max_length=2000)
     content_id: str = Field("", max_length=64, description="Forward: the content's id; empty: any content.")
     share_channel: Literal["any", "moments", "group", "one_to_one"] = "any"
@@ -31,6 +31,12 @@ class TaskIn(Input):
     segment_id: int | None = Field(None, description="Follow up: the segment whose customers each guide follows up.")
     learn_kind: Literal["", "read", "quiz"] = ""
     learn_ref: int | None = Field(None, description="Learn: the article or quiz id.")
+    min_order_fen: int = Field(
+        0, ge=0, le=100_000_000, description="Sales: count only orders paid of at least this amount (fen); 0: any."
+    )
+    product_code: str = Field(
+        "", max_length=32, description="Sales: count only orders with this style among their lines; empty: any."
+    )
     whole_brand: bool = False
     region_ids: list[int] = []
     store_ids: list[int] = []
@@ -51,6 +57,8 @@ class TaskPatch(Input):
     description: str | None = Field(None, max_length=2000)
     target: int | None = Field(None, ge=0, le=10_000)
     targets: dict[str, int] | None = None
+    min_order_fen: int | None = Field(None, ge=0, le=100_000_000)
+    product_code: str | None = Field(None, max_length=32)
     whole_brand: bool | None = None
     region_ids: list[int] | None = None
     store_ids: list[int] | None = None
@@ -74,6 +82,8 @@ class TaskOut(Schema):
     segment_id: int | None
     learn_kind: str
     learn_ref: int | None
+    min_order_fen: int
+    product_code: str
     whole_brand: bool
     region_ids: list[int]
     store_ids: list[int]

@@ -30,6 +30,8 @@ FIELDS = (
     "segment_id",
     "learn_kind",
     "learn_ref",
+    "min_order_fen",
+    "product_code",
     "whole_brand",
     "region_ids",
     "store_ids",
@@ -46,6 +48,7 @@ FIELDS = (
 )
 MAX_COINS = 100_000
 MAX_TARGET = 10_000
+MAX_ORDER_FEN = 100_000_000  # a sales task's minimum order: up to 1,000,000 CNY
 
 SCHEDULE_MESSAGES = {
     "repeat": gettext_lazy("Choose once, every day or every week."),
@@ -72,6 +75,29 @@ def _ids(value: Any, field: str) -> list[int]:
         except (TypeError, ValueError) as exc:
             raise ValidationError({field: _("Choose from the list.")}) from exc
     return sorted(set(out))
+
+
+def _clean_sales(scope: Scope, d: dict[str, Any], errors: dict[str, str]) -> None:
+    """A sales task's filters: a minimum order in fen (0: any) and a style code of the brand's
+    catalog (empty: any product). Other kinds keep neither."""
+    raw = d.get("min_order_fen")
+    try:
+        d["min_order_fen"] = int(raw) if raw not in (None, "") else 0
+    except (TypeError, ValueError):
+        d["min_order_fen"] = 0
+        errors["min_order_fen"] = _("A whole number of fen.")
+    code = str(d.get("product_code") or "").strip()
+    d["product_code"] = code
+    if d.get("kind") != Kind.SALES:
+        d["min_order_fen"], d["product_code"] = 0, ""
+        return
+    if not 0 <= d["min_order_fen"] <= MAX_ORDER_FEN:
+        errors["min_order_fen"] = _("A minimum order from 0 to %(n)s CNY.") % {"n": f"{MAX_ORDER_FEN // 100:,}"}
+    if code:
+        from siyu.catalog import services as catalog
+
+        if len(code) > 32 or catalog.product_detail(scope.brand_id, code) is None:
+            errors["product_code"] = _("No product of the brand has this style code.")
 
 
 def _clean(scope: Scope, data: dict[str, Any]) -> dict[str, Any]:
@@ -110,6 +136,7 @@ def _clean(scope: Scope, data: dict[str, Any]) -> dict[str, Any]:
             errors["learn_kind"] = _("Choose reading an article or passing a quiz.")
         if not d["learn_ref"]:
             errors["learn_ref"] = _("Choose the article or the quiz.")
+    _clean_sales(scope, d, errors)
     # targeting
     d["whole_brand"] = bool(d.get("whole_brand"))
     d["region_ids"] = _ids(d.get("region_ids"), "region_ids")

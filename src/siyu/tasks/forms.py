@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from siyu.org import services as org
+from siyu.platform.forms import YuanField
+from siyu.platform.money import fen_to_yuan
 from siyu.platform.tenancy import Scope
 from siyu.tasks.models import CountMode, FollowUp, Kind, Repeat, ShareChannel
 
@@ -40,6 +42,17 @@ class TaskForm(forms.Form):
         label=gettext_lazy("Segment to follow up"), required=False, coerce=int, empty_value=None
     )
     learn_item = forms.ChoiceField(label=gettext_lazy("Article or quiz"), required=False)
+    min_order = YuanField(
+        label=gettext_lazy("Minimum order (¥)"),
+        required=False,
+        help_text=gettext_lazy("Sales: count only orders of at least this amount; empty: any order."),
+    )
+    product_code = forms.CharField(
+        label=gettext_lazy("Style code"),
+        required=False,
+        max_length=32,
+        help_text=gettext_lazy("Sales: count only orders with this style; empty: any product."),
+    )
     whole_brand = forms.BooleanField(label=gettext_lazy("The whole brand"), required=False)
     region_ids = forms.TypedMultipleChoiceField(
         label=gettext_lazy("Regions"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple
@@ -66,7 +79,7 @@ class TaskForm(forms.Form):
         label=gettext_lazy("Target per guide"),
         min_value=0,
         initial=1,
-        help_text=gettext_lazy("New fans, shares or customers; for a follow-up, 0 means her whole list."),
+        help_text=gettext_lazy("New fans, shares, customers or paid orders; for a follow-up, 0 means her whole list."),
     )
     repeat = forms.ChoiceField(label=gettext_lazy("Repeat"), choices=Repeat.choices)
     starts_at = forms.DateTimeField(
@@ -131,6 +144,7 @@ class TaskForm(forms.Form):
         d = dict(self.cleaned_data)
         guide_ids, targets = d.pop("named")
         learn = d.pop("learn_item") or ""
+        d["min_order_fen"] = d.pop("min_order") or 0
         kind, _sep, ref = learn.partition(":")
         d.update(
             guide_ids=guide_ids,
@@ -156,6 +170,8 @@ class TaskForm(forms.Form):
             "count_mode": task.count_mode,
             "segment_id": task.segment_id,
             "learn_item": f"{task.learn_kind}:{task.learn_ref}" if task.learn_ref else "",
+            "min_order": fen_to_yuan(task.min_order_fen) if task.min_order_fen else "",
+            "product_code": task.product_code,
             "whole_brand": task.whole_brand,
             "region_ids": task.region_ids,
             "store_ids": task.store_ids,
@@ -171,7 +187,13 @@ class TaskForm(forms.Form):
         }
 
 
-RENAME = {"guide_ids": "named", "targets": "named", "learn_kind": "learn_item", "learn_ref": "learn_item"}
+RENAME = {
+    "guide_ids": "named",
+    "targets": "named",
+    "learn_kind": "learn_item",
+    "learn_ref": "learn_item",
+    "min_order_fen": "min_order",
+}
 
 
 class OutreachForm(forms.Form):

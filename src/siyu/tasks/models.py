@@ -6,10 +6,11 @@ or week for a repeating one) and, for each occurrence, one :class:`Assignment` p
 
 Progress is never typed in: it is the number of :class:`Credit` rows of the assignment, each with a
 key unique within the assignment (``bind:<customer>``, ``event:<event id>``, ``cust:<customer>``,
-``own:<share record>``, ``outreach:<customer>``, ``photo:<submission>``, ``learn:<ref>``). Credits
-come from what the platform sees (bindings, share events, learning) or from what the guide submits
-(an outreach outcome, an approved photo). Adding a credit twice is a no-op, so a live listener, a
-recompute from the facts and a retried request all agree.
+``own:<share record>``, ``outreach:<customer>``, ``photo:<submission>``, ``learn:<ref>``,
+``order:<order id>``). Credits come from what the platform sees (bindings, share events, learning,
+paid orders) or from what the guide submits (an outreach outcome, an approved photo). Adding a credit
+twice is a no-op, so a live listener, a recompute from the facts and a retried request all agree; only
+a refund takes a credit (a sale) away again.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Kind(models.TextChoices):
     FOLLOW_UP = "follow_up", _("Follow up customers")
     STORE_ACTION = "store_action", _("Store action")
     LEARN = "learn", _("Learn")
+    SALES = "sales", _("Make sales")
 
 
 class Repeat(models.TextChoices):
@@ -79,6 +81,9 @@ class Task(models.Model):
     segment_id = models.PositiveIntegerField(_("segment"), null=True, blank=True)
     learn_kind = models.CharField(_("learning"), max_length=8, choices=LearnKind.choices, blank=True)
     learn_ref = models.PositiveIntegerField(_("article or quiz"), null=True, blank=True)
+    # sales: orders paid and attributed to her, of at least this amount, with this style among the lines
+    min_order_fen = models.PositiveIntegerField(_("minimum order (fen)"), default=0)
+    product_code = models.CharField(_("style code"), max_length=32, blank=True)
     # whom it reaches (empty lists: no limit on that axis; all empty and whole_brand: everyone)
     whole_brand = models.BooleanField(_("whole brand"), default=False)
     region_ids = models.JSONField(_("regions"), default=list, blank=True)
@@ -180,6 +185,7 @@ class Credit(models.Model):
         OUTREACH = "outreach", _("Outreach")
         PHOTO = "photo", _("Approved photo")
         LEARN = "learn", _("Learning")
+        SALE = "sale", _("Sale")
 
     scope_rule: ClassVar[ScopeRule] = THROUGH_ASSIGNMENT
 

@@ -111,7 +111,7 @@ def _labels(scope: Scope, by: str, keys: list[Any]) -> dict[Any, str]:
     if by == "store":
         return {s.id: s.name for s in org.stores(brand_id)}
     if by == "region":
-        return {v: k for k, v in org.region_ids(brand_id).items()}
+        return org.region_names(brand_id)
     if by == "brand":
         return {brand_id: org.brand_name(brand_id)}
     if by == "task":

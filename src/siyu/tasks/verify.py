@@ -202,7 +202,9 @@ def _open_of(brand_id: int, guide_ids: Iterable[int], kind: str, at: dt.datetime
 def on_events(brand_id: int, events: Sequence[dict[str, Any]]) -> None:
     """``hooks.on_events`` listener: a guide's share events credit her open forward tasks; a
     binding to her (``custom:bind``, from a source that counts as a fan she gained) her open
-    gain-fans tasks."""
+    gain-fans tasks; an order paid and attributed to her (``order``) her open sales tasks, and its
+    refund (``refund``) takes it off again."""
+    _on_orders(brand_id, [e for e in events if e.get("type") in ("order", "refund") and e.get("guide_id")])
     mine = [e for e in events if e.get("type") in ("share", "custom:bind") and e.get("guide_id")]
     if not mine:
         return
@@ -223,6 +225,65 @@ def on_events(brand_id: int, events: Sequence[dict[str, Any]]) -> None:
             if key:
                 credits.append((a.pk, key, Credit.Source.SHARE))
     add_credits(brand_id, credits)
+
+
+def _order_id(event_id: Any) -> int | None:
+    """The order of an ``order:<id>:paid`` / ``order:<id>:refund`` event (the platform's own)."""
+    kind, _sep, rest = str(event_id or "").partition(":")
+    ref = rest.partition(":")[0]
+    return int(ref) if kind == "order" and ref.isdigit() else None
+
+
+def sale_counts_for(task: Task, sale: Any) -> bool:
+    """Whether a paid order (an ``orders.SaleInfo``) counts for a sales task: not refunded, of at
+    least the task's minimum amount, with the task's style among its lines when it names one."""
+    if sale.refunded or sale.amount_fen < task.min_order_fen:
+        return False
+    return not task.product_code or task.product_code in sale.product_codes
+
+
+def sale_key(order_id: int) -> str:
+    return f"order:{order_id}"
+
+
+def _on_orders(brand_id: int, events: Sequence[dict[str, Any]]) -> None:
+    """Paid orders credit the open sales tasks of the guide they are attributed to, as the orders
+    domain tells them (``orders.sales_of``: the event only says which order); a refund takes the
+    order's credit off every sales task of hers that counted it. Coins paid for a completion stay
+    (ADR 0017)."""
+    from siyu.orders import services as orders
+
+    paid = sorted({i for e in events if e["type"] == "order" and (i := _order_id(e.get("event_id")))})
+    refunded = sorted({i for e in events if e["type"] == "refund" and (i := _order_id(e.get("event_id")))})
+    credits: list[tuple[int, str, str]] = []
+    for sale in orders.sales_of(brand_id, paid) if paid else []:
+        if sale.guide_id is None:
+            continue
+        for a in _open_of(brand_id, [sale.guide_id], Kind.SALES, sale.paid_at):
+            if sale_counts_for(a.task, sale):
+                credits.append((a.pk, sale_key(sale.order_id), Credit.Source.SALE))
+    add_credits(brand_id, credits)
+    if refunded:
+        guides = sorted({int(e["guide_id"]) for e in events if e["type"] == "refund"})
+        withdraw(brand_id, [sale_key(i) for i in refunded], guide_ids=guides)
+
+
+def withdraw(brand_id: int, keys: Sequence[str], *, guide_ids: Sequence[int] | None = None) -> list[int]:
+    """Take these credits off the sales assignments that hold them (of these guides, when given) and
+    bring their progress down. A done assignment stays done and keeps its coins. Returns the ids
+    of the assignments changed."""
+    if not keys:
+        return []
+    with transaction.atomic():
+        found = Credit.objects.filter(brand_id=brand_id, key__in=list(keys), assignment__kind=Kind.SALES)
+        if guide_ids is not None:
+            found = found.filter(assignment__guide_id__in=list(guide_ids))
+        ids = sorted(set(found.values_list("assignment_id", flat=True)))
+        if not ids:
+            return []
+        Credit.objects.filter(assignment_id__in=ids, key__in=list(keys)).delete()
+        refresh(ids)
+    return ids
 
 
 def on_guide_done(brand_id: int, guide_id: int, kind: str, ref_id: int | None) -> None:
@@ -260,6 +321,9 @@ def recompute(brand_id: int, assignments: Sequence[Assignment] | None = None) ->
     credits += _follow_ups(by_kind.get(Kind.FOLLOW_UP, []))
     credits += _photos(by_kind.get(Kind.STORE_ACTION, []))
     credits += _learning(brand_id, by_kind.get(Kind.LEARN, []))
+    sales, refunded = _sales(brand_id, by_kind.get(Kind.SALES, []))
+    credits += sales
+    withdraw(brand_id, refunded, guide_ids=sorted({a.guide_id for a in by_kind.get(Kind.SALES, [])}))
     done = add_credits(brand_id, credits)
     others = [a.pk for a in assignments]
     return sorted(set(done) | set(refresh(others)))
@@ -336,3 +400,21 @@ def _learning(brand_id: int, items: list[Assignment]) -> list[tuple[int, str, st
         if check(brand_id, a.guide_id, ref):
             out.append((a.pk, f"learn:{ref}", Credit.Source.LEARN))
     return out
+
+
+def _sales(brand_id: int, items: list[Assignment]) -> tuple[list[tuple[int, str, str]], list[str]]:
+    """The credits of the orders that count for these sales assignments, and the keys of the orders
+    of their windows refunded since (a credit a listener added before the refund is taken off)."""
+    from siyu.orders import services as orders
+
+    out: list[tuple[int, str, str]] = []
+    refunded: list[str] = []
+    for group in _groups(items).values():
+        first = group[0]
+        task, mine = first.task, {a.guide_id: a for a in group}
+        for sale in orders.guide_sales(brand_id, list(mine), first.starts_at, _end(first)):
+            if sale.refunded:
+                refunded.append(sale_key(sale.order_id))
+            elif sale.guide_id in mine and sale_counts_for(task, sale):
+                out.append((mine[sale.guide_id].pk, sale_key(sale.order_id), Credit.Source.SALE))
+    return out, refunded

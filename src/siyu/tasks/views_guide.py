@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,7 +26,8 @@ from siyu.tasks.models import Assignment, FollowUp, Kind, ShareChannel, Task
 from siyu.tasks.views_hq import decide_action, overdue_rows, pending_rows
 
 GUIDE = "guide:login"
-# The other guide pages of issue 6, linked from Today when their URL name resolves.
+# The other guide pages of issue 6, linked from Today. Every name must resolve (a missing page is
+# an error, never a silently dropped tile; tests/test_guide_links.py follows each link).
 MORE: tuple[tuple[str, Any], ...] = (
     ("guide:incentives_coins", gettext_lazy("My coins")),
     ("guide:incentives_mall", gettext_lazy("Reward mall")),
@@ -36,29 +37,28 @@ MORE: tuple[tuple[str, Any], ...] = (
     ("guide:feed", gettext_lazy("Performance feed")),
     ("guide:learn_home", gettext_lazy("Learning")),
 )
-LEARN_PAGES = {
-    "read": ("guide:learn_article",),
-    "quiz": ("guide:learn_quiz",),
-}
-
-
-def _url(name: str, *args: Any) -> str | None:
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return None
+LEARN_PAGES = {"read": "guide:learn_article", "quiz": "guide:learn_quiz"}
 
 
 def more_links() -> list[tuple[str, Any]]:
-    return [(url, label) for name, label in MORE if (url := _url(name))]
+    return [(reverse(name), label) for name, label in MORE]
 
 
-def learn_link(task: Task) -> str | None:
-    for name in LEARN_PAGES.get(task.learn_kind, ()):
-        found = _url(name, task.learn_ref)
-        if found:
-            return found
-    return _url("guide:learn_home")
+def learn_link(task: Task) -> str:
+    name = LEARN_PAGES.get(task.learn_kind)
+    if name and task.learn_ref:
+        return reverse(name, args=[task.learn_ref])
+    return reverse("guide:learn_home")
+
+
+def mall_link(brand_id: int, store_id: int | None) -> str | None:
+    """Her store's page in the mall, to share products from (``None`` when the store is not open)."""
+    from siyu.org import services as org
+
+    store = org.store_info(brand_id, store_id) if store_id is not None else None
+    if store is None or store.status != "open":
+        return None
+    return reverse("mall_store", args=[store.code])
 
 
 @access(Perm.GUIDE_WORKBENCH, login_url=GUIDE)
@@ -110,6 +110,8 @@ def assignment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         context["channels"] = [(ShareChannel.MOMENTS, _("Moments")), (ShareChannel.GROUP, _("Groups"))]
     if a.kind == Kind.LEARN:
         context["learn_url"] = learn_link(a.task)
+    if a.kind == Kind.SALES:
+        context["mall_url"] = mall_link(scope.brand_id, a.store_id)
     return render(request, "tasks/guide_assignment.html", context)
 
 

@@ -68,14 +68,16 @@ def _org(customers_in_db: int = 1) -> Any:
     return lakegen.Org(brand_id, stores, guides, tags), summary.as_of
 
 
-def _lake(size: int, customers_in_db: int = 1) -> tuple[Any, Any]:
+def _lake(size: int, customers_in_db: int = 1) -> tuple[Any, Any, float]:
+    """The organisation, the generated lake (installed, its closed days summarised) and how long
+    summarising took (0 when cached)."""
     from siyu.bench import lakegen
 
     organisation, as_of = _org(customers_in_db)
     end = as_of.astimezone(dt.UTC).replace(tzinfo=None)
     generated = lakegen.generate(organisation, max(1, size // 10), size, end)
-    lakegen.install(generated, organisation.brand_id)
-    return organisation, generated
+    summarised = lakegen.install(generated, organisation.brand_id)
+    return organisation, generated, summarised
 
 
 def compound(tag: int, region: int) -> dict[str, Any]:
@@ -125,33 +127,68 @@ def _ts(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def _parquet(files: list[Any]) -> str:
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{listed}], hive_partitioning = false)"
+
+
 def handwritten_duckdb(brand_id: int, tag: int, region: int, now: dt.datetime) -> list[int]:
-    import duckdb
-
+    """The segment as one would write it by hand for DuckDB over the files siyu reads: the facts,
+    the behaviour summary's order and view files of the summarised days (whole hours of the
+    windows), and the events of the days without a summary (here: the day ``now`` falls in).
+    Same DuckDB instance and threads as siyu's engine."""
     from siyu.events import lake as events_lake
-    from siyu.segments import engine, lake
+    from siyu.segments import engine, lake, summary
 
-    events = f"read_parquet('{events_lake.events_glob(brand_id)}', hive_partitioning = false)"
     customers = f"read_parquet('{lake.facts_dir('customers', brand_id) / '*.parquet'}', hive_partitioning = false)"
     tags = f"read_parquet('{lake.facts_dir('customer_tags', brand_id) / '*.parquet'}', hive_partitioning = false)"
-    d90, d30 = _ts(now - dt.timedelta(days=90)), _ts(now - dt.timedelta(days=30))
+    d90, d30 = now - dt.timedelta(days=90), now - dt.timedelta(days=30)
+    days = summary.current(brand_id, (d90 - dt.timedelta(days=1)).date().isoformat())
+    raw = [p for p in events_lake.parts(brand_id) if p.parent.name.removeprefix("day=") >= d90.date().isoformat()]
+    raw = [p for p in raw if p.parent.name.removeprefix("day=") not in days]
+    nothing = (
+        'SELECT NULL::VARCHAR AS type, NULL::TIMESTAMP AS "at", NULL::BIGINT AS customer_id, NULL::BIGINT AS amount_fen'
+    )
+    events = _parquet(raw) if raw else f"({nothing} WHERE false)"
+    # the summary holds whole hours: the days it covers from the window's first whole hour
+    orders, views = _parquet(summary.files(days, ["order"])), _parquet(summary.files(days, ["view"]))
+    h90, h30, end = (summary_hour(t) for t in (d90, d30, now))
     sql = f"""
-        SELECT c.customer_id
-        FROM {customers} c
-        JOIN (SELECT customer_id FROM {events}
-              WHERE type = 'order' AND "at" >= TIMESTAMP '{d90}' AND "at" <= TIMESTAMP '{_ts(now)}'
-              GROUP BY customer_id HAVING count(*) >= 2 AND sum(amount_fen) >= 30000) o
-          ON o.customer_id = c.customer_id
-        WHERE c.region_id = {region}
-          AND c.customer_id IN (SELECT customer_id FROM {tags} WHERE tag_id = {tag})
-          AND NOT EXISTS (SELECT 1 FROM {events} v WHERE v.customer_id = c.customer_id AND v.type = 'view'
-                          AND v."at" >= TIMESTAMP '{d30}' AND v."at" <= TIMESTAMP '{_ts(now)}')
-        ORDER BY c.customer_id"""
-    con = duckdb.connect(config={"threads": engine.settings_threads()})
+        WITH cand AS (
+            SELECT customer_id FROM {customers}
+            WHERE region_id = {region} AND customer_id IN (SELECT customer_id FROM {tags} WHERE tag_id = {tag})),
+        o AS (
+            SELECT customer_id, events AS n, amount_fen FROM {orders}
+            WHERE hour >= TIMESTAMP '{_ts(h90)}' AND hour < TIMESTAMP '{_ts(end)}'
+              AND customer_id IN (SELECT customer_id FROM cand)
+            UNION ALL
+            SELECT customer_id, 1, amount_fen FROM {events}
+            WHERE type = 'order' AND "at" >= TIMESTAMP '{_ts(d90)}' AND "at" <= TIMESTAMP '{_ts(now)}'
+              AND customer_id IN (SELECT customer_id FROM cand)),
+        v AS (
+            SELECT customer_id FROM {views}
+            WHERE hour >= TIMESTAMP '{_ts(h30)}' AND hour < TIMESTAMP '{_ts(end)}'
+              AND customer_id IN (SELECT customer_id FROM cand)
+            UNION ALL
+            SELECT customer_id FROM {events}
+            WHERE type = 'view' AND "at" >= TIMESTAMP '{_ts(d30)}' AND "at" <= TIMESTAMP '{_ts(now)}'
+              AND customer_id IN (SELECT customer_id FROM cand))
+        SELECT customer_id FROM o
+        GROUP BY customer_id HAVING sum(n) >= 2 AND sum(amount_fen) >= 30000
+           AND customer_id NOT IN (SELECT customer_id FROM v)
+        ORDER BY customer_id"""
+    con = engine.duck()
     try:
         return [int(r[0]) for r in con.execute(sql).fetchall()]
     finally:
         con.close()
+
+
+def summary_hour(value: dt.datetime) -> dt.datetime:
+    """The benchmark's windows start and end on whole hours (``now`` is a local midnight)."""
+    if value != value.replace(minute=0, second=0, microsecond=0):
+        raise ValueError(f"the hand-written query expects whole hours, not {value}")
+    return value
 
 
 def postgres_query(tag: int, region: int, now: dt.datetime) -> str:
@@ -266,7 +303,7 @@ def segment(size: int) -> Figures:
     from siyu.platform import clock
     from siyu.segments import services
 
-    organisation, generated = _lake(size)
+    organisation, generated, summary_s = _lake(size)
     brand_id = organisation.brand_id
     tag, region = _choice(organisation)
     definition = compound(tag, region)
@@ -312,6 +349,7 @@ def segment(size: int) -> Figures:
         "events_count": generated.events,
         "generate_seconds": round(generated.seconds, 1),
         "postgres_load_seconds": round(pg_load, 1),
+        "summary_seconds": round(summary_s, 1),
         "machine_load_pct": round(100 * load / (os.cpu_count() or 1)),
     }
 
@@ -333,7 +371,7 @@ def segment_freshness(size: int) -> Figures:
     from siyu.platform import clock
     from siyu.segments import fresh, services
 
-    organisation, generated = _lake(size, customers_in_db=CUSTOMERS_IN_DB)
+    organisation, generated, _summary_s = _lake(size, customers_in_db=CUSTOMERS_IN_DB)
     brand_id = organisation.brand_id
     tag, region = _choice(organisation)
     hq = org.hq_scope(brand_id, "bench")
