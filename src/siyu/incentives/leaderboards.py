@@ -6,9 +6,11 @@ time zone, ``TIME_ZONE``), and to a named ``board`` (a contest) when given. Each
 ``INSERT … ON CONFLICT DO UPDATE SET score = score + excluded.score`` (SQLite and PostgreSQL alike),
 in the caller's transaction: a read after the commit sees it.
 
-:func:`rank` is 1 + the number of higher totals (ties share a place), counted on the index
-``(brand, metric, period, level, score)``; the neighbours and the gap to the next place are index
-seeks. :func:`top` reads the first places the same way.
+:func:`rank` is 1 + the number of higher totals (ties share a place). On a whole-brand guide board
+that number is summed from the kept score bands (``ScoreBand``, ADR 0018's amendment: at most 255
+rows a tier, whatever the board's size), which :func:`record` moves in the same transaction as the
+totals; on a board within a region or store, or of stores or regions, it is counted on the index.
+The neighbours and the gap to the next place are index seeks. :func:`top` reads the first places.
 """
 
 from __future__ import annotations
