@@ -161,7 +161,10 @@ def test_a_guide_and_her_store_manager_walk_their_enablement_pages_on_a_phone(
         from_today("积分商城")
         expect(body).to_contain_text("您有 508 金币")  # 500, and 8 for the task she just finished
         gift = page.locator("#gifts li", has_text="运动水壶")
-        gift.get_by_role("button", name="兑换").click()
+        gift.get_by_role("link", name="兑换").click()  # one more tap before coins are spent
+        expect(page.locator("#redeem")).to_contain_text("您现有 508 金币，兑换后剩 208 金币")
+        no_sideways_scroll(page)
+        page.get_by_role("button", name="确认花 300 金币兑换").click()
         page.wait_for_load_state()
         expect(body).to_contain_text("已兑换，等待总部审批")
         expect(body).to_contain_text("您有 208 金币")

@@ -108,3 +108,40 @@ def test_ndjson_in_one_call_is_one_row_a_line_whatever_the_values_hold() -> None
     assert payload == b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
     assert [orjson.loads(line) for line in payload.splitlines()] == rows
     assert services.ndjson([]) == b""
+
+
+def test_the_lake_reads_wal_times_in_the_old_and_the_new_form(tmp_path: Any) -> None:
+    import duckdb
+
+    from siyu.events import lake
+
+    at = dt.datetime(2025, 5, 1, 2, 0, 0, 123456, tzinfo=dt.UTC)
+    rows = [
+        {"event_id": "new", "brand_id": 1, "type": "view", "at": at, "customer_id": 1, "received_at": "2025-05-01"},
+        {"event_id": "whole", "brand_id": 1, "type": "view", "at": at.replace(microsecond=0), "customer_id": 1},
+    ]
+    path = tmp_path / "wal.ndjson"
+    old = b'{"event_id":"old","brand_id":1,"type":"view","at":"2025-05-01 02:00:00.000000","customer_id":1}\n'
+    path.write_bytes(services.ndjson(rows) + old)
+    with duckdb.connect() as con:
+        found = con.sql(f'SELECT event_id, "at" FROM {lake.json_reader(path)} ORDER BY event_id').fetchall()
+    naive = at.replace(tzinfo=None)
+    assert found == [("new", naive), ("old", naive.replace(microsecond=0)), ("whole", naive.replace(microsecond=0))]
+
+
+def test_listeners_rows_are_made_ready_once_and_only_those_taken() -> None:
+    at = dt.datetime(2025, 5, 1, 2, 0, tzinfo=dt.UTC)
+    now = dt.datetime(2025, 5, 1, 3, 0, tzinfo=dt.UTC)
+    rows = [
+        {"event_id": "a", "type": "share", "at": at, "guide_id": 7, "received_at": "x"},
+        {"event_id": "b", "type": "view", "at": at, "guide_id": None, "received_at": "x"},
+        {"event_id": "c", "type": "share", "at": at, "guide_id": None, "received_at": "x"},
+    ]
+    heard = services._Heard(rows, now)
+    taken = heard.where(frozenset({"share"}), ("guide_id",))
+    assert [r["event_id"] for r in taken] == ["a"]
+    assert taken[0]["at"] == services.micros(at) and taken[0]["received_at"] == services.micros(now)
+    assert rows[1]["at"] == at  # not taken, not touched
+    everything = list(heard)
+    assert [r["at"] for r in everything] == [services.micros(at)] * 3  # each converted once
+    assert len(heard) == 3 and heard[2]["received_at"] == services.micros(now)

@@ -39,7 +39,7 @@ from siyu.contests.models import (
     ContestTarget,
     Metric,
 )
-from siyu.platform import clock
+from siyu.platform import clock, hooks
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,11 @@ def forget_staff_customers() -> None:
 # --- the listeners ---------------------------------------------------------------------------------
 def on_events(brand_id: int, events: Sequence[Mapping[str, Any]]) -> None:
     """Score a batch of new events in every running contest of the brand."""
-    relevant = [e for e in events if e.get("type") in rules.SCORED_TYPES]
-    if not relevant:
-        return
     contests = list(Contest.objects.filter(brand_id=brand_id, state=Contest.State.RUNNING))
     if not contests:
+        return
+    relevant = hooks.events_of(events, rules.SCORED_TYPES)
+    if not relevant:
         return
     score_events(brand_id, relevant, contests)
 

@@ -142,12 +142,12 @@ def write_temp(data: bytes, suffix: str = ".ndjson") -> Path:
 
 
 def json_reader(path: Path | str) -> str:
-    """SQL reading NDJSON event rows with the lake's column types."""
+    """SQL reading NDJSON event rows with the lake's column types. Times are UTC in ISO 8601, as
+    ``2025-05-01 02:00:00.000000`` (older WAL records) or as orjson writes a UTC datetime,
+    ``2025-05-01T02:00:00+00:00`` (fractional seconds when there are some): DuckDB's own parser reads
+    both."""
     columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in COLUMNS) + "}"
-    return (
-        f"read_json({_quote(str(path))}, format='newline_delimited', columns={columns}, "
-        "timestampformat='%Y-%m-%d %H:%M:%S.%f')"
-    )
+    return f"read_json({_quote(str(path))}, format='newline_delimited', columns={columns})"
 
 
 def parquet_reader(files: list[Path] | str) -> str:

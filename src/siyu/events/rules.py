@@ -37,6 +37,7 @@ MAX_EVENT_ID = 64
 # could make a real fact's event a "duplicate" and keep it out of the lake.
 RESERVED_PREFIXES = ("order:", "touch:", "binding:", "demo:")
 MAX_PROPERTIES_BYTES = 4096
+_NESTED = (dict, list)
 MAX_FUTURE = dt.timedelta(minutes=5)
 ZERO = dt.timedelta(0)
 MAX_AMOUNT_FEN = 10**12
@@ -307,7 +308,7 @@ def _identity(value: Any, problems: list[Problem]) -> tuple[str, str, str] | Non
 def _properties(value: Any, problems: list[Problem]) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, dict) or any(isinstance(v, dict | list) for v in value.values()):
+    if not isinstance(value, dict) or any(isinstance(v, _NESTED) for v in value.values()):
         problems.append(Problem("properties", _("Properties are a flat JSON object (no nested objects or lists).")))
         return None
     try:

@@ -201,9 +201,9 @@ def ingest(
         else:
             seen.add(checked.event_id)
             good.append((index, checked))
-    rows, ats = _resolve(brand_id, good, result, received=rules.timestamp(now))
+    rows = _resolve(brand_id, good, result, received=rules.timestamp(now))
     if rows:
-        _store(brand_id, rows, ats, now, result)
+        _store(brand_id, rows, now, result)
     result.errors.sort(key=lambda e: e.index)
     return result
 
@@ -225,12 +225,12 @@ def _refs_of(refs: set[Any], ids: set[int], codes: dict[str, int]) -> dict[Any, 
 
 def _resolve(
     brand_id: int, good: list[tuple[int, rules.Checked]], result: IngestResult, *, received: str
-) -> tuple[list[dict[str, Any]], list[dt.datetime]]:
-    """The lake rows of the good events whose references resolve, and each one's time (UTC); the
+) -> list[dict[str, Any]]:
+    """The lake rows of the good events whose references resolve (``at`` a UTC datetime); the
     others reported. Each distinct customer, store, guide, product and SKU of the batch is looked up
     once (the reference caches), then every event is a few dictionary look-ups."""
     if not good:
-        return [], []
+        return []
     identities = {e.customer for _, e in good if e.customer is not None}
     by_identity = members.customer_ids_for(brand_id, identities) if identities else {}
     given_ids = {e.customer_id for _, e in good if e.customer_id is not None}
@@ -258,7 +258,6 @@ def _resolve(
         wanted = {s for s in sku_refs if isinstance(s, int)} | set(sku_codes.values())
         sku_product = {k: v.product_id for k, v in catalog.sku_prices(brand_id, wanted).items()}
     rows: list[dict[str, Any]] = []
-    ats: list[dt.datetime] = []
     for index, e in good:
         if e.customer is not None:
             customer_id = by_identity.get(e.customer)
@@ -299,7 +298,7 @@ def _resolve(
                 "event_id": e.event_id,
                 "brand_id": brand_id,
                 "type": e.type,
-                "at": e.at.isoformat(" ", "microseconds")[:26],  # rules.timestamp of a UTC time, inline
+                "at": e.at,  # orjson writes it (ISO 8601, UTC) ten times faster than isoformat()
                 "customer_id": customer_id,
                 "store_id": store_id,
                 "guide_id": e.guide_id,
@@ -312,8 +311,7 @@ def _resolve(
                 "received_at": received,
             },
         )
-        ats.append(e.at)
-    return rows, ats
+    return rows
 
 
 def _first_seen(brand_id: int, e: rules.Checked, index: int, result: IngestResult) -> int | None:
@@ -384,22 +382,33 @@ ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 class _Heard(Sequence[dict[str, Any]]):
-    """New events as listeners receive them (``at`` and ``received_at`` in microseconds), made only
-    when a listener looks: a batch without listeners pays nothing for them."""
+    """New events as listeners receive them (``at`` and ``received_at`` in microseconds). A row is
+    made ready only when a listener takes it — all of them when one iterates, only those of some
+    types through ``where`` (:func:`hooks.events_of`) — in place: the rows are this batch's own and
+    already in the WAL. A batch without listeners, or whose events none wants, pays nothing."""
 
-    def __init__(self, rows: list[dict[str, Any]], ats: list[dt.datetime], received: dt.datetime) -> None:
-        self._rows, self._ats, self._received = rows, ats, received
-        self._made: list[dict[str, Any]] | None = None
+    def __init__(self, rows: list[dict[str, Any]], received: dt.datetime) -> None:
+        self._rows, self._received = rows, micros(received)
+        self._ready = False
+
+    def _take(self, row: dict[str, Any]) -> dict[str, Any]:
+        at = row["at"]
+        if type(at) is not int:
+            row["at"] = micros(at)
+            row["received_at"] = self._received
+        return row
 
     def _make(self) -> list[dict[str, Any]]:
-        if self._made is None:
-            # The rows are this batch's own and already in the WAL: changed in place, not copied.
-            received = micros(self._received)
-            for row, at in zip(self._rows, self._ats, strict=True):
-                row["at"] = micros(at)
-                row["received_at"] = received
-            self._made = self._rows
-        return self._made
+        if not self._ready:
+            take = self._take
+            for row in self._rows:
+                take(row)
+            self._ready = True
+        return self._rows
+
+    def where(self, types: frozenset[str], present: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The events of these types whose ``present`` fields are set."""
+        return [self._take(r) for r in self._rows if r["type"] in types and all(r.get(f) is not None for f in present)]
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -421,25 +430,23 @@ def ndjson(rows: list[dict[str, Any]]) -> bytes:
     return array[1:-1].replace(b'},{"event_id":', b'}\n{"event_id":') + b"\n"
 
 
-def _store(
-    brand_id: int, rows: list[dict[str, Any]], ats: list[dt.datetime], now: dt.datetime, result: IngestResult
-) -> None:
+def _store(brand_id: int, rows: list[dict[str, Any]], now: dt.datetime, result: IngestResult) -> None:
     # The payload is made before the transaction: on SQLite the transaction holds the database's
     # write lock, which every worker's requests wait for.
     payload = ndjson(rows)
-    keys = [(row["event_id"], at.date()) for row, at in zip(rows, ats, strict=True)]
+    keys = [(row["event_id"], row["at"].date()) for row in rows]
     with transaction.atomic():
         fresh = _register(brand_id, keys)
         if len(fresh) < len(rows):
             picked = [i for i, row in enumerate(rows) if row["event_id"] in fresh]
-            rows, ats = [rows[i] for i in picked], [ats[i] for i in picked]
+            rows = [rows[i] for i in picked]
             payload = ndjson(rows)
         result.duplicates += len(keys) - len(rows)
         if rows:
             # Durable before acknowledged: the WAL is fsync-ed inside the transaction, so an id is
             # never registered without its event on disk.
             _writer().append(brand_id, payload)
-            heard = _Heard(rows, ats, now)
+            heard = _Heard(rows, now)
             transaction.on_commit(lambda: hooks.events_recorded(brand_id, heard))
         result.accepted += len(rows)
 
@@ -603,11 +610,10 @@ def write_generated(brand_id: int, con: Any, table: str, *, received: dt.datetim
     work.mkdir(parents=True, exist_ok=True)
     try:
         with compaction.exclusive():
-            importer.write_parts(con, brand_id, table, exprs, work, prefix=GENERATED_PREFIX)
+            _parts, written = importer.write_parts(con, brand_id, table, exprs, work, prefix=GENERATED_PREFIX)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(row[0]) if row else 0
+    return written
 
 
 def has_generated_events(brand_id: int) -> bool:

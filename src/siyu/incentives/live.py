@@ -24,6 +24,7 @@ from typing import Any
 
 from siyu.incentives import leaderboards
 from siyu.orders import services as orders
+from siyu.platform import hooks
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def scorings(brand_id: int, event: dict[str, Any]) -> list[tuple[str, int]]:
 
 def on_events(brand_id: int, events: Sequence[dict[str, Any]]) -> None:
     where: dict[int, tuple[int | None, int | None]] = {}
-    for event in events:
+    for event in hooks.events_of(events, COUNTED, present=("guide_id",)):
         scores = scorings(brand_id, event)
         if not scores:
             continue

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from siyu.incentives import benchmarks, leaderboards, services
 from siyu.incentives.models import Redemption
 from siyu.org.services import Perm
-from siyu.platform import clock
+from siyu.platform import clock, money
 from siyu.platform.access import access, require_scope
 from siyu.platform.tenancy import Level
 
@@ -53,6 +53,21 @@ def _day(value: str | None) -> dt.date:
         return dt.date.fromisoformat(value or "")
     except ValueError:
         return _today()
+
+
+def _minimum(metric: str, text: str | None) -> int:
+    """A rule's minimum as HQ types it: yuan for the sales metrics (kept in fen), a count otherwise."""
+    text = (text or "").strip() or "0"
+    try:
+        if metric in benchmarks.MONEY_METRICS:
+            return money.yuan_to_fen(text)
+        return int(text)
+    except ValueError:
+        raise services.CoinError(
+            _("Write the minimum as an amount in yuan, e.g. 500 or 499.50.")
+            if metric in benchmarks.MONEY_METRICS
+            else _("Write the minimum as a whole number.")
+        ) from None
 
 
 def show(metric: str, score: int) -> str:
@@ -88,6 +103,27 @@ def mall(request: HttpRequest) -> HttpResponse:
         "key": secrets.token_hex(12),
     }
     return render(request, "incentives/guide_mall.html", context)
+
+
+@access(Perm.GUIDE_WORKBENCH, login_url=GUIDE)
+@require_GET
+def redeem_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """One more tap before coins are spent: the gift, its cost and her balance before and after."""
+    scope = require_scope(request)
+    assert scope.staff_id is not None
+    try:
+        gift = services.gift(scope.brand_id, pk)
+    except services.Missing as exc:
+        raise Http404(str(exc)) from None
+    balance = services.balance(scope.brand_id, scope.staff_id)
+    context = {
+        "gift": gift,
+        "balance": balance,
+        "after": balance - gift.cost,
+        "can": gift.active and gift.stock > 0 and gift.cost <= balance,
+        "key": secrets.token_hex(12),
+    }
+    return render(request, "incentives/guide_redeem.html", context)
 
 
 @access(Perm.GUIDE_WORKBENCH, login_url=GUIDE)
@@ -320,7 +356,7 @@ def hq_benchmarks(request: HttpRequest) -> HttpResponse:
                     metric=request.POST.get("metric", ""),
                     scope_kind=request.POST.get("scope", "brand"),
                     how_many=_int(request.POST.get("how_many"), 3),
-                    minimum=_int(request.POST.get("minimum"), 1),
+                    minimum=_minimum(request.POST.get("metric", ""), request.POST.get("minimum")),
                     award_coins=_int(request.POST.get("award_coins")),
                     active=request.POST.get("active", "on") == "on",
                 )
@@ -330,7 +366,7 @@ def hq_benchmarks(request: HttpRequest) -> HttpResponse:
         return redirect("hq:incentives_benchmarks")
     entries = benchmarks.wall(scope.brand_id)
     context = {
-        "rules": benchmarks.rules(scope.brand_id),
+        "rules": [(r, show(r.metric, r.minimum)) for r in benchmarks.rules(scope.brand_id)],
         "metrics": benchmarks.METRICS.items(),
         "metric_names": dict(benchmarks.METRICS),
         "entries": [(e, show(e.metric, e.score)) for e in entries],
@@ -343,6 +379,7 @@ guide_urlpatterns = [
     path("coins/", my_coins, name="incentives_coins"),
     path("mall/", mall, name="incentives_mall"),
     path("mall/redeem/", redeem, name="incentives_redeem"),
+    path("mall/<int:pk>/redeem/", redeem_confirm, name="incentives_redeem_confirm"),
     path("mall/<int:pk>/received/", received, name="incentives_received"),
     path("rank/", my_rank, name="incentives_rank"),
     path("wall/", wall, name="incentives_wall"),

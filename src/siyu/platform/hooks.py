@@ -16,8 +16,8 @@ start-up (its ``AppConfig.ready``) and another fires it without knowing who list
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ def customers_erased(brand_id: int, customer_ids: Iterable[int]) -> None:
         listener(brand_id, ids)
 
 
+_Event = TypeVar("_Event", bound=Mapping[str, Any])
 EventsListener = Callable[[int, Sequence[dict[str, Any]]], None]
 _events_listeners: list[EventsListener] = []
 
@@ -64,6 +65,17 @@ def on_events(listener: EventsListener) -> None:
     ``None``). A repeated event id is never passed twice. Listeners run in the ingesting
     process and must be quick; registering the same one twice keeps one."""
     _add(_events_listeners, listener)
+
+
+def events_of(events: Iterable[_Event], types: Iterable[str], *, present: Iterable[str] = ()) -> list[_Event]:
+    """The events of these ``types`` whose ``present`` fields are set: a listener's first step. A
+    batch that is large and lazy (a file import of millions) answers with a query of its own
+    (``events.where(types, present)``) instead of a dict per event."""
+    kinds, needed = frozenset(types), tuple(present)
+    where = getattr(events, "where", None)
+    if where is not None:
+        return list(where(kinds, needed))
+    return [e for e in events if e.get("type") in kinds and all(e.get(f) is not None for f in needed)]
 
 
 def events_recorded(brand_id: int, events: Sequence[dict[str, Any]]) -> None:

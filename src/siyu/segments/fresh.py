@@ -46,7 +46,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F
 
 from siyu.events import services as events_services
-from siyu.platform import clock
+from siyu.platform import clock, hooks
 from siyu.segments import engine, lake, summary
 from siyu.segments.compile import Behaviour, compile_definition, read_by
 from siyu.segments.models import Segment, SegmentChange, SegmentMember, SegmentRun
@@ -109,7 +109,7 @@ def heard(brand_id: int, events: Iterable[dict[str, Any]]) -> None:
     if not wanted:
         return
     touched: dict[int, set[str]] = {}
-    for e in events:
+    for e in hooks.events_of(events, wanted, present=("customer_id",)):
         if e.get("type") in wanted and e.get("customer_id") is not None:
             touched.setdefault(int(e["customer_id"]), set()).add(e["type"])
     if not touched:

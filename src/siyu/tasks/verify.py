@@ -204,8 +204,8 @@ def on_events(brand_id: int, events: Sequence[dict[str, Any]]) -> None:
     binding to her (``custom:bind``, from a source that counts as a fan she gained) her open
     gain-fans tasks; an order paid and attributed to her (``order``) her open sales tasks, and its
     refund (``refund``) takes it off again."""
-    _on_orders(brand_id, [e for e in events if e.get("type") in ("order", "refund") and e.get("guide_id")])
-    mine = [e for e in events if e.get("type") in ("share", "custom:bind") and e.get("guide_id")]
+    _on_orders(brand_id, hooks.events_of(events, ("order", "refund"), present=("guide_id",)))
+    mine = [e for e in hooks.events_of(events, ("share", "custom:bind"), present=("guide_id",)) if e.get("guide_id")]
     if not mine:
         return
     credits: list[tuple[int, str, str]] = []
