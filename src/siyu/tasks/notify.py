@@ -89,12 +89,12 @@ def _open_counts(brand_id: int, now: dt.datetime, task_id: int | None = None) ->
     return Counter(qs.values_list("guide_id", flat=True))
 
 
-def _text(brand_id: int, n: int) -> str:
+def _text(brand: str, n: int) -> str:
     return ngettext(
         "[%(brand)s] You have %(n)d task to finish today. Open the workbench: Today.",
         "[%(brand)s] You have %(n)d tasks to finish today. Open the workbench: Today.",
         n,
-    ) % {"brand": org.brand_name(brand_id), "n": n}
+    ) % {"brand": brand, "n": n}
 
 
 def remind_open(brand_id: int, *, task_id: int | None = None) -> tuple[int, int]:
@@ -102,8 +102,9 @@ def remind_open(brand_id: int, *, task_id: int | None = None) -> tuple[int, int]
     limit. Returns ``(sent, refused by the limit)``."""
     now = clock.now()
     sent = refused = 0
+    brand = org.brand_name(brand_id)  # once, not per guide
     for guide_id, n in sorted(_open_counts(brand_id, now, task_id).items()):
-        if remind(brand_id, guide_id, _text(brand_id, n)) is None:
+        if remind(brand_id, guide_id, _text(brand, n)) is None:
             refused += 1
         else:
             sent += 1

@@ -65,24 +65,39 @@ def add_credits(brand_id: int, credits: Iterable[tuple[int, str, str]], *, at: d
         return refresh(ids, at=at)
 
 
+REFRESH_BATCH = 5_000
+
+
 def refresh(assignment_ids: Sequence[int], *, at: dt.datetime | None = None) -> list[int]:
     """Set the progress of these assignments to their number of credits; complete the open ones
-    that reached their target. Returns the ids completed now."""
+    that reached their target. Returns the ids completed now.
+
+    In bulk: per batch, one count of the credits, one read of the assignments (values, no model
+    objects) and one ``UPDATE`` per distinct new progress; only the ones to complete go one by one
+    (each completion is its own conditional update and payment)."""
     at = at or clock.now()
-    counts = dict(
-        Credit.objects.filter(assignment_id__in=assignment_ids)
-        .values("assignment_id")
-        .annotate(n=Count("id"))
-        .values_list("assignment_id", "n")
-    )
-    done = []
-    for a in Assignment.objects.filter(pk__in=assignment_ids).only("pk", "progress", "status", "target"):
-        n = int(counts.get(a.pk, 0))
-        if n != a.progress:
-            Assignment.objects.filter(pk=a.pk).update(progress=n)
-        if a.status == Assignment.Status.OPEN and n >= a.target and complete(a.pk, at=at):
-            done.append(a.pk)
-    return done
+    ids = sorted(set(assignment_ids))
+    due: list[int] = []
+    for i in range(0, len(ids), REFRESH_BATCH):
+        chunk = ids[i : i + REFRESH_BATCH]
+        counts = dict(
+            Credit.objects.filter(assignment_id__in=chunk)
+            .order_by()
+            .values("assignment_id")
+            .annotate(n=Count("id"))
+            .values_list("assignment_id", "n")
+        )
+        changed: dict[int, list[int]] = {}
+        rows = Assignment.objects.filter(pk__in=chunk).values_list("pk", "progress", "status", "target")
+        for pk, progress, status, target in rows:
+            n = int(counts.get(pk, 0))
+            if n != progress:
+                changed.setdefault(n, []).append(pk)
+            if status == Assignment.Status.OPEN and n >= target:
+                due.append(pk)
+        for n, pks in changed.items():
+            Assignment.objects.filter(pk__in=pks).update(progress=n)
+    return [pk for pk in sorted(due) if complete(pk, at=at)]
 
 
 def complete(assignment_id: int, *, at: dt.datetime | None = None) -> bool:
