@@ -458,3 +458,19 @@ def test_the_behaviour_summary_changes_no_answer(
     assert got == {label: expected for label, _, expected in CASES}
     q = compile_definition(leaf(CASES[-2][1]), dialect=name, now=NOW, tz="Asia/Shanghai")
     assert "event_days" in q.sql and "siyu_cand1" in q.sql  # the compound segment reads the summary
+
+
+def test_partial_hours_at_a_windows_ends_are_read_from_the_events(summarised_lake: Path, monkeypatch: Any) -> None:
+    """At a ``now`` off the hour the windows start and end inside an hour: those hours' days are
+    never read from the summary (``Query.raw_days``), and every case gives what the events alone give."""
+    monkeypatch.setenv("SIYU_LAKE", str(summarised_lake))
+    eng = engine.engine("duckdb")
+    now = NOW - D(days=2, minutes=17, seconds=3)
+    for label, node, _expected in CASES:
+        q = compile_definition(leaf(node), dialect="duckdb", now=now, tz="Asia/Shanghai", resolve=OTHER.__getitem__)
+        sql = f"SELECT customer_id FROM ({q.sql}) m ORDER BY customer_id"
+        events_only = eng.rows(1, sql, q.params, since_day=q.since_day)  # raw_days unknown: no summary read
+        summarised = eng.rows(1, sql, q.params, since_day=q.since_day, types=q.types, raw_days=q.raw_days)
+        assert summarised == events_only, label
+    q = compile_definition(leaf(CASES[-2][1]), now=now, tz="Asia/Shanghai")
+    assert q.raw_days == {(now - D(days=d)).date().isoformat() for d in (90, 30, 0)}  # the compound: two windows

@@ -103,3 +103,22 @@ def _high_water_mark() -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def database_cpu_seconds() -> float:
+    """CPU time (user + system) the PostgreSQL backend serving this process's connection has used
+    so far (the server runs on the same machine); 0.0 on SQLite, whose work is this process's own."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    import psutil
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = int(cursor.fetchone()[0])
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0.0
+    return float(times.user + times.system)

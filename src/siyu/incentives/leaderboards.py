@@ -6,9 +6,11 @@ time zone, ``TIME_ZONE``), and to a named ``board`` (a contest) when given. Each
 ``INSERT … ON CONFLICT DO UPDATE SET score = score + excluded.score`` (SQLite and PostgreSQL alike),
 in the caller's transaction: a read after the commit sees it.
 
-:func:`rank` is 1 + the number of higher totals (ties share a place), counted on the index
-``(brand, metric, period, level, score)``; the neighbours and the gap to the next place are index
-seeks. :func:`top` reads the first places the same way.
+:func:`rank` is 1 + the number of higher totals (ties share a place). On a whole-brand guide board
+that number is summed from the kept score bands (``ScoreBand``, ADR 0018's amendment: at most 255
+rows a tier, whatever the board's size), which :func:`record` moves in the same transaction as the
+totals; on a board within a region or store, or of stores or regions, it is counted on the index.
+The neighbours and the gap to the next place are index seeks. :func:`top` reads the first places.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ BAND_BITS = 8
 TIERS = 6  # 0 … 5: tier t groups u by u >> 8t; the top tier is open-ended
 MAX_TOTAL = 2**62 - 1
 
+_BAND_KEY = "brand_id = %s AND metric = %s AND period = %s"
 _BAND_UPSERT = (
     "INSERT INTO incentives_scoreband (brand_id, metric, period, tier, band, guides) VALUES (%s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (brand_id, metric, period, tier, band) DO UPDATE SET"
@@ -281,38 +284,67 @@ def rank(
             where += f" AND {column} = %s"
             args.append(value)
     rows = f"SELECT subject_id, score FROM incentives_score WHERE {where}"
-    above_rows: list[tuple[int, int]] = []
-    below_rows: list[tuple[int, int]] = []
-    # Index seeks only (``score_rank_subject`` is in (score, subject) order): the nearest places above,
-    # then those tied with me, then each next lower score's first subjects — never a sort of a group
-    # of ties, however large (a day's board of new fans: thousands share each score).
+    banded = level == "guide" and region_id is None and store_id is None
     with connection.cursor() as cursor:
         cursor.execute(f"{rows} AND subject_id = %s", [*args, subject_id])
         found = cursor.fetchone()
         mine = int(found[1]) if found else 0
+        # Everything else in one statement (on a loaded machine each statement waits for the
+        # database's turn). Index seeks only, never a sort of a group of ties however large (a day's
+        # board of new fans): the nearest higher places in index order, those tied with me, then
+        # each next lower score's first subjects; on a whole-brand guide board each row carries how
+        # many share its score (its tier-0 band), and the bands give how many stand above me.
+        parts: list[str] = []
+        params: list[Any] = []
+        ties_sql, ties_params = "NULL", []
+        if banded:
+            ties_sql = (
+                f"(SELECT guides FROM incentives_scoreband WHERE {_BAND_KEY} AND tier = 0 AND band = x.score + %s)"
+            )
+            ties_params = [*args[:3], BAND_OFFSET]
+
+        def part(tag: str, sql: str, values: list[Any]) -> None:
+            parts.append(f"SELECT '{tag}', x.subject_id, x.score, {ties_sql} FROM ({sql}) AS x")
+            params.extend([*ties_params, *values])
+
         if neighbours > 0:
-            cursor.execute(f"{rows} AND score > %s ORDER BY score, subject_id LIMIT %s", [*args, mine, neighbours])
-            above_rows = cursor.fetchall()
-            cursor.execute(
+            part("a", f"{rows} AND score > %s ORDER BY score, subject_id LIMIT %s", [*args, mine, neighbours])
+            part(
+                "b0",
                 f"{rows} AND score = %s AND subject_id <> %s ORDER BY subject_id LIMIT %s",
                 [*args, mine, subject_id, neighbours],
             )
-            below_rows = cursor.fetchall()
-        floor = mine
-        while len(below_rows) < neighbours:
-            cursor.execute(
-                f"{rows} AND score = (SELECT MAX(score) FROM incentives_score WHERE {where} AND score < %s)"
-                " ORDER BY subject_id LIMIT %s",
-                [*args, *args, floor, neighbours - len(below_rows)],
+            lower, lower_params = "%s", [mine]
+            for k in range(1, neighbours + 1):
+                lower = f"(SELECT MAX(score) FROM incentives_score WHERE {where} AND score < {lower})"
+                lower_params = [*args, *lower_params]
+                part(
+                    f"b{k}",
+                    f"{rows} AND score = {lower} ORDER BY subject_id LIMIT %s",
+                    [*args, *lower_params, neighbours],
+                )
+        if banded:
+            parts.append(
+                f"SELECT 'm', NULL, NULL, guides FROM incentives_scoreband WHERE {_BAND_KEY} AND tier = 0 AND band = %s"
             )
-            lower = cursor.fetchall()
-            if not lower:
-                break
-            below_rows += lower
-            floor = lower[0][1]
+            params.extend([*args[:3], mine + BAND_OFFSET])
+            above_sql, above_params = _above_sql(args[:3], mine)
+            parts.append(f"SELECT 'n', NULL, NULL, COALESCE(SUM(guides), 0) FROM ({above_sql}) AS above")
+            params.extend(above_params)
+        got: list[tuple[Any, ...]] = []
+        if parts:
+            cursor.execute(" UNION ALL ".join(parts), params)
+            got = cursor.fetchall()
+    above_rows = sorted(((int(sid), int(sc)) for tag, sid, sc, _t in got if tag == "a"), key=lambda r: (r[1], r[0]))
+    below_rows: list[tuple[int, int]] = []
+    for k in range(neighbours + 1):
+        below_rows += sorted((int(sid), int(sc)) for tag, sid, sc, _t in got if tag == f"b{k}")
+    below_rows = below_rows[:neighbours]
     shown = sorted({mine, *(sc for _s, sc in above_rows), *(sc for _s, sc in below_rows)})
-    if level == "guide" and region_id is None and store_id is None:
-        ahead, ties = _banded(brand_id, metric, args[2], mine, shown)
+    if banded:
+        ties = {int(sc): int(t) for tag, _sid, sc, t in got if tag[0] in "ab" and t is not None}
+        ties[mine] = next((int(t) for tag, _s, _sc, t in got if tag == "m"), 0)
+        ahead = next(int(t) for tag, _s, _sc, t in got if tag == "n")
     else:
         ahead, ties = _counted(_board(brand_id, metric, period, level, board, region_id, store_id), mine, shown)
     my_rank = ahead + 1
@@ -348,34 +380,20 @@ def _counted(qs: QuerySet[Score], mine: int, shown: list[int]) -> tuple[int, dic
     return int(got["ahead"]), {sc: int(got[f"t{i}"]) for i, sc in enumerate(shown)}
 
 
-def _banded(brand_id: int, metric: str, period: str, mine: int, shown: list[int]) -> tuple[int, dict[int, int]]:
-    """The same from the kept bands (``ScoreBand``): above ``mine`` stand, in each tier, the bands after
-    its own within the same band of the tier above (at most 255 rows), and in the top tier every band
-    after its own; the exact scores shown are tier-0 bands."""
-    keys: list[Any] = [brand_id, metric, period]
+def _above_sql(keys: list[Any], mine: int) -> tuple[str, list[Any]]:
+    """The bands (``ScoreBand``) above ``mine`` on a whole-brand guide board: in each tier the bands
+    after its own within the same band of the tier above (at most 255 rows), and in the top tier
+    every band after its own; one ``UNION ALL`` of six index range reads."""
     mb = bands_of(mine)
     selects: list[str] = []
     params: list[Any] = []
     for tier in range(TIERS):
         upper = "AND band < %s" if tier + 1 < TIERS else ""
-        selects.append(
-            "SELECT guides FROM incentives_scoreband WHERE brand_id = %s AND metric = %s AND period = %s"
-            f" AND tier = %s AND band > %s {upper}"
-        )
+        selects.append(f"SELECT guides FROM incentives_scoreband WHERE {_BAND_KEY} AND tier = %s AND band > %s {upper}")
         params += [*keys, tier, mb[tier]]
         if tier + 1 < TIERS:
             params.append((mb[tier + 1] + 1) << BAND_BITS)
-    exact = [bands_of(sc)[0] for sc in shown]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT -1, COALESCE(SUM(guides), 0) FROM ({' UNION ALL '.join(selects)}) AS above UNION ALL"
-            " SELECT band, guides FROM incentives_scoreband WHERE brand_id = %s AND metric = %s AND period = %s"
-            f" AND tier = 0 AND band IN ({', '.join(['%s'] * len(exact))})",
-            [*params, *keys, *exact],
-        )
-        got = dict(cursor.fetchall())
-    ahead = int(got.pop(-1))
-    return ahead, {sc: int(got.get(bands_of(sc)[0], 0)) for sc in shown}
+    return " UNION ALL ".join(selects), params
 
 
 def top(

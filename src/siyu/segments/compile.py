@@ -64,6 +64,8 @@ class Query:
     dialect: str
     since_day: str | None = None  # the first day partition the query can need (None: every day)
     types: frozenset[str] | None = None  # the event types it reads (None: any)
+    # the days whose events it reads for partial hours (a window's ends): never from the summary
+    raw_days: frozenset[str] = frozenset()
 
 
 ATTRIBUTE_COLUMN = {
@@ -122,6 +124,11 @@ def _facts_only(n: dict[str, Any]) -> bool:
     return n["type"] in FACT_LEAVES
 
 
+def _facts_free(n: dict[str, Any]) -> bool:
+    """No condition on the customer's row: only her id is read (events, other segments)."""
+    return not any(node["type"] in FACT_LEAVES for node in _walk(n))
+
+
 def _reads_events(n: dict[str, Any]) -> bool:
     return any(node["type"] in EVENT_LEAVES for node in _walk(n))
 
@@ -150,6 +157,7 @@ class _Compiler:
     ctes: list[tuple[str, str]] = field(default_factory=list)  # (name, query) of candidate sets
     within: list[str] = field(default_factory=list)  # the candidate sets enclosing the node compiled now
     depth: int = 0  # how deep in segments inlined in segments the select compiled now is
+    raw_days: set[str] = field(default_factory=set)  # days of partial hours read (Query.raw_days)
 
     # --- helpers ---
     def bind(self, value: Any) -> str:
@@ -227,8 +235,9 @@ class _Compiler:
         type, window and filters), read from the behaviour summary where it can answer (ADR 0020):
         the whole hours of the window from ``event_days`` (the days that have a current summary)
         and ``events_unsummarised`` (every other day's events, and the WAL's); the partial hours at
-        its ends from ``events``. Exact whichever days are summarised. ``None`` when the summary
-        cannot answer (filters, sums of properties, a window shorter than an hour)."""
+        its ends from ``events_unsummarised`` too, their days being :attr:`Query.raw_days` (the
+        engine never reads those days from the summary). Exact whichever days are summarised.
+        ``None`` when the summary cannot answer (filters, sums of properties, under an hour)."""
         if not all(_summable(n) for n in nodes):
             return None
         start, end, included = self.bounds(nodes[0].get("window"))
@@ -248,27 +257,22 @@ class _Compiler:
         whole = ([] if first is None else [f"hour >= {self.ts(first)}"]) + [f"hour < {self.ts(last)}"]
         whole_at = [w.replace("hour", at, 1) for w in whole]
         parts = [select("event_days", summed, whole), select("events_unsummarised", raw, whole_at)]
-        if start is not None and first is not None and start < first:
-            parts.append(select("events", raw, [f"{at} >= {self.ts(start)}", f"{at} < {self.ts(first)}"]))
-        if last < end or (included and last == end):  # the hour the window ends in
+        if start is not None and first is not None and start < first:  # the hour it starts in
+            self.raw_days.add(start.date().isoformat())
+            parts.append(select("events_unsummarised", raw, [f"{at} >= {self.ts(start)}", f"{at} < {self.ts(first)}"]))
+        if last < end or (included and last == end):  # the hour it ends in
+            self.raw_days.add(last.date().isoformat())
             until = f"{at} {'<=' if included else '<'} {self.ts(end)}"
-            parts.append(select("events", raw, [f"{at} >= {self.ts(last)}", until]))
+            parts.append(select("events_unsummarised", raw, [f"{at} >= {self.ts(last)}", until]))
         return " UNION ALL ".join(parts)
 
     # --- nodes ---
     def node(self, n: dict[str, Any], c: str) -> str:
         kind = n["type"]
-        if kind == "and":
-            facts = [child for child in n["children"] if _facts_only(child)]
-            rest = [child for child in n["children"] if not _facts_only(child)]
-            if facts and any(_reads_events(child) for child in rest):
-                name = self.candidates(facts)
-                self.within.append(name)
-                try:
-                    joined = " AND ".join(self.children(rest, kind, c))
-                finally:
-                    self.within.pop()
-                return f"({c}.customer_id IN (SELECT customer_id FROM {name}) AND {joined})"
+        narrowed = self.narrowed(n, c)
+        if narrowed is not None:
+            name, joined = narrowed
+            return f"({c}.customer_id IN (SELECT customer_id FROM {name}) AND {joined})"
         if kind in ("and", "or"):
             joined = f" {kind.upper()} ".join(self.children(n["children"], kind, c))
             return f"({joined})"
@@ -330,6 +334,22 @@ class _Compiler:
             else:
                 out.append(self.node(child, c))
         return [part if isinstance(part, str) else self.events_in(part, kind, c) for part in out]
+
+    def narrowed(self, n: dict[str, Any], c: str) -> tuple[str, str] | None:
+        """An ``and`` with conditions on the facts and others that read events: the candidate set
+        of the former and the predicates of the latter, narrowed to it (``None`` otherwise)."""
+        if n["type"] != "and":
+            return None
+        facts = [child for child in n["children"] if _facts_only(child)]
+        rest = [child for child in n["children"] if not _facts_only(child)]
+        if not facts or not any(_reads_events(child) for child in rest):
+            return None
+        name = self.candidates(facts)
+        self.within.append(name)
+        try:
+            return name, " AND ".join(self.children(rest, "and", c))
+        finally:
+            self.within.pop()
 
     def candidates(self, facts: list[dict[str, Any]]) -> str:
         """A named set (a CTE of the query) of the customers meeting the facts conditions of an
@@ -437,7 +457,12 @@ class _Compiler:
         known = len(self.ctes)
         self.depth += 1
         try:
-            body = f"SELECT {c}.customer_id FROM customers {c} WHERE {self.node(root, c)}"
+            rest = root["children"] if root["type"] == "and" else []
+            narrowed = self.narrowed(root, c) if all(_facts_free(r) for r in rest if not _facts_only(r)) else None
+            if narrowed is not None:  # the candidates are the rows: no second pass over the customers
+                body = f"SELECT {c}.customer_id FROM {narrowed[0]} {c} WHERE {narrowed[1]}"
+            else:
+                body = f"SELECT {c}.customer_id FROM customers {c} WHERE {self.node(root, c)}"
         finally:
             self.depth -= 1
         if self.depth == 0 and len(self.ctes) > known:  # the candidate sets, at the top of the query
@@ -538,14 +563,16 @@ def compile_definition(
     """The members query of a valid ``definition`` for ``dialect`` (``duckdb`` or ``spark``).
     ``resolve(segment_id)`` gives the current definition of a segment it refers to."""
 
-    (sql,), params = compile_definitions([definition], dialect=dialect, now=now, tz=tz, resolve=resolve)
     zone = zoneinfo.ZoneInfo(tz) if isinstance(tz, str) else tz
+    utc_now = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo is not None else now
+    compiler = _Compiler(DIALECTS[dialect], utc_now, zone, resolve or _no_segments)
+    sql, params = compiler.select(definition["root"]), compiler.params
     utc = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo is not None else now
     reads = read_by(definition, utc, zone, resolve or _no_segments)
     since = reads.since
     # day partitions are UTC days; one more day before keeps any rounding on the safe side
     since_day = None if since is None else (since - dt.timedelta(days=1)).date().isoformat()
-    return Query(sql, params, dialect, since_day, reads.types)
+    return Query(sql, params, dialect, since_day, reads.types, frozenset(compiler.raw_days))
 
 
 def _no_segments(segment_id: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ extra and Java 17."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from siyu.segments import lake, summary
 from siyu.segments.compile import Query
 
 TABLES = ("customers", "customer_tags", "consents")
+_READS_EVENTS = re.compile(r"\bFROM events\b")  # how a compiled query reads the events table
 
 
 class Engine(Protocol):
@@ -37,6 +39,7 @@ class Engine(Protocol):
         *,
         since_day: str | None = None,
         types: frozenset[str] | None = None,
+        raw_days: frozenset[str] | None = None,
     ) -> list[tuple[Any, ...]]: ...
 
 
@@ -53,19 +56,35 @@ def _listed(files: Sequence[Path | str]) -> str:
     return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
 
 
+def summarised_days(brand_id: int, since_day: str | None, raw_days: frozenset[str] | None) -> dict[str, Path]:
+    """The days a query reads from the behaviour summary: those with a current one, less the days
+    it reads partial hours of (:attr:`Query.raw_days`); none when those are not known (``None``)."""
+    if raw_days is None:
+        return {}
+    return {d: p for d, p in summary.current(brand_id, since_day).items() if d not in raw_days}
+
+
 def duckdb_views(
-    con: duckdb.DuckDBPyConnection, brand_id: int, since_day: str | None = None, types: frozenset[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    brand_id: int,
+    since_day: str | None = None,
+    types: frozenset[str] | None = None,
+    raw_days: frozenset[str] | None = None,
+    *,
+    with_events: bool = True,
 ) -> None:
-    """Create the tables of a brand as temporary views on ``con``. The events come from the events
+    """Create the tables of a brand as temporary views on ``con`` (``events`` only ``with_events``:
+    binding it costs a look at every file's schema). The events come from the events
     domain's reader: the compacted Parquet files (of the days from ``since_day`` on: a query's
     horizon, :attr:`Query.since_day`) and the rows still in its write-ahead log; ``event_days`` is
-    the behaviour summary of the days that have a current one (of the event ``types`` the query
-    reads; all when ``None``) and ``events_unsummarised`` the events of every other day and the WAL."""
+    the behaviour summary of :func:`summarised_days` (of the event ``types`` the query reads; all
+    when ``None``) and ``events_unsummarised`` the events of every other day and the WAL."""
     from siyu.events import services as events_services
 
-    days = summary.current(brand_id, since_day)
-    every = events_services.relation(con, brand_id, since_day=since_day)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {every.sql_query()}")
+    days = summarised_days(brand_id, since_day, raw_days)
+    if with_events:
+        every = events_services.relation(con, brand_id, since_day=since_day)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {every.sql_query()}")
     rest = events_services.relation(con, brand_id, since_day=since_day, skip_days=set(days))
     con.execute(f"CREATE OR REPLACE TEMP VIEW events_unsummarised AS {rest.sql_query()}")
     found = summary.files(days, types)
@@ -110,10 +129,11 @@ class DuckDBEngine:
         *,
         since_day: str | None = None,
         types: frozenset[str] | None = None,
+        raw_days: frozenset[str] | None = None,
     ) -> list[tuple[Any, ...]]:
         con = duck()
         try:
-            duckdb_views(con, brand_id, since_day, types)
+            duckdb_views(con, brand_id, since_day, types, raw_days, with_events=_READS_EVENTS.search(sql) is not None)
             return con.execute(sql, params).fetchall()
         finally:
             con.close()
@@ -179,10 +199,11 @@ class SparkEngine:
         *,
         since_day: str | None = None,
         types: frozenset[str] | None = None,
+        raw_days: frozenset[str] | None = None,
     ) -> list[tuple[Any, ...]]:
         spark = self.session()
         files = [p for p in lake.event_files(brand_id) if since_day is None or _day(p) >= since_day]
-        days = summary.current(brand_id, since_day)
+        days = summarised_days(brand_id, since_day, raw_days)
         with self._lock:  # the temp views are the session's: one brand's query at a time
             self._frame(spark, [str(p) for p in files], lake.EVENT_COLUMNS).createOrReplaceTempView("events")
             rest = [str(p) for p in files if _day(p) not in days]
@@ -219,6 +240,7 @@ def member_ids(brand_id: int, query: Query, eng: Engine | None = None) -> list[i
             query.params,
             since_day=query.since_day,
             types=query.types,
+            raw_days=query.raw_days,
         )
     ]
 
@@ -226,4 +248,5 @@ def member_ids(brand_id: int, query: Query, eng: Engine | None = None) -> list[i
 def count(brand_id: int, query: Query, eng: Engine | None = None) -> int:
     eng = eng or engine(query.dialect)
     sql = f"SELECT COUNT(*) FROM ({query.sql}) m"
-    return int(eng.rows(brand_id, sql, query.params, since_day=query.since_day, types=query.types)[0][0])
+    found = eng.rows(brand_id, sql, query.params, since_day=query.since_day, types=query.types, raw_days=query.raw_days)
+    return int(found[0][0])

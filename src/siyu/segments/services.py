@@ -225,7 +225,7 @@ def sample(scope: Scope, segment_id: int, n: int = 10) -> list[members.CustomerR
     )
     rows = []
     for (customer_id,) in engine.engine(query.dialect).rows(
-        scope.brand_id, sql, query.params, since_day=query.since_day, types=query.types
+        scope.brand_id, sql, query.params, since_day=query.since_day, types=query.types, raw_days=query.raw_days
     ):
         try:
             rows.append(members.customer_row(scope, int(customer_id)))

@@ -81,7 +81,8 @@ def _plans(task: Task) -> Iterator[Plan]:
     roles = t.roles or frozenset({"guide"})
     for chunk in org.posted_staff_chunks(task.brand_id, roles=roles, ids=t.guide_ids, size=BATCH):
         people = rules.recipients(t, (rules.Person(p.id, p.role, p.store_id, p.region_id) for p in chunk))
-        yield Plan(people, {p.id: rules.target_of(task.target, task.targets, p.id) for p in people})
+        target, own = task.target, task.targets
+        yield Plan(people, {p.id: rules.target_of(target, own, p.id) for p in people})
 
 
 def _follow_up_plan(task: Task) -> Plan:

@@ -22,6 +22,9 @@ Timed:
 the work; on PostgreSQL the client's share, the server's is apart) — what a loaded machine does
 not inflate.
 
+``counted_p50_ms``/``counted_p99_ms``: the method the bands replaced, timed on the same board (200
+reads): the rank as 1 + every higher total counted on the score index.
+
 ``ranks_checked_count``: ranks compared, outside the timing, with a plain count over the board (50
 random guides, the first and the last place); any difference fails the run, and so do bands out of
 step with the totals after the live events (``band_drift``).
@@ -43,6 +46,7 @@ METRIC = "sales_fen"
 MONDAY = dt.date(2026, 11, 9)  # a week inside one month
 RANK_READS = 2_000
 VISIBLE_EVENTS = 200
+COUNTED_READS = 200
 CHECKED = 50  # ranks compared with a plain count over the board
 
 
@@ -68,7 +72,7 @@ def _bulk_scores(brand_id: int, events: int, guides: int, stores: list[tuple[int
         if pg:
             c.execute(
                 "CREATE TEMP TABLE bench_ev AS SELECT i, (i * 7919) %% %s AS g, i %% 7 AS day,"
-                " 1 + floor(random() * 999)::int AS points FROM generate_series(0, %s - 1) AS i",
+                " 1 + floor(random() * 999)::int AS points FROM generate_series(0::bigint, %s - 1) AS i",
                 [guides, events],
             )
         else:
@@ -101,7 +105,7 @@ def _bulk_scores(brand_id: int, events: int, guides: int, stores: list[tuple[int
                 [brand_id, METRIC, period, SYNTHETIC, now, n],
             )
             for level, col in (("store", "store_id"), ("region", "region_id")):
-                store_col = "store_id" if level == "store" else "NULL"
+                store_col = "store_id" if level == "store" else "CAST(NULL AS BIGINT)"
                 c.execute(
                     "INSERT INTO incentives_score (brand_id, metric, period, level, subject_id, store_id, region_id,"
                     f" score, updated_at) SELECT %s, %s, %s, %s, {col}, MIN({store_col}), MIN(region_id),"
@@ -207,6 +211,16 @@ def leaderboard(size: int) -> Figures:
         rank_ms.append((time.perf_counter() - t0) * 1000)
         rank_cpu_ms.append((time.thread_time() - c0) * 1000)
         assert view.rank >= 1
+    # The method the bands replaced, on the same board and load: every higher total counted on the
+    # score index (what a board within a region or store still does).
+    counted_ms: list[float] = []
+    board = incentives.leaderboards._board(brand_id, METRIC, week, "guide", None, None, None)
+    for _ in range(COUNTED_READS):
+        subject = SYNTHETIC + rng.randrange(guides)
+        t0 = time.perf_counter()
+        mine = board.filter(subject_id=subject).values_list("score", flat=True).first() or 0
+        incentives.leaderboards._counted(board, mine, [mine])
+        counted_ms.append((time.perf_counter() - t0) * 1000)
     # The answer, not only the time: a sample of the guides read (and the first and last place) against
     # a plain count over the board; any difference fails the run.
     period = incentives.leaderboards.period_key(week)
@@ -262,6 +276,8 @@ def leaderboard(size: int) -> Figures:
         "rank_p99_ms": _ms(rank_ms, 99),
         "rank_cpu_p50_ms": _ms(rank_cpu_ms, 50),
         "rank_cpu_p99_ms": _ms(rank_cpu_ms, 99),
+        "counted_p50_ms": _ms(counted_ms, 50),
+        "counted_p99_ms": _ms(counted_ms, 99),
         "visible_p50_ms": _ms(visible_ms, 50),
         "visible_p95_ms": _ms(visible_ms, 95),
         "visible_max_ms": _ms(visible_ms, 100),

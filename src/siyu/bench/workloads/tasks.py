@@ -9,8 +9,10 @@ spread over its stores through ``org.bulk_add_guides``.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 
-from siyu.bench.measure import PeakRss
+from siyu.bench.measure import PeakRss, database_cpu_seconds
 from siyu.bench.registry import Figures, workload
 
 
@@ -29,8 +31,8 @@ def _brand_with_guides(size: int) -> int:
 @workload(
     "task-fanout",
     "Publish a daily forward task to a brand of N guides (one assignment each, bulk inserts), then "
-    "create its next day's round through the scheduled job; seconds (the publish), next_round_seconds, "
-    "rows, rows_per_s, peak_rss_mb.",
+    "create its next day's round through the scheduled job; seconds (the publish), cpu_seconds, server_cpu_seconds, "
+    "next_round_seconds, rows, rows_per_s, peak_rss_mb, machine_load_pct.",
     small=10_000,
     full=100_000,
 )
@@ -53,8 +55,12 @@ def task_fanout(size: int) -> Figures:
         deadline_at=start + dt.timedelta(hours=12),
         coins=5,
     )
+    cpu, server = time.process_time(), database_cpu_seconds()
     with PeakRss() as run:
         tasks.publish(hq, task.pk)
+    cpu = time.process_time() - cpu  # the whole fan-out on SQLite; on PostgreSQL the client's share
+    server = database_cpu_seconds() - server  # PostgreSQL's backend (0 on SQLite)
+    load = os.getloadavg()[0]
     assigned = tasks.assignments(hq, task_id=task.pk).count()
     if assigned < size:
         raise RuntimeError(f"the fan-out assigned {assigned} of {size} guides")
@@ -64,4 +70,7 @@ def task_fanout(size: int) -> Figures:
         raise RuntimeError(f"the next round assigned {created} of {size} guides")
     figures = run.throughput(assigned)
     figures["next_round_seconds"] = round(second.seconds, 3)
+    figures["cpu_seconds"] = round(cpu, 3)
+    figures["server_cpu_seconds"] = round(server, 3)
+    figures["machine_load_pct"] = round(100 * (load + os.getloadavg()[0]) / 2 / (os.cpu_count() or 1))
     return figures
