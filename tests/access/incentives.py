@@ -32,6 +32,7 @@ def _pending(w: World) -> dict[str, Any]:
 RULES: dict[tuple[str, str], Rule] = {
     ("guide:incentives_coins", "GET"): Rule(WORKBENCH),
     ("guide:incentives_mall", "GET"): Rule(WORKBENCH),
+    ("guide:incentives_redeem_confirm", "GET"): Rule(WORKBENCH, kwargs=lambda w: {"pk": _gift(w)}),
     ("guide:incentives_redeem", "POST"): Rule(WORKBENCH, data=lambda w: {"gift": 0, "key": "m"}, ok=302),
     ("guide:incentives_received", "POST"): Rule(WORKBENCH, kwargs=lambda w: {"pk": 1}, data=lambda w: {}, ok=302),
     ("guide:incentives_rank", "GET"): Rule(WORKBENCH),

@@ -121,24 +121,39 @@ def _bulk_scores(brand_id: int, events: int, guides: int, stores: list[tuple[int
 
 
 def _reference(brand_id: int, period: str, subject: int, neighbours: int) -> tuple[object, ...]:
-    """A guide's place, score, gap and neighbours the plain way: every count over the board's rows."""
-    from siyu.incentives.models import Score
+    """A guide's place, score, gap and neighbours the plain way: every count over the board's rows
+    (plain SQL on the scores table, as the set-up writes it; not the code under test)."""
+    from django.db import connection
 
-    board = Score.objects.filter(brand_id=brand_id, metric=METRIC, period=period, level="guide")
-    mine = board.filter(subject_id=subject).values_list("score", flat=True).first() or 0
+    board = "FROM incentives_score WHERE brand_id = %s AND metric = %s AND period = %s AND level = 'guide'"
+    key = [brand_id, METRIC, period]
+    with connection.cursor() as c:
 
-    def place(score: int) -> int:
-        return 1 + board.filter(score__gt=score).count()
+        def rows(sql: str, params: list[object]) -> list[tuple[int, int]]:
+            c.execute(sql, params)
+            return [(int(a), int(b)) for a, b in c.fetchall()]
 
-    above = list(board.filter(score__gt=mine).order_by("score", "subject_id").values_list("score", "subject_id"))
-    below = board.filter(score__lte=mine).exclude(subject_id=subject).order_by("-score", "subject_id")
-    return (
-        place(mine),
-        mine,
-        above[0][0] - mine if above else None,
-        [(place(sc), sid, sc) for sc, sid in above[:neighbours]][::-1],
-        [(place(sc), sid, sc) for sid, sc in below.values_list("subject_id", "score")[:neighbours]],
-    )
+        c.execute(f"SELECT score {board} AND subject_id = %s", [*key, subject])
+        found = c.fetchone()
+        mine = int(found[0]) if found else 0
+
+        def place(score: int) -> int:
+            c.execute(f"SELECT COUNT(*) {board} AND score > %s", [*key, score])
+            return 1 + int(c.fetchone()[0])
+
+        above = rows(f"SELECT score, subject_id {board} AND score > %s ORDER BY score, subject_id", [*key, mine])
+        below = rows(
+            f"SELECT subject_id, score {board} AND score <= %s AND subject_id <> %s"
+            " ORDER BY score DESC, subject_id LIMIT %s",
+            [*key, mine, subject, neighbours],
+        )
+        return (
+            place(mine),
+            mine,
+            above[0][0] - mine if above else None,
+            [(place(sc), sid, sc) for sc, sid in above[:neighbours]][::-1],
+            [(place(sc), sid, sc) for sid, sc in below],
+        )
 
 
 def _seen(view: object) -> tuple[object, ...]:
