@@ -38,6 +38,7 @@ import datetime as dt
 import os
 import random
 import time
+from typing import Any
 
 from siyu.bench.registry import Figures, workload
 
@@ -126,10 +127,10 @@ def _reference(brand_id: int, period: str, subject: int, neighbours: int) -> tup
     from django.db import connection
 
     board = "FROM incentives_score WHERE brand_id = %s AND metric = %s AND period = %s AND level = 'guide'"
-    key = [brand_id, METRIC, period]
+    key: list[Any] = [brand_id, METRIC, period]
     with connection.cursor() as c:
 
-        def rows(sql: str, params: list[object]) -> list[tuple[int, int]]:
+        def rows(sql: str, params: list[Any]) -> list[tuple[int, int]]:
             c.execute(sql, params)
             return [(int(a), int(b)) for a, b in c.fetchall()]
 
