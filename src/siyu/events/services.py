@@ -593,9 +593,6 @@ def write_generated(brand_id: int, con: Any, table: str, *, received: dt.datetim
     they are not registered one by one in the dedupe index) from a DuckDB table with the columns
     ``event_id, type, ts, customer_id, store_id, guide_id, content_id, product_id, amount,
     properties`` straight into the brand's day partitions; how many were written."""
-    import shutil
-    import uuid
-
     from siyu.events import importer
 
     stamp = rules.timestamp(received)
@@ -606,13 +603,8 @@ def write_generated(brand_id: int, con: Any, table: str, *, received: dt.datetim
     bad = con.execute(f"SELECT count(*) FROM {table} WHERE NOT starts_with(event_id, 'demo:')").fetchone()
     if bad and int(bad[0]):
         raise ValueError("generated events carry ids under the reserved demo: prefix")
-    work = lake.root() / "tmp" / f"generated-{uuid.uuid4().hex}"
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        with compaction.exclusive():
-            _parts, written = importer.write_parts(con, brand_id, table, exprs, work, prefix=GENERATED_PREFIX)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with importer.work_dir("generated") as work, compaction.exclusive():
+        _parts, written = importer.write_parts(con, brand_id, table, exprs, work, prefix=GENERATED_PREFIX)
     return written
 
 
