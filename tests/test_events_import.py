@@ -27,10 +27,21 @@ def _ndjson(path: Path, rows: list[Any]) -> Path:
     return path
 
 
+def _import_heard(brand: int, path: Path, listener: Any, on_commit: Any) -> importer.ImportReport:
+    """Import with ``listener`` registered on ``hooks.on_events`` and the commit's callbacks run."""
+    from siyu.platform import hooks
+
+    hooks.on_events(listener)
+    try:
+        with on_commit(execute=True):
+            return importer.import_file(brand, path)
+    finally:
+        hooks._events_listeners.remove(listener)
+
+
 def test_an_ndjson_file_keeps_good_rows_reports_bad_ones_and_stores_each_id_once(
     world: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from siyu.platform import hooks
 
     brand = world.brand.pk
     cid = world.customers["chen.guide"][0]
@@ -59,12 +70,7 @@ def test_an_ndjson_file_keeps_good_rows_reports_bad_ones_and_stores_each_id_once
     def listener(brand_id: int, rows: Any) -> None:
         heard.extend(r["event_id"] for r in rows)
 
-    hooks.on_events(listener)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            report = importer.import_file(brand, path)
-    finally:
-        hooks._events_listeners.remove(listener)
+    report = _import_heard(brand, path, listener, django_capture_on_commit_callbacks)
     assert (report.rows, report.accepted, report.duplicates, report.bad) == (13, 3, 2, 8)
     assert [(e.line, e.field) for e in report.errors] == [
         (5, "type"),
@@ -128,7 +134,9 @@ def test_a_file_that_is_not_events_is_refused_whole(world: Any, tmp_path: Path) 
         importer.import_file(world.brand.pk, csv_path)
 
 
-def test_a_parquet_file_is_checked_in_one_pass_with_its_own_column_types(world: Any, tmp_path: Path) -> None:
+def test_a_parquet_file_is_checked_in_one_pass_with_its_own_column_types(
+    world: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
     """Numbers as Parquet integers, text with spaces around it, properties flat or not whatever their
     first characters, a reserved id, and an id repeated after a bad line: each row's first problem,
     the first good line of an id kept."""
@@ -148,12 +156,21 @@ def test_a_parquet_file_is_checked_in_one_pass_with_its_own_column_types(world: 
     path = tmp_path / "typed.parquet"
     with duckdb.connect() as con:
         con.execute(
-            "CREATE TABLE t (event_id VARCHAR, type VARCHAR, \"at\" VARCHAR, customer_id BIGINT, store VARCHAR, "
+            'CREATE TABLE t (event_id VARCHAR, type VARCHAR, "at" VARCHAR, customer_id BIGINT, store VARCHAR, '
             "amount_fen BIGINT, properties VARCHAR)"
         )
         con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         con.execute(f"COPY t TO '{path}' (FORMAT parquet)")
-    report = importer.import_file(brand, path)
+    from siyu.platform import hooks
+
+    selected: dict[str, list[str]] = {}
+
+    def listener(brand_id: int, events: Any) -> None:  # the file has no guide column: none has a guide
+        for needed in ("guide_id", "store_id"):
+            selected[needed] = [e["event_id"] for e in hooks.events_of(events, ("view",), present=(needed,))]
+
+    report = _import_heard(brand, path, listener, django_capture_on_commit_callbacks)
+    assert selected == {"guide_id": [], "store_id": ["p-1"]}
     assert [(e.line, e.field) for e in report.errors] == [
         (3, "properties"),
         (4, "properties"),

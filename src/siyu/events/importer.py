@@ -512,11 +512,11 @@ def import_file(
         _repeats(con, report.rows - report.bad)
         with compaction.exclusive():
             step("store", 0, None)
-            stored = _store(con, brand_id, work, now, report)
+            stored, empty = _store(con, brand_id, work, now, report)
             step("store", report.accepted, report.accepted)
         timed("dedupe_write")
     if stored:
-        transaction.on_commit(lambda: hooks.events_recorded(brand_id, _Stored(stored, report.accepted)))
+        transaction.on_commit(lambda: hooks.events_recorded(brand_id, _Stored(stored, report.accepted, empty)))
         timed("listeners")
     report.seconds["total"] = round(time.perf_counter() - started, 3)
     return report
@@ -600,10 +600,11 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 def _store(
     con: duckdb.DuckDBPyConnection, brand_id: int, work: Path, now: dt.datetime, report: ImportReport
-) -> list[Path]:
+) -> tuple[list[Path], frozenset[str]]:
     """Write the good rows whose ids are neither repeated within the file nor already stored on their
     day as imported Parquet parts of their days, committed through the journal (the caller holds
-    :func:`compaction.exclusive`, so no compaction moves rows meanwhile); the parts written.
+    :func:`compaction.exclusive`, so no compaction moves rows meanwhile); the parts written and
+    the lake columns none of their rows sets.
 
     The ids are not registered in the dedupe index (:mod:`siyu.events.idstore`): the anti-join
     reads the id column of every part of the days the file touches — imported earlier or compacted
@@ -635,7 +636,7 @@ def _store(
     source = "(SELECT * FROM staged g WHERE " + " AND ".join(where) + ")"
     parts, report.accepted = write_parts(con, brand_id, source, exprs, work, prefix=idstore.IMPORTED_PREFIX)
     report.duplicates = report.rows - report.bad - report.accepted
-    return parts
+    return parts, frozenset(name for name, expr in zip(lake.COLUMN_NAMES, exprs, strict=True) if expr == "NULL")
 
 
 # zstd's fastest level for the parts an import writes: a part is a day's share of one file, which
@@ -680,8 +681,9 @@ class _Stored(Sequence[dict[str, Any]]):
     """The imported events as the listeners receive them, read from the parts only when a listener
     looks (a million dicts cost seconds; most imports have no listener that needs them)."""
 
-    def __init__(self, parts: list[Path], count: int) -> None:
+    def __init__(self, parts: list[Path], count: int, empty: frozenset[str] = frozenset()) -> None:
         self._parts, self._count = parts, count
+        self._empty = empty  # the columns no imported row sets (the file lacks those fields)
         self._rows: list[dict[str, Any]] | None = None
 
     def _read(self, where: str = "true", params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -702,12 +704,13 @@ class _Stored(Sequence[dict[str, Any]]):
         (:func:`siyu.platform.hooks.events_of`): a listener interested in shares does not make a dict
         of each of ten million views."""
         kinds = sorted(set(types))
-        if not kinds:
+        needed = list(present)
+        if not kinds or any(f in self._empty for f in needed):
             return []
         known = set(lake.COLUMN_NAMES)
-        where = "type IN (SELECT unnest($types))" + "".join(f' AND "{f}" IS NOT NULL' for f in present if f in known)
+        where = "type IN (SELECT unnest($types))" + "".join(f' AND "{f}" IS NOT NULL' for f in needed if f in known)
         if self._rows is not None:
-            return [e for e in self._rows if e["type"] in kinds and all(e.get(f) is not None for f in present)]
+            return [e for e in self._rows if e["type"] in kinds and all(e.get(f) is not None for f in needed)]
         return self._read(where, {"types": kinds})  # type: ignore[arg-type]
 
     def __len__(self) -> int:
