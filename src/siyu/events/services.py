@@ -39,6 +39,7 @@ events_dir = lake.brand_dir  # where a brand's Parquet day partitions live (engi
 lake_brands = lake.brands  # the brands with day partitions
 lake_days = lake.days  # a brand's day partitions (YYYY-MM-DD)
 day_parts = lake.parts  # a brand's Parquet files (of one day); never changed in place, only replaced
+day_part_names = lake.part_names  # the names of several days' Parquet files, a listing a day
 
 log = logging.getLogger(__name__)
 
