@@ -497,24 +497,35 @@ def test_a_facts_test_is_bare_outside_a_not_so_the_engines_prune_by_it() -> None
 
 
 def test_a_summary_table_reads_its_type_on_the_days_of_its_hours(summarised_lake: Path, monkeypatch: Any) -> None:
-    """Each count or sum reads one summary table: its event type's files on the summarised days
-    holding the whole hours of its window, no other type's file and no day outside it."""
+    """Each count or sum reads summary tables of its event type only: the whole days of its window
+    in one table read without a condition on the hour, the hours of its first and last day each in
+    a table of that day, filtered — no other type's file and no day outside the window."""
     monkeypatch.setenv("SIYU_LAKE", str(summarised_lake))
     compound = next(node for label, node, _ in CASES if label == "the compound segment")
     q = compile_definition(leaf(compound), now=NOW, tz="Asia/Shanghai")
-    orders, views = sorted(q.summaries, key=lambda t: t.type)
-    assert (orders.type, orders.first, orders.last) == ("order", NOW - D(days=90), NOW)
-    assert (views.type, views.first, views.last) == ("view", NOW - D(days=30), NOW)
+    today = NOW.replace(hour=0)
+    spans = {}
+    for kind, days_back in (("order", 90), ("view", 30)):
+        start = NOW - D(days=days_back)
+        spans[kind] = [(start, today - D(days=days_back - 1)), (today - D(days=days_back - 1), today), (today, NOW)]
+    assert sorted((t.type, t.first, t.last) for t in q.summaries) == sorted(
+        (kind, a, b) for kind, found in spans.items() for a, b in found
+    )
+    for t in q.summaries:
+        unfiltered = f"FROM {t.table} WHERE customer_id IN (SELECT customer_id FROM siyu_cand1)"
+        assert (unfiltered in q.sql) == (t.first == t.first.replace(hour=0) and t.last == t.last.replace(hour=0))
     days = engine.summarised_days(1, q.since_day, q.raw_days)
+    assert NOW.date().isoformat() not in days  # the day of now: its partial hour is read from the events
     for table in q.summaries:
         files = engine.summary_files(days, table)
-        assert {f.name for f in files} == {f"{table.type}.parquet"}
+        assert {f.name for f in files} <= {f"{table.type}.parquet"}
         read = [f.parent.parent.name.removeprefix("day=") for f in files]
         having = [d for d in sorted(days) if summary.type_file(days[d], table.type).exists()]
-        assert read == [d for d in having if table.first_day <= d <= table.last_day] != []
+        assert read == [d for d in having if str(table.first_day) <= d <= table.last_day]
     # the view 40 days before is summarised, and outside the 30 days: not read
     assert (NOW - D(days=40)).date().isoformat() in days
-    assert all((NOW - D(days=40)).date().isoformat() not in str(f) for f in engine.summary_files(days, views))
+    views = [f for t in q.summaries if t.type == "view" for f in engine.summary_files(days, t)]
+    assert views and all((NOW - D(days=40)).date().isoformat() not in str(f) for f in views)
 
 
 def test_partial_hours_at_a_windows_ends_are_read_from_the_events(summarised_lake: Path, monkeypatch: Any) -> None:

@@ -164,6 +164,15 @@ def _ceil_hour(value: dt.datetime) -> dt.datetime:
     return floor if floor == value else floor + dt.timedelta(hours=1)
 
 
+def _floor_day(value: dt.datetime) -> dt.datetime:
+    return value.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _ceil_day(value: dt.datetime) -> dt.datetime:
+    floor = _floor_day(value)
+    return floor if floor == value else floor + dt.timedelta(days=1)
+
+
 def _num(value: float) -> str:
     return str(int(value)) if isinstance(value, int) or float(value).is_integer() else repr(float(value))
 
@@ -265,40 +274,63 @@ class _Compiler:
     def event_rows(self, nodes: list[dict[str, Any]]) -> str | None:
         """The rows ``(customer_id, n, <sums>)`` of the events ``nodes`` count or sum (they share
         type, window and filters), read from the behaviour summary where it can answer (ADR 0020):
-        the whole hours of the window from a summary table (:class:`Summarised`: the type's rows
-        on the days of those hours that have a current summary)
-        and ``events_unsummarised`` (every other day's events, and the WAL's); the partial hours at
-        its ends from ``events_unsummarised`` too, their days being :attr:`Query.raw_days` (the
-        engine never reads those days from the summary). Exact whichever days are summarised.
-        ``None`` when the summary cannot answer (filters, sums of properties, under an hour)."""
+        the whole hours of the window from summary tables (:meth:`summary_reads`: the type's rows
+        on the days of those hours that have a current summary), and the whole window from
+        ``events_unsummarised`` (every other day's events, and the WAL's) — which holds the partial
+        hours at its ends, their days being :attr:`Query.raw_days` (the engine never reads those
+        days from the summary). Exact whichever days are summarised. ``None`` when the summary
+        cannot answer (filters, sums of properties, under an hour)."""
         if not all(_summable(n) for n in nodes):
             return None
-        start, end, included = self.bounds(nodes[0].get("window"))
+        window = nodes[0].get("window")
+        start, end, included = self.bounds(window)
         first = None if start is None else _ceil_hour(start)
         last = _floor_hour(end + dt.timedelta(microseconds=1)) if included else _floor_hour(end)
         if first is not None and first >= last:
             return None
-        at, kind = self.dialect.at, self.bind(nodes[0]["event"])
+        if start is not None and first is not None and start < first:  # the hour it starts in
+            self.raw_days.add(start.date().isoformat())
+        if last < end or (included and last == end):  # the hour it ends in
+            self.raw_days.add(last.date().isoformat())
         measures = sorted({n["sum"]["of"] for n in nodes if "sum" in n})
         summed = ", ".join(["customer_id", "events AS n", *measures])
         raw = ", ".join(["customer_id", "CAST(1 AS BIGINT) AS n", *measures])
-        who = ["customer_id IS NOT NULL", f"type = {kind}", *self.restrict()]
 
         def select(table: str, columns: str, conditions: list[str]) -> str:
-            return f"SELECT {columns} FROM {table} WHERE {' AND '.join(who + conditions)}"
+            where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+            return f"SELECT {columns} FROM {table}{where}"
 
-        whole = ([] if first is None else [f"hour >= {self.ts(first)}"]) + [f"hour < {self.ts(last)}"]
-        whole_at = [w.replace("hour", at, 1) for w in whole]
-        days = self.summary_table(nodes[0]["event"], first, last)
-        parts = [select(days, summed, whole), select("events_unsummarised", raw, whole_at)]
-        if start is not None and first is not None and start < first:  # the hour it starts in
-            self.raw_days.add(start.date().isoformat())
-            parts.append(select("events_unsummarised", raw, [f"{at} >= {self.ts(start)}", f"{at} < {self.ts(first)}"]))
-        if last < end or (included and last == end):  # the hour it ends in
-            self.raw_days.add(last.date().isoformat())
-            until = f"{at} {'<=' if included else '<'} {self.ts(end)}"
-            parts.append(select("events_unsummarised", raw, [f"{at} >= {self.ts(last)}", until]))
+        # a summary table holds one type's rows, all with a customer
+        parts = [select(t, summed, hours + self.restrict()) for t, hours in self.summary_reads(nodes[0], first, last)]
+        who = ["customer_id IS NOT NULL", f"type = {self.bind(nodes[0]['event'])}"]
+        parts.append(select("events_unsummarised", raw, who + self.window(window) + self.restrict()))
         return " UNION ALL ".join(parts)
+
+    def summary_reads(
+        self, n: dict[str, Any], first: dt.datetime | None, last: dt.datetime
+    ) -> list[tuple[str, list[str]]]:
+        """The summary tables of the whole hours ``[first, last)`` of ``n``'s event type, each
+        with the conditions on ``hour`` it needs: the whole days in one table read without any
+        (every row of those days is in the window; the engines then see no filter to estimate, and
+        build their hash tables on the candidates, not on the rows), the hours of the first and
+        last day each in a table of that day alone, filtered."""
+        kind = n["event"]
+
+        def hour(op: str, value: dt.datetime) -> str:
+            return f"hour {op} {self.ts(value)}"
+
+        body_first = None if first is None else _ceil_day(first)
+        body_last = _floor_day(last)
+        if first is not None and body_first is not None and body_first > body_last:  # within one day
+            return [(self.summary_table(kind, first, last), [hour(">=", first), hour("<", last)])]
+        reads = []
+        if first is not None and body_first is not None and first < body_first:
+            reads.append((self.summary_table(kind, first, body_first), [hour(">=", first)]))
+        if body_first is None or body_first < body_last:
+            reads.append((self.summary_table(kind, body_first, body_last), []))
+        if body_last < last:
+            reads.append((self.summary_table(kind, body_last, last), [hour("<", last)]))
+        return reads
 
     # --- nodes ---
     def node(self, n: dict[str, Any], c: str) -> str:
