@@ -77,16 +77,19 @@ def test_the_batch_check_answers_as_the_check_of_each_event(batch: list[Any], pl
     assert rules.check_many(batch, NOW, platform=platform) == [rules.check(e, NOW, platform=platform) for e in batch]
 
 
+USUAL = {
+    "event_id": "e-1",
+    "type": "order",
+    "at": "2025-05-01T10:00:00+08:00",
+    "customer_id": 9,
+    "store": " SH001 ",
+    "amount_fen": 19900,
+    "properties": {"page": "/m/p/1"},
+}
+
+
 def test_the_usual_event_takes_the_inline_path_with_the_same_result() -> None:
-    event = {
-        "event_id": "e-1",
-        "type": "order",
-        "at": "2025-05-01T10:00:00+08:00",
-        "customer_id": 9,
-        "store": " SH001 ",
-        "amount_fen": 19900,
-        "properties": {"page": "/m/p/1"},
-    }
+    event = USUAL
     (checked,) = rules.check_many([event], NOW)
     assert checked == rules.check(event, NOW)
     assert isinstance(checked, rules.Checked)
@@ -145,3 +148,44 @@ def test_listeners_rows_are_made_ready_once_and_only_those_taken() -> None:
     everything = list(heard)
     assert [r["at"] for r in everything] == [services.micros(at)] * 3  # each converted once
     assert len(heard) == 3 and heard[2]["received_at"] == services.micros(now)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(events(), max_size=12))
+def test_the_one_pass_body_check_answers_as_the_check_of_each_event_or_leaves_it_to_it(batch: list[Any]) -> None:
+    """``rules.check_json`` (msgspec) takes a body only when every event is well-formed, and then
+    makes of each exactly what ``rules.check`` makes; anything else is left to the event-by-event
+    check (``None``), which answers each bad event."""
+    try:
+        body = orjson.dumps({"events": batch})
+    except TypeError:  # a key orjson cannot write ({1: 2}): no client can send it either
+        return
+    found = rules.check_json(body, NOW)
+    if found is not None:
+        assert found == [rules.check(e, NOW) for e in batch]
+        assert all(isinstance(c, rules.Checked) for c in found)
+
+
+def test_a_body_of_usual_events_takes_the_one_pass_check_with_the_same_results() -> None:
+    batch = [
+        USUAL | {"properties": {"page": "/m/p/1", "n": 2, "ok": True, "none": None}},
+        {"event_id": "e-2", "type": "custom:coupon_seen", "at": "2025-05-01T10:00:00Z", "customer_id": 9, "guide": 3},
+        {
+            "event_id": "e-3",
+            "type": "view",
+            "at": AT_UTC,
+            "customer": {"kind": "openid", "key": " o-1 ", "app_id": "wx"},
+        },
+        {"event_id": "e-4", "type": "view", "at": AT_UTC, "customer_id": 5, "customer": "ignored", "product": 7},
+    ]
+    found = rules.check_json(orjson.dumps({"events": batch, "extra": 1}), NOW)
+    assert found is not None and found == [rules.check(e, NOW) for e in batch]
+    assert found[2].customer == ("openid", "o-1", "wx") and found[0].store == "SH001"
+    # One bad event sends the whole body to the event-by-event check, which answers for it alone.
+    bad = [*batch, {"event_id": "e-5", "type": "teleport", "at": AT_UTC, "customer_id": 9}]
+    assert rules.check_json(orjson.dumps({"events": bad}), NOW) is None
+    for body in (b"not json", b"[]", b'{"events": {}}', b'{"events": [1]}'):
+        assert rules.check_json(body, NOW) is None
+
+
+AT_UTC = "2025-05-01T02:00:00+00:00"

@@ -172,3 +172,27 @@ def test_a_crash_in_the_middle_of_an_import_leaves_each_event_once(
     services.compact()
     assert len(_stored(brand)) == 40 and len({e for e, _d in _stored(brand)}) == 40
     assert not (lake.root() / "journal.json").exists()
+
+
+def test_a_day_listing_is_kept_only_while_the_directory_is_unchanged_and_not_racy(tmp_path: Path) -> None:
+    """The API path lists a day's imported parts once per change of the directory: a part added,
+    renamed or removed changes its mtime; a listing taken within ``RACY_NS`` of the last change is
+    not kept (a second change in the same clock tick would not show in the mtime)."""
+    import os
+
+    day = tmp_path / "day=2025-05-01"
+    day.mkdir()
+    first = day / f"{idstore.IMPORTED_PREFIX}a.parquet"
+    first.write_bytes(b"")
+    assert idstore._imported_in(str(day)) == [first]
+    assert str(day) not in idstore._listings  # just changed: racy, not kept
+    old = day.stat().st_mtime_ns - 10 * idstore.RACY_NS
+    os.utime(day, ns=(old, old))
+    assert idstore._imported_in(str(day)) == [first]
+    assert idstore._listings[str(day)][2] == [first]  # kept
+    second = day / f"{idstore.IMPORTED_PREFIX}b.parquet"
+    (day / ".b.tmp").write_bytes(b"")
+    os.replace(day / ".b.tmp", second)  # how compaction and the importer put a part in place
+    assert idstore._imported_in(str(day)) == [first, second]
+    first.unlink()
+    assert idstore._imported_in(str(day)) == [second]

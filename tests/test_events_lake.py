@@ -293,3 +293,44 @@ def test_a_client_may_not_take_the_ids_of_the_platforms_own_events(world: Any) -
     assert (taken.accepted, [e.field for e in taken.errors]) == (0, ["event_id"])
     own = services.emit(brand, [services.EventIn("order:1:paid", "order", dt.datetime(2025, 5, 1, tzinfo=dt.UTC), cid)])
     assert own.accepted == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_are_group_committed_and_each_id_is_stored_once(world: Any) -> None:
+    """ADR 0021: requests of one process outside a transaction go through the group commit; batches
+    sent at once by eight threads, overlapping in their ids, are each acknowledged as new exactly
+    once, in the WAL once, and registered once."""
+    import threading
+
+    from siyu.events import group
+    from siyu.events.models import EventKey
+
+    brand = world.brand.pk
+    cid = world.customers["chen.guide"][0]
+    results: list[services.IngestResult] = []
+    failures: list[BaseException] = []
+
+    def send(n: int) -> None:
+        from django.db import connection
+
+        try:
+            for b in range(4):  # batch b of thread n overlaps thread n+1's: ids (n + b) % 8
+                batch = [_view(1000 * ((n + b) % 8) + i, cid) for i in range(50)]
+                results.append(services.ingest(brand, batch))
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert sum(r.accepted for r in results) == 400  # 8 distinct sets of 50 ids
+    assert sum(r.accepted + r.duplicates for r in results) == 32 * 50
+    ids = [r[0] for r in _rows(brand)]
+    assert len(ids) == len(set(ids)) == 400
+    assert EventKey.objects.filter(brand_id=brand).count() == 400
+    assert group.committer(services._commit_group).groups <= 32

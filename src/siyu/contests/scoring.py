@@ -81,12 +81,13 @@ def forget_staff_customers() -> None:
 
 # --- the listeners ---------------------------------------------------------------------------------
 def on_events(brand_id: int, events: Sequence[Mapping[str, Any]]) -> None:
-    """Score a batch of new events in every running contest of the brand."""
+    """Score a batch of new events in every running contest of the brand. Only a refund or an event
+    naming its guide can score (:func:`rules.point_of`): a batch of none asks no database."""
+    relevant = hooks.events_of(events, rules.SCORED_TYPES)
+    if not any(e.get("guide_id") or e.get("type") == "refund" for e in relevant):
+        return
     contests = list(Contest.objects.filter(brand_id=brand_id, state=Contest.State.RUNNING))
     if not contests:
-        return
-    relevant = hooks.events_of(events, rules.SCORED_TYPES)
-    if not relevant:
         return
     score_events(brand_id, relevant, contests)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -46,13 +47,38 @@ def is_imported(part: Path | str) -> bool:
 
 def imported_parts(brand_id: int, day: str) -> list[Path]:
     """The day's parts written (or merged from parts written) by an import."""
+    return _imported_in(str(lake.day_dir(brand_id, day)))
+
+
+# A day directory's listing, kept while the directory's (inode, mtime) stays the same. Adding,
+# renaming or removing a part changes the directory's mtime; a listing is only trusted when it was
+# taken well after that mtime (RACY_NS), so a change made within the clock's granularity of an
+# earlier one is never hidden behind an equal mtime (git's "racily clean" rule).
+RACY_NS = 2_000_000_000
+_listings: dict[str, tuple[int, int, list[Path]]] = {}
+
+
+def _imported_in(directory: str) -> list[Path]:
     try:
-        with os.scandir(lake.day_dir(brand_id, day)) as entries:
-            return sorted(
+        stat = os.stat(directory)
+    except FileNotFoundError:
+        return []
+    hit = _listings.get(directory)
+    if hit is not None and hit[0] == stat.st_ino and hit[1] == stat.st_mtime_ns:
+        return hit[2]
+    listed_at = time.time_ns()
+    try:
+        with os.scandir(directory) as entries:
+            found = sorted(
                 Path(e.path) for e in entries if e.name.startswith(IMPORTED_PREFIX) and e.name.endswith(".parquet")
             )
     except FileNotFoundError:
         return []
+    if listed_at - stat.st_mtime_ns > RACY_NS:
+        if len(_listings) > 10_000:
+            _listings.clear()
+        _listings[directory] = (stat.st_ino, stat.st_mtime_ns, found)
+    return found
 
 
 def _cursor() -> duckdb.DuckDBPyConnection:
@@ -65,13 +91,17 @@ def _cursor() -> duckdb.DuckDBPyConnection:
 
 def stored(brand_id: int, keys: Iterable[tuple[str, dt.date | str]]) -> set[str]:
     """Of these ``(event_id, day)``, the ids an import already stored on that day."""
-    by_day: dict[str, list[str]] = {}
+    by_date: dict[dt.date | str, list[str]] = {}
     for event_id, day in keys:
-        by_day.setdefault(day if isinstance(day, str) else day.isoformat(), []).append(event_id)
+        by_date.setdefault(day, []).append(event_id)
+    by_day: dict[str, list[str]] = {}
+    for day, ids in by_date.items():  # one isoformat a day, not one an id
+        by_day.setdefault(day if isinstance(day, str) else day.isoformat(), []).extend(ids)
     found: set[str] = set()
+    brand_dir = str(lake.brand_dir(brand_id))
     for day, ids in by_day.items():
         for attempt in range(3):  # a compaction may replace a part between the listing and the read
-            files = imported_parts(brand_id, day)
+            files = _imported_in(f"{brand_dir}/day={day}")  # imported_parts, without a Path per day
             if not files:
                 break
             try:

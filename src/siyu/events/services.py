@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from siyu.catalog import services as catalog
-from siyu.events import compaction, idstore, lake, rules, wal
+from siyu.events import compaction, group, idstore, lake, rules, wal
 from siyu.events.models import EventKey, RetentionPolicy
 from siyu.members import services as members
 from siyu.org import services as org
@@ -39,6 +40,7 @@ events_dir = lake.brand_dir  # where a brand's Parquet day partitions live (engi
 lake_brands = lake.brands  # the brands with day partitions
 lake_days = lake.days  # a brand's day partitions (YYYY-MM-DD)
 day_parts = lake.parts  # a brand's Parquet files (of one day); never changed in place, only replaced
+day_part_names = lake.part_names  # the names of several days' Parquet files, a listing a day
 
 log = logging.getLogger(__name__)
 
@@ -188,10 +190,36 @@ def ingest(
     if len(events) > rules.MAX_BATCH:
         raise ValidationError({"events": _("At most %(n)d events a request.") % {"n": rules.MAX_BATCH}})
     now = now or clock.now()
+    return _ingest(brand_id, rules.check_many(events, now, platform=platform), events, now)
+
+
+def ingest_json(brand_id: int, body: bytes, *, now: dt.datetime | None = None) -> IngestResult:
+    """:func:`ingest` of a request's body ``{"events": [...]}`` (the API). A body of well-formed
+    events is decoded and checked in one pass (:func:`rules.check_json`); any other is parsed and
+    checked event by event, so every bad event gets its own errors."""
+    now = now or clock.now()
+    checked = rules.check_json(body, now)
+    if checked is not None and len(checked) <= rules.MAX_BATCH:
+        return _ingest(brand_id, checked, (), now)
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ValidationError({"events": _("The body is not JSON.")}) from None
+    events = parsed.get("events") if isinstance(parsed, dict) else None
+    if not isinstance(events, list):
+        raise ValidationError({"events": _('Send {"events": [...]}.')})
+    return ingest(brand_id, events, now=now)
+
+
+def _ingest(
+    brand_id: int, checks: Sequence[rules.Checked | list[rules.Problem]], events: Sequence[Any], now: dt.datetime
+) -> IngestResult:
+    """The rest of :func:`ingest` once each event is checked (``events``: as sent, for the ids of
+    those with problems)."""
     result = IngestResult()
     good: list[tuple[int, rules.Checked]] = []
     seen: set[str] = set()
-    for index, checked in enumerate(rules.check_many(events, now, platform=platform)):
+    for index, checked in enumerate(checks):
         if isinstance(checked, list):
             raw = events[index]
             event_id = raw.get("event_id") if isinstance(raw, dict) and isinstance(raw.get("event_id"), str) else None
@@ -390,6 +418,7 @@ class _Heard(Sequence[dict[str, Any]]):
     def __init__(self, rows: list[dict[str, Any]], received: dt.datetime) -> None:
         self._rows, self._received = rows, micros(received)
         self._ready = False
+        self._by_type: dict[str, list[int]] | None = None  # made by the first ``where``
 
     def _take(self, row: dict[str, Any]) -> dict[str, Any]:
         at = row["at"]
@@ -408,7 +437,15 @@ class _Heard(Sequence[dict[str, Any]]):
 
     def where(self, types: frozenset[str], present: tuple[str, ...]) -> list[dict[str, Any]]:
         """The events of these types whose ``present`` fields are set."""
-        return [self._take(r) for r in self._rows if r["type"] in types and all(r.get(f) is not None for f in present)]
+        by_type = self._by_type
+        if by_type is None:  # one pass for every listener's question
+            by_type = self._by_type = {}
+            for index, row in enumerate(self._rows):
+                by_type.setdefault(row["type"], []).append(index)
+        found = [by_type[kind] for kind in types if kind in by_type]
+        indexes = found[0] if len(found) == 1 else sorted(i for part in found for i in part)  # the batch's order
+        rows, take = self._rows, self._take
+        return [take(rows[i]) for i in indexes if all(rows[i].get(f) is not None for f in present)]
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -431,24 +468,44 @@ def ndjson(rows: list[dict[str, Any]]) -> bytes:
 
 
 def _store(brand_id: int, rows: list[dict[str, Any]], now: dt.datetime, result: IngestResult) -> None:
-    # The payload is made before the transaction: on SQLite the transaction holds the database's
-    # write lock, which every worker's requests wait for.
-    payload = ndjson(rows)
-    keys = [(row["event_id"], row["at"].date()) for row in rows]
-    with transaction.atomic():
-        fresh = _register(brand_id, keys)
-        if len(fresh) < len(rows):
-            picked = [i for i, row in enumerate(rows) if row["event_id"] in fresh]
-            rows = [rows[i] for i in picked]
-            payload = ndjson(rows)
-        result.duplicates += len(keys) - len(rows)
-        if rows:
-            # Durable before acknowledged: the WAL is fsync-ed inside the transaction, so an id is
-            # never registered without its event on disk.
-            _writer().append(brand_id, payload)
-            heard = _Heard(rows, now)
-            transaction.on_commit(lambda: hooks.events_recorded(brand_id, heard))
-        result.accepted += len(rows)
+    """Register the rows' ids, append the new ones to the WAL and ``fsync`` it, commit; then the
+    listeners. Outside a transaction (a request) the batch goes through the process's group commit
+    (:mod:`siyu.events.group`); inside the caller's transaction it is registered there, and the
+    listeners hear of it once that commits."""
+    # The payload is made before the group runs: the group holds the database's write lock, which
+    # every worker's requests wait for.
+    batch = group.Batch(brand_id, rows, [(row["event_id"], row["at"].date()) for row in rows], ndjson(rows))
+    if connection.in_atomic_block:
+        _commit_group([batch], lock=False)  # the caller's transaction may hold SQLite's lock already
+    else:
+        group.committer(_commit_group).submit(batch)
+    result.duplicates += len(rows) - len(batch.rows)
+    result.accepted += len(batch.rows)
+    if batch.rows:
+        heard = _Heard(batch.rows, now)
+        transaction.on_commit(lambda: hooks.events_recorded(brand_id, heard))  # at once outside a transaction
+
+
+def _commit_group(batches: list[group.Batch], *, lock: bool = True) -> None:
+    """One transaction for a group of batches: each one's ids registered (a batch's id another batch
+    of the group registered first is its duplicate), then every new event appended to the WAL in
+    one write and ``fsync``-ed — durable before acknowledged: the fsync happens inside the
+    transaction, so an id is never committed without its event on disk — then the commit. On SQLite
+    the whole group holds the processes' writer lock (:func:`group.sqlite_writer`)."""
+    writer: AbstractContextManager[None] = (
+        group.sqlite_writer(lake.root()) if lock and connection.vendor == "sqlite" else nullcontext()
+    )
+    with writer, transaction.atomic():
+        records = []
+        for batch in batches:
+            fresh = _register(batch.brand_id, batch.keys)
+            if len(fresh) < len(batch.rows):
+                batch.rows = [row for row in batch.rows if row["event_id"] in fresh]
+                batch.payload = ndjson(batch.rows)
+            if batch.rows:
+                records.append((batch.brand_id, batch.payload))
+        if records:
+            _writer().append_many(records)
 
 
 def emit(brand_id: int, events: Iterable[EventIn]) -> IngestResult:
