@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from siyu.segments import dsl, engine
+from siyu.segments import dsl, engine, summary
 from siyu.segments.compile import compile_definition
 from tests import segments_lake as L
 
@@ -314,6 +314,21 @@ CASES: list[tuple[str, dict[str, Any], list[int]]] = [
         [2],
     ),
     (
+        "not a recent buyer of a region: the regionless too",
+        {
+            "type": "not",
+            "child": {
+                "type": "and",
+                "children": [
+                    {"type": "attribute", "field": "region", "in": [5]},
+                    {"type": "event", "event": "order", "count": {"op": ">=", "value": 1}, "window": {"last_days": 7}},
+                ],
+            },
+        },
+        [2, 3, 4],
+    ),
+    ("not born in May: the birthless too", {"type": "not", "child": {"type": "birthday", "month": 5}}, [1, 2, 3, 4, 5]),
+    (
         "bucket",
         {"type": "bucket", "modulo": 3, "buckets": [1], "salt": 5},
         [c for c in range(1, 7) if dsl.bucket_of(c, 3, 5) == 1],
@@ -406,8 +421,8 @@ def test_reading_only_the_days_of_the_horizon_changes_no_answer(lake_home: Path)
     for _name, node, _expected in CASES:
         q = compile_definition(leaf(node), dialect="duckdb", now=NOW, tz="Asia/Shanghai", resolve=OTHER.__getitem__)
         sql = f"SELECT customer_id FROM ({q.sql}) m ORDER BY customer_id"
-        every_day = eng.rows(1, sql, q.params)
-        assert eng.rows(1, sql, q.params, since_day=q.since_day) == every_day, _name
+        every_day = eng.rows(1, sql, q.params, summaries=q.summaries)
+        assert eng.rows(1, sql, q.params, since_day=q.since_day, summaries=q.summaries) == every_day, _name
         narrowed += q.since_day is not None
     assert narrowed >= 10
     q = compile_definition(
@@ -457,7 +472,60 @@ def test_the_behaviour_summary_changes_no_answer(
     got = {label: run(leaf(node), name) for label, node, _ in CASES}
     assert got == {label: expected for label, _, expected in CASES}
     q = compile_definition(leaf(CASES[-2][1]), dialect=name, now=NOW, tz="Asia/Shanghai")
-    assert "event_days" in q.sql and "siyu_cand1" in q.sql  # the compound segment reads the summary
+    assert "event_days_1" in q.sql and "siyu_cand1" in q.sql  # the compound segment reads the summary
+
+
+def test_a_facts_test_is_bare_outside_a_not_so_the_engines_prune_by_it() -> None:
+    """A NULL column leaves a row out of a select whether its test says NULL or FALSE: outside any
+    ``not`` the test is kept bare (a ``COALESCE`` would hide it from the row-group pruning of the
+    facts' Parquet files); under a ``not`` it is made FALSE, so that ``NOT`` of it holds."""
+    region = {"type": "attribute", "field": "region", "in": [5]}
+    recent = {"type": "event", "event": "order", "count": {"op": ">=", "value": 1}, "window": {"last_days": 7}}
+    bare = compile_definition(leaf({"type": "and", "children": [region, recent]}), now=NOW).sql
+    assert "region_id IN (5)" in bare and "COALESCE" not in bare
+    negated = compile_definition(leaf({"type": "not", "child": region}), now=NOW).sql
+    assert "COALESCE(c1.region_id IN (5), FALSE)" in negated
+    # the candidates of an ``and`` under a ``not`` are a select of their own: bare again
+    inner = compile_definition(leaf({"type": "not", "child": {"type": "and", "children": [region, recent]}}), now=NOW)
+    assert "COALESCE" not in inner.sql
+    # and so is another segment's select under a ``not``
+    other = {13: {"version": 1, "root": region}}
+    nested = compile_definition(
+        leaf({"type": "not", "child": {"type": "segment", "segment": 13}}), now=NOW, resolve=other.__getitem__
+    )
+    assert "COALESCE" not in nested.sql
+
+
+def test_a_summary_table_reads_its_type_on_the_days_of_its_hours(summarised_lake: Path, monkeypatch: Any) -> None:
+    """Each count or sum reads summary tables of its event type only: the whole days of its window
+    in one table read without a condition on the hour, the hours of its first and last day each in
+    a table of that day, filtered — no other type's file and no day outside the window."""
+    monkeypatch.setenv("SIYU_LAKE", str(summarised_lake))
+    compound = next(node for label, node, _ in CASES if label == "the compound segment")
+    q = compile_definition(leaf(compound), now=NOW, tz="Asia/Shanghai")
+    today = NOW.replace(hour=0)
+    spans = {}
+    for kind, days_back in (("order", 90), ("view", 30)):
+        start = NOW - D(days=days_back)
+        spans[kind] = [(start, today - D(days=days_back - 1)), (today - D(days=days_back - 1), today), (today, NOW)]
+    assert sorted((t.type, t.first, t.last) for t in q.summaries) == sorted(
+        (kind, a, b) for kind, found in spans.items() for a, b in found
+    )
+    for t in q.summaries:
+        unfiltered = f"FROM {t.table} WHERE customer_id IN (SELECT customer_id FROM siyu_cand1)"
+        assert (unfiltered in q.sql) == (t.first == t.first.replace(hour=0) and t.last == t.last.replace(hour=0))
+    days = engine.summarised_days(1, q.since_day, q.raw_days)
+    assert NOW.date().isoformat() not in days  # the day of now: its partial hour is read from the events
+    for table in q.summaries:
+        files = engine.summary_files(days, table)
+        assert {f.name for f in files} <= {f"{table.type}.parquet"}
+        read = [f.parent.parent.name.removeprefix("day=") for f in files]
+        having = [d for d in sorted(days) if summary.type_file(days[d], table.type).exists()]
+        assert read == [d for d in having if str(table.first_day) <= d <= table.last_day]
+    # the view 40 days before is summarised, and outside the 30 days: not read
+    assert (NOW - D(days=40)).date().isoformat() in days
+    views = [f for t in q.summaries if t.type == "view" for f in engine.summary_files(days, t)]
+    assert views and all((NOW - D(days=40)).date().isoformat() not in str(f) for f in views)
 
 
 def test_partial_hours_at_a_windows_ends_are_read_from_the_events(summarised_lake: Path, monkeypatch: Any) -> None:
@@ -469,8 +537,10 @@ def test_partial_hours_at_a_windows_ends_are_read_from_the_events(summarised_lak
     for label, node, _expected in CASES:
         q = compile_definition(leaf(node), dialect="duckdb", now=now, tz="Asia/Shanghai", resolve=OTHER.__getitem__)
         sql = f"SELECT customer_id FROM ({q.sql}) m ORDER BY customer_id"
-        events_only = eng.rows(1, sql, q.params, since_day=q.since_day)  # raw_days unknown: no summary read
-        summarised = eng.rows(1, sql, q.params, since_day=q.since_day, types=q.types, raw_days=q.raw_days)
+        events_only = eng.rows(
+            1, sql, q.params, since_day=q.since_day, summaries=q.summaries
+        )  # no raw_days: no summary read
+        summarised = eng.rows(1, sql, q.params, since_day=q.since_day, raw_days=q.raw_days, summaries=q.summaries)
         assert summarised == events_only, label
     q = compile_definition(leaf(CASES[-2][1]), now=now, tz="Asia/Shanghai")
     assert q.raw_days == {(now - D(days=d)).date().isoformat() for d in (90, 30, 0)}  # the compound: two windows

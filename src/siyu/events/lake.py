@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +84,22 @@ def parts(brand_id: int, day: str | None = None) -> list[Path]:
     base = brand_dir(brand_id)
     pattern = f"day={day}/part-*.parquet" if day else "day=*/part-*.parquet"
     return sorted(base.glob(pattern)) if base.exists() else []
+
+
+def part_names(brand_id: int, days: Iterable[str]) -> dict[str, list[str]]:
+    """The names of the Parquet files of each of these days (sorted; none for a day without
+    files) — :func:`parts` by name, one directory listing a day, for readers that check many days
+    at every query (the segment engine's behaviour summary)."""
+    base = brand_dir(brand_id)
+    found: dict[str, list[str]] = {}
+    for day in days:
+        try:
+            with os.scandir(base / f"day={day}") as entries:
+                names = [e.name for e in entries if e.name.startswith("part-") and e.name.endswith(".parquet")]
+        except (FileNotFoundError, NotADirectoryError):
+            names = []
+        found[day] = sorted(names)
+    return found
 
 
 def days(brand_id: int) -> list[str]:

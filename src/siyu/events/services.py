@@ -40,6 +40,7 @@ events_dir = lake.brand_dir  # where a brand's Parquet day partitions live (engi
 lake_brands = lake.brands  # the brands with day partitions
 lake_days = lake.days  # a brand's day partitions (YYYY-MM-DD)
 day_parts = lake.parts  # a brand's Parquet files (of one day); never changed in place, only replaced
+day_part_names = lake.part_names  # the names of several days' Parquet files, a listing a day
 
 log = logging.getLogger(__name__)
 
@@ -653,9 +654,6 @@ def write_generated(brand_id: int, con: Any, table: str, *, received: dt.datetim
     they are not registered one by one in the dedupe index) from a DuckDB table with the columns
     ``event_id, type, ts, customer_id, store_id, guide_id, content_id, product_id, amount,
     properties`` straight into the brand's day partitions; how many were written."""
-    import shutil
-    import uuid
-
     from siyu.events import importer
 
     stamp = rules.timestamp(received)
@@ -666,13 +664,8 @@ def write_generated(brand_id: int, con: Any, table: str, *, received: dt.datetim
     bad = con.execute(f"SELECT count(*) FROM {table} WHERE NOT starts_with(event_id, 'demo:')").fetchone()
     if bad and int(bad[0]):
         raise ValueError("generated events carry ids under the reserved demo: prefix")
-    work = lake.root() / "tmp" / f"generated-{uuid.uuid4().hex}"
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        with compaction.exclusive():
-            _parts, written = importer.write_parts(con, brand_id, table, exprs, work, prefix=GENERATED_PREFIX)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with importer.work_dir("generated") as work, compaction.exclusive():
+        _parts, written = importer.write_parts(con, brand_id, table, exprs, work, prefix=GENERATED_PREFIX)
     return written
 
 

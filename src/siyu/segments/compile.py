@@ -58,6 +58,27 @@ DIALECTS = {"duckdb": DUCKDB, "spark": SPARK}
 
 
 @dataclass(frozen=True)
+class Summarised:
+    """A table of the behaviour summary a query reads (ADR 0020): the summary rows of one event
+    type on the summarised days that hold hours from ``first`` (``None``: from the first day) to
+    ``last`` (exclusive) — the whole hours of a window. The engine binds ``table`` to those days'
+    files of that type only; the query still filters the rows by type and hour."""
+
+    table: str
+    type: str
+    first: dt.datetime | None
+    last: dt.datetime
+
+    @property
+    def first_day(self) -> str | None:
+        return None if self.first is None else self.first.date().isoformat()
+
+    @property
+    def last_day(self) -> str:
+        return (self.last - dt.timedelta(microseconds=1)).date().isoformat()
+
+
+@dataclass(frozen=True)
 class Query:
     sql: str
     params: dict[str, Any]
@@ -66,6 +87,7 @@ class Query:
     types: frozenset[str] | None = None  # the event types it reads (None: any)
     # the days whose events it reads for partial hours (a window's ends): never from the summary
     raw_days: frozenset[str] = frozenset()
+    summaries: tuple[Summarised, ...] = ()  # the summary tables it reads
 
 
 ATTRIBUTE_COLUMN = {
@@ -142,6 +164,15 @@ def _ceil_hour(value: dt.datetime) -> dt.datetime:
     return floor if floor == value else floor + dt.timedelta(hours=1)
 
 
+def _floor_day(value: dt.datetime) -> dt.datetime:
+    return value.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _ceil_day(value: dt.datetime) -> dt.datetime:
+    floor = _floor_day(value)
+    return floor if floor == value else floor + dt.timedelta(days=1)
+
+
 def _num(value: float) -> str:
     return str(int(value)) if isinstance(value, int) or float(value).is_integer() else repr(float(value))
 
@@ -158,6 +189,8 @@ class _Compiler:
     within: list[str] = field(default_factory=list)  # the candidate sets enclosing the node compiled now
     depth: int = 0  # how deep in segments inlined in segments the select compiled now is
     raw_days: set[str] = field(default_factory=set)  # days of partial hours read (Query.raw_days)
+    negated: int = 0  # how many ``not`` enclose the node compiled now, within its select
+    summaries: dict[tuple[str, dt.datetime | None, dt.datetime], Summarised] = field(default_factory=dict)
 
     # --- helpers ---
     def bind(self, value: Any) -> str:
@@ -221,6 +254,14 @@ class _Compiler:
         parts += self.restrict()
         return " AND ".join(parts)
 
+    def summary_table(self, kind: str, first: dt.datetime | None, last: dt.datetime) -> str:
+        """The name of the summary table of ``kind``'s rows in the hours ``[first, last)`` (one per
+        type and span, shared by the conditions that read the same)."""
+        key = (kind, first, last)
+        if key not in self.summaries:
+            self.summaries[key] = Summarised(f"event_days_{len(self.summaries) + 1}", kind, first, last)
+        return self.summaries[key].table
+
     def bounds(self, w: dict[str, Any] | None) -> tuple[dt.datetime | None, dt.datetime, bool]:
         """A window as (start or ``None``, end, whether the end is included)."""
         if w is None:
@@ -233,38 +274,63 @@ class _Compiler:
     def event_rows(self, nodes: list[dict[str, Any]]) -> str | None:
         """The rows ``(customer_id, n, <sums>)`` of the events ``nodes`` count or sum (they share
         type, window and filters), read from the behaviour summary where it can answer (ADR 0020):
-        the whole hours of the window from ``event_days`` (the days that have a current summary)
-        and ``events_unsummarised`` (every other day's events, and the WAL's); the partial hours at
-        its ends from ``events_unsummarised`` too, their days being :attr:`Query.raw_days` (the
-        engine never reads those days from the summary). Exact whichever days are summarised.
-        ``None`` when the summary cannot answer (filters, sums of properties, under an hour)."""
+        the whole hours of the window from summary tables (:meth:`summary_reads`: the type's rows
+        on the days of those hours that have a current summary), and the whole window from
+        ``events_unsummarised`` (every other day's events, and the WAL's) — which holds the partial
+        hours at its ends, their days being :attr:`Query.raw_days` (the engine never reads those
+        days from the summary). Exact whichever days are summarised. ``None`` when the summary
+        cannot answer (filters, sums of properties, under an hour)."""
         if not all(_summable(n) for n in nodes):
             return None
-        start, end, included = self.bounds(nodes[0].get("window"))
+        window = nodes[0].get("window")
+        start, end, included = self.bounds(window)
         first = None if start is None else _ceil_hour(start)
         last = _floor_hour(end + dt.timedelta(microseconds=1)) if included else _floor_hour(end)
         if first is not None and first >= last:
             return None
-        at, kind = self.dialect.at, self.bind(nodes[0]["event"])
+        if start is not None and first is not None and start < first:  # the hour it starts in
+            self.raw_days.add(start.date().isoformat())
+        if last < end or (included and last == end):  # the hour it ends in
+            self.raw_days.add(last.date().isoformat())
         measures = sorted({n["sum"]["of"] for n in nodes if "sum" in n})
         summed = ", ".join(["customer_id", "events AS n", *measures])
         raw = ", ".join(["customer_id", "CAST(1 AS BIGINT) AS n", *measures])
-        who = ["customer_id IS NOT NULL", f"type = {kind}", *self.restrict()]
 
         def select(table: str, columns: str, conditions: list[str]) -> str:
-            return f"SELECT {columns} FROM {table} WHERE {' AND '.join(who + conditions)}"
+            where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+            return f"SELECT {columns} FROM {table}{where}"
 
-        whole = ([] if first is None else [f"hour >= {self.ts(first)}"]) + [f"hour < {self.ts(last)}"]
-        whole_at = [w.replace("hour", at, 1) for w in whole]
-        parts = [select("event_days", summed, whole), select("events_unsummarised", raw, whole_at)]
-        if start is not None and first is not None and start < first:  # the hour it starts in
-            self.raw_days.add(start.date().isoformat())
-            parts.append(select("events_unsummarised", raw, [f"{at} >= {self.ts(start)}", f"{at} < {self.ts(first)}"]))
-        if last < end or (included and last == end):  # the hour it ends in
-            self.raw_days.add(last.date().isoformat())
-            until = f"{at} {'<=' if included else '<'} {self.ts(end)}"
-            parts.append(select("events_unsummarised", raw, [f"{at} >= {self.ts(last)}", until]))
+        # a summary table holds one type's rows, all with a customer
+        parts = [select(t, summed, hours + self.restrict()) for t, hours in self.summary_reads(nodes[0], first, last)]
+        who = ["customer_id IS NOT NULL", f"type = {self.bind(nodes[0]['event'])}"]
+        parts.append(select("events_unsummarised", raw, who + self.window(window) + self.restrict()))
         return " UNION ALL ".join(parts)
+
+    def summary_reads(
+        self, n: dict[str, Any], first: dt.datetime | None, last: dt.datetime
+    ) -> list[tuple[str, list[str]]]:
+        """The summary tables of the whole hours ``[first, last)`` of ``n``'s event type, each
+        with the conditions on ``hour`` it needs: the whole days in one table read without any
+        (every row of those days is in the window; the engines then see no filter to estimate, and
+        build their hash tables on the candidates, not on the rows), the hours of the first and
+        last day each in a table of that day alone, filtered."""
+        kind = n["event"]
+
+        def hour(op: str, value: dt.datetime) -> str:
+            return f"hour {op} {self.ts(value)}"
+
+        body_first = None if first is None else _ceil_day(first)
+        body_last = _floor_day(last)
+        if first is not None and body_first is not None and body_first > body_last:  # within one day
+            return [(self.summary_table(kind, first, last), [hour(">=", first), hour("<", last)])]
+        reads = []
+        if first is not None and body_first is not None and first < body_first:
+            reads.append((self.summary_table(kind, first, body_first), [hour(">=", first)]))
+        if body_first is None or body_first < body_last:
+            reads.append((self.summary_table(kind, body_first, body_last), []))
+        if body_last < last:
+            reads.append((self.summary_table(kind, body_last, last), [hour("<", last)]))
+        return reads
 
     # --- nodes ---
     def node(self, n: dict[str, Any], c: str) -> str:
@@ -277,9 +343,20 @@ class _Compiler:
             joined = f" {kind.upper()} ".join(self.children(n["children"], kind, c))
             return f"({joined})"
         if kind == "not":
-            return f"(NOT {self.node(n['child'], c)})"
+            self.negated += 1
+            try:
+                return f"(NOT {self.node(n['child'], c)})"
+            finally:
+                self.negated -= 1
         method: Callable[[dict[str, Any], str], str] = getattr(self, f"leaf_{kind}")
         return method(n, c)
+
+    def known(self, test: str) -> str:
+        """A test of a facts column that may be NULL, as a condition: false where the column is
+        NULL. Outside any ``not`` a NULL already leaves the row out of its select, so the bare test
+        is kept — the engines prune the facts' row groups by it (a ``COALESCE`` hides it from
+        them); under a ``not``, ``COALESCE(…, FALSE)`` keeps ``NOT`` of it true."""
+        return f"COALESCE({test}, FALSE)" if self.negated else test
 
     def leaf_attribute(self, n: dict[str, Any], c: str) -> str:
         column = f"{c}.{ATTRIBUTE_COLUMN[n['field']]}"
@@ -287,7 +364,7 @@ class _Compiler:
             values = ", ".join(str(int(v)) for v in n["in"])
         else:
             values = ", ".join(self.bind(v) for v in n["in"])
-        return f"COALESCE({column} IN ({values}), FALSE)"
+        return self.known(f"{column} IN ({values})")
 
     def leaf_tags(self, n: dict[str, Any], c: str) -> str:
         tags = sorted(set(n["tags"]))
@@ -308,13 +385,13 @@ class _Compiler:
 
     def leaf_birthday(self, n: dict[str, Any], c: str) -> str:
         if "month" in n:
-            return f"COALESCE({c}.birth_month = {int(n['month'])}, FALSE)"
+            return self.known(f"{c}.birth_month = {int(n['month'])}")
         today = self.now.replace(tzinfo=dt.UTC).astimezone(self.tz).date()
         days = sorted({(d.month, d.day) for d in (today + dt.timedelta(days=i) for i in range(n["within_days"] + 1))})
         if (2, 28) in days and not _leap(today.year) and (3, 1) in days:
             days.append((2, 29))  # a 29 February birthday is kept on 28 February–1 March in a common year
         codes = ", ".join(str(m * 100 + d) for m, d in days)
-        return f"COALESCE(({c}.birth_month * 100 + {c}.birth_day) IN ({codes}), FALSE)"
+        return self.known(f"({c}.birth_month * 100 + {c}.birth_day) IN ({codes})")
 
     def children(self, nodes: list[dict[str, Any]], kind: str, c: str) -> list[str]:
         """The predicates of a group's children. Behaviour conditions on the same events (same
@@ -357,7 +434,11 @@ class _Compiler:
         self.aliases += 1
         a = f"c{self.aliases}"
         name = f"siyu_cand{len(self.ctes) + 1}"
-        where = " AND ".join(self.node(f, a) for f in facts)
+        negated, self.negated = self.negated, 0  # the set's own WHERE: a positive context
+        try:
+            where = " AND ".join(self.node(f, a) for f in facts)
+        finally:
+            self.negated = negated
         self.ctes.append((name, f"SELECT {a}.customer_id FROM customers {a} WHERE {where}"))
         return name
 
@@ -456,6 +537,7 @@ class _Compiler:
         c = f"c{self.aliases}"
         known = len(self.ctes)
         self.depth += 1
+        negated, self.negated = self.negated, 0  # a select's WHERE: its own positive context
         try:
             rest = root["children"] if root["type"] == "and" else []
             narrowed = self.narrowed(root, c) if all(_facts_free(r) for r in rest if not _facts_only(r)) else None
@@ -465,6 +547,7 @@ class _Compiler:
                 body = f"SELECT {c}.customer_id FROM customers {c} WHERE {self.node(root, c)}"
         finally:
             self.depth -= 1
+            self.negated = negated
         if self.depth == 0 and len(self.ctes) > known:  # the candidate sets, at the top of the query
             named = ", ".join(f"{name} AS ({sql})" for name, sql in self.ctes[known:])
             return f"WITH {named} {body}"
@@ -539,8 +622,9 @@ def compile_definitions(
     now: dt.datetime,
     tz: dt.tzinfo | str = "Asia/Shanghai",
     resolve: Callable[[int], dict[str, Any]] | None = None,
-) -> tuple[list[str], dict[str, Any]]:
-    """Several definitions compiled with one set of parameters (an overlap runs them together)."""
+) -> tuple[list[str], dict[str, Any], tuple[Summarised, ...]]:
+    """Several definitions compiled with one set of parameters (an overlap runs them together), and
+    the summary tables they name."""
 
     def _missing(segment_id: int) -> dict[str, Any]:
         raise LookupError(f"segment {segment_id} is referred to but no resolver was given")
@@ -549,7 +633,8 @@ def compile_definitions(
     if now.tzinfo is not None:
         now = now.astimezone(dt.UTC).replace(tzinfo=None)
     compiler = _Compiler(DIALECTS[dialect], now, zone, resolve or _missing)
-    return [compiler.select(d["root"]) for d in definitions], compiler.params
+    sqls = [compiler.select(d["root"]) for d in definitions]
+    return sqls, compiler.params, tuple(compiler.summaries.values())
 
 
 def compile_definition(
@@ -572,7 +657,9 @@ def compile_definition(
     since = reads.since
     # day partitions are UTC days; one more day before keeps any rounding on the safe side
     since_day = None if since is None else (since - dt.timedelta(days=1)).date().isoformat()
-    return Query(sql, params, dialect, since_day, reads.types, frozenset(compiler.raw_days))
+    return Query(
+        sql, params, dialect, since_day, reads.types, frozenset(compiler.raw_days), tuple(compiler.summaries.values())
+    )
 
 
 def _no_segments(segment_id: int) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """Run a compiled segment query on the configured engine (``SIYU_ANALYTICS_ENGINE``).
 
 Both engines expose the same tables for one brand — ``events``, ``customers``, ``customer_tags``,
-``consents``, and the behaviour summary's two (ADR 0020): ``event_days`` (the summary of the days
-that have a current one) and ``events_unsummarised`` (the events of every other day, and the WAL's)
-— read from the lake's Parquet files with the fixed schemas of :mod:`siyu.segments.lake` (an empty
-table of the right columns when a brand has no file yet), so one compiled query means the same on
-each. DuckDB runs embedded: one instance per process (Parquet metadata cached across queries; the
-lake's files are never changed in place), a cursor with its own temporary views per evaluation.
+``consents``, and the behaviour summary's (ADR 0020): one table per :class:`Summarised` the query
+names (``event_days_<n>``: one event type's summary rows on the days of a window that have a current
+summary) and ``events_unsummarised`` (the events of every other day, and the WAL's) — read from
+the lake's Parquet files with the fixed schemas of :mod:`siyu.segments.lake` (an empty table of the
+right columns when a brand has no file yet), so one compiled query means the same on each.
+DuckDB runs embedded: one instance per process (Parquet metadata cached across queries; the lake's
+files are never changed in place), a cursor with its own temporary views per evaluation.
 Spark runs in local mode (one session per process, no UI, no downloads); it needs the ``[spark]``
 extra and Java 17."""
 
@@ -22,7 +23,7 @@ import duckdb
 from django.conf import settings
 
 from siyu.segments import lake, summary
-from siyu.segments.compile import Query
+from siyu.segments.compile import Query, Summarised
 
 TABLES = ("customers", "customer_tags", "consents")
 _READS_EVENTS = re.compile(r"\bFROM events\b")  # how a compiled query reads the events table
@@ -38,8 +39,8 @@ class Engine(Protocol):
         params: dict[str, Any],
         *,
         since_day: str | None = None,
-        types: frozenset[str] | None = None,
         raw_days: frozenset[str] | None = None,
+        summaries: Sequence[Summarised] = (),
     ) -> list[tuple[Any, ...]]: ...
 
 
@@ -48,8 +49,9 @@ def _duck_empty(columns: Sequence[tuple[str, str]]) -> str:
 
 
 def _duck_select(files: str, columns: Sequence[tuple[str, str]]) -> str:
+    """``files``: a quoted path or glob, or a list of them (:func:`_listed`)."""
     cols = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in columns)
-    return f"SELECT {cols} FROM read_parquet('{files}', hive_partitioning = false)"
+    return f"SELECT {cols} FROM read_parquet({files}, hive_partitioning = false)"
 
 
 def _listed(files: Sequence[Path | str]) -> str:
@@ -64,21 +66,30 @@ def summarised_days(brand_id: int, since_day: str | None, raw_days: frozenset[st
     return {d: p for d, p in summary.current(brand_id, since_day).items() if d not in raw_days}
 
 
+def summary_files(days: dict[str, Path], table: Summarised) -> list[Path]:
+    """The files of a summary table: its type's summary of the ``days`` (:func:`summarised_days`)
+    that hold its hours."""
+    first, last = table.first_day, table.last_day
+    chosen = {d: p for d, p in days.items() if (first is None or d >= first) and d <= last}
+    return summary.files(chosen, [table.type])
+
+
 def duckdb_views(
     con: duckdb.DuckDBPyConnection,
     brand_id: int,
     since_day: str | None = None,
-    types: frozenset[str] | None = None,
     raw_days: frozenset[str] | None = None,
+    summaries: Sequence[Summarised] = (),
     *,
     with_events: bool = True,
+    facts: Sequence[str] = TABLES,
 ) -> None:
     """Create the tables of a brand as temporary views on ``con`` (``events`` only ``with_events``:
-    binding it costs a look at every file's schema). The events come from the events
+    binding it costs a look at every file's schema; of the facts, those in ``facts``). The events come from the events
     domain's reader: the compacted Parquet files (of the days from ``since_day`` on: a query's
-    horizon, :attr:`Query.since_day`) and the rows still in its write-ahead log; ``event_days`` is
-    the behaviour summary of :func:`summarised_days` (of the event ``types`` the query reads; all
-    when ``None``) and ``events_unsummarised`` the events of every other day and the WAL."""
+    horizon, :attr:`Query.since_day`) and the rows still in its write-ahead log; each summary table
+    is the behaviour summary of its type on the days of :func:`summarised_days` that hold its
+    hours, and ``events_unsummarised`` the events of every other day and the WAL."""
     from siyu.events import services as events_services
 
     days = summarised_days(brand_id, since_day, raw_days)
@@ -87,20 +98,25 @@ def duckdb_views(
         con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {every.sql_query()}")
     rest = events_services.relation(con, brand_id, since_day=since_day, skip_days=set(days))
     con.execute(f"CREATE OR REPLACE TEMP VIEW events_unsummarised AS {rest.sql_query()}")
-    found = summary.files(days, types)
-    if found:
-        cols = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in summary.COLUMNS)
-        body = f"SELECT {cols} FROM read_parquet({_listed(found)}, hive_partitioning = false)"
-    else:
-        body = _duck_empty(summary.COLUMNS)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW event_days AS {body}")
-    for name in TABLES:
-        columns = lake.FACT_COLUMNS[name]
-        if lake.fact_files(name, brand_id):
-            body = _duck_select(str(lake.facts_dir(name, brand_id) / "*.parquet"), columns)
+    for table in summaries:
+        found = summary_files(days, table)
+        if found:
+            cols = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in summary.COLUMNS)
+            body = f"SELECT {cols} FROM read_parquet({_listed(found)}, hive_partitioning = false)"
         else:
-            body = _duck_empty(columns)
+            body = _duck_empty(summary.COLUMNS)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table.table} AS {body}")
+    for name in facts:
+        columns = lake.FACT_COLUMNS[name]
+        found = lake.fact_files(name, brand_id)
+        body = _duck_select(_listed(found), columns) if found else _duck_empty(columns)
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {body}")
+
+
+def empty_summaries(con: duckdb.DuckDBPyConnection, summaries: Sequence[Summarised]) -> None:
+    """The summary tables of a query as empty views (a reader that has every event elsewhere)."""
+    for table in summaries:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table.table} AS {_duck_empty(summary.COLUMNS)}")
 
 
 _instance: duckdb.DuckDBPyConnection | None = None
@@ -128,12 +144,14 @@ class DuckDBEngine:
         params: dict[str, Any],
         *,
         since_day: str | None = None,
-        types: frozenset[str] | None = None,
         raw_days: frozenset[str] | None = None,
+        summaries: Sequence[Summarised] = (),
     ) -> list[tuple[Any, ...]]:
         con = duck()
         try:
-            duckdb_views(con, brand_id, since_day, types, raw_days, with_events=_READS_EVENTS.search(sql) is not None)
+            reads_events = _READS_EVENTS.search(sql) is not None
+            facts = [name for name in TABLES if re.search(rf"\b{name}\b", sql)]  # the facts it names
+            duckdb_views(con, brand_id, since_day, raw_days, summaries, with_events=reads_events, facts=facts)
             return con.execute(sql, params).fetchall()
         finally:
             con.close()
@@ -198,8 +216,8 @@ class SparkEngine:
         params: dict[str, Any],
         *,
         since_day: str | None = None,
-        types: frozenset[str] | None = None,
         raw_days: frozenset[str] | None = None,
+        summaries: Sequence[Summarised] = (),
     ) -> list[tuple[Any, ...]]:
         spark = self.session()
         files = [p for p in lake.event_files(brand_id) if since_day is None or _day(p) >= since_day]
@@ -208,8 +226,9 @@ class SparkEngine:
             self._frame(spark, [str(p) for p in files], lake.EVENT_COLUMNS).createOrReplaceTempView("events")
             rest = [str(p) for p in files if _day(p) not in days]
             self._frame(spark, rest, lake.EVENT_COLUMNS).createOrReplaceTempView("events_unsummarised")
-            found = [str(p) for p in summary.files(days, types)]
-            self._frame(spark, found, summary.COLUMNS).createOrReplaceTempView("event_days")
+            for table in summaries:
+                found = [str(p) for p in summary_files(days, table)]
+                self._frame(spark, found, summary.COLUMNS).createOrReplaceTempView(table.table)
             for name in TABLES:
                 facts = [str(p) for p in lake.fact_files(name, brand_id)]
                 self._frame(spark, facts, lake.FACT_COLUMNS[name]).createOrReplaceTempView(name)
@@ -239,8 +258,8 @@ def member_ids(brand_id: int, query: Query, eng: Engine | None = None) -> list[i
             f"SELECT customer_id FROM ({query.sql}) m ORDER BY customer_id",
             query.params,
             since_day=query.since_day,
-            types=query.types,
             raw_days=query.raw_days,
+            summaries=query.summaries,
         )
     ]
 
@@ -248,5 +267,7 @@ def member_ids(brand_id: int, query: Query, eng: Engine | None = None) -> list[i
 def count(brand_id: int, query: Query, eng: Engine | None = None) -> int:
     eng = eng or engine(query.dialect)
     sql = f"SELECT COUNT(*) FROM ({query.sql}) m"
-    found = eng.rows(brand_id, sql, query.params, since_day=query.since_day, types=query.types, raw_days=query.raw_days)
+    found = eng.rows(
+        brand_id, sql, query.params, since_day=query.since_day, raw_days=query.raw_days, summaries=query.summaries
+    )
     return int(found[0][0])

@@ -47,7 +47,7 @@ from django.db.models import F
 
 from siyu.events import services as events_services
 from siyu.platform import clock, hooks
-from siyu.segments import engine, lake, summary
+from siyu.segments import engine, lake
 from siyu.segments.compile import Behaviour, compile_definition, read_by
 from siyu.segments.models import Segment, SegmentChange, SegmentMember, SegmentRun
 
@@ -217,12 +217,12 @@ class Snapshot:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE events AS {rel.sql_query()}")
         # these customers' events are all read from the lake: none from the behaviour summary
         self.con.execute("CREATE OR REPLACE TEMP VIEW events_unsummarised AS SELECT * FROM events")
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW event_days AS {engine._duck_empty(summary.COLUMNS)}")
         wanted = _ids_sql(ids)
         for name in engine.TABLES:
             columns = lake.FACT_COLUMNS[name]
-            if lake.fact_files(name, brand_id):
-                body = engine._duck_select(str(lake.facts_dir(name, brand_id) / "*.parquet"), columns)
+            found = lake.fact_files(name, brand_id)
+            if found:
+                body = engine._duck_select(engine._listed(found), columns)
                 body += f" WHERE customer_id IN ({wanted})"
             else:
                 body = engine._duck_empty(columns)
@@ -230,6 +230,7 @@ class Snapshot:
 
     def members(self, definition: dict[str, Any], resolve: Callable[[int], dict[str, Any]]) -> set[int]:
         query = compile_definition(definition, dialect="duckdb", now=self.at, tz=settings.TIME_ZONE, resolve=resolve)
+        engine.empty_summaries(self.con, query.summaries)  # their summary tables: empty
         return {
             int(r[0]) for r in self.con.execute(f"SELECT customer_id FROM ({query.sql}) m", query.params).fetchall()
         }

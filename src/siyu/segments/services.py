@@ -225,7 +225,7 @@ def sample(scope: Scope, segment_id: int, n: int = 10) -> list[members.CustomerR
     )
     rows = []
     for (customer_id,) in engine.engine(query.dialect).rows(
-        scope.brand_id, sql, query.params, since_day=query.since_day, types=query.types, raw_days=query.raw_days
+        scope.brand_id, sql, query.params, since_day=query.since_day, raw_days=query.raw_days, summaries=query.summaries
     ):
         try:
             rows.append(members.customer_row(scope, int(customer_id)))
@@ -254,7 +254,7 @@ class Overlap:
 def overlap(scope: Scope, a_id: int, b_id: int) -> Overlap:
     """How many customers are in each of two segments and in both, in one query."""
     a, b = segment_of(scope, a_id), segment_of(scope, b_id)
-    (sa, sb), params = compile_definitions(
+    (sa, sb), params, summaries = compile_definitions(
         [a.definition, b.definition],
         dialect=settings.SIYU_ANALYTICS_ENGINE,
         now=clock.now(),
@@ -265,7 +265,7 @@ def overlap(scope: Scope, a_id: int, b_id: int) -> Overlap:
         f"SELECT (SELECT COUNT(*) FROM ({sa}) x), (SELECT COUNT(*) FROM ({sb}) y), "
         f"(SELECT COUNT(*) FROM ({sa}) z WHERE z.customer_id IN (SELECT customer_id FROM ({sb}) w))"
     )
-    ((na, nb, both),) = engine.engine().rows(scope.brand_id, sql, params)
+    ((na, nb, both),) = engine.engine().rows(scope.brand_id, sql, params, summaries=summaries)
     return Overlap(int(na), int(nb), int(both))
 
 

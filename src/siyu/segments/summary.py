@@ -65,8 +65,12 @@ def root(brand_id: int) -> Path:
 
 def fingerprint(parts: Iterable[Path]) -> str:
     """What names the Parquet parts of a day: the sorted names of its files."""
+    return _fingerprint_names(p.name for p in parts)
+
+
+def _fingerprint_names(names: Iterable[str]) -> str:
     digest = hashlib.sha1()
-    for name in sorted(p.name for p in parts):
+    for name in sorted(names):
         digest.update(name.encode() + b"\n")
     return digest.hexdigest()[:20]
 
@@ -88,15 +92,14 @@ def current(brand_id: int, since_day: str | None = None) -> dict[str, Path]:
     found: dict[str, Path] = {}
     with os.scandir(base) as entries:
         days = sorted(e.name[4:] for e in entries if e.name.startswith("day=") and e.is_dir())
-    for day in days:
-        if since_day is not None and day < since_day:
-            continue
-        parts = events_services.day_parts(brand_id, day)
-        if not parts:
-            continue
-        directory = _version_dir(brand_id, day, parts)
-        if directory.is_dir():
-            found[day] = directory
+    if since_day is not None:
+        days = [d for d in days if d >= since_day]
+    # every query checks each day of its horizon: one listing a day, no other look-up
+    for day, names in events_services.day_part_names(brand_id, days).items():
+        if names:
+            directory = base / f"day={day}" / f"v{VERSION}-{_fingerprint_names(names)}"
+            if os.path.isdir(directory):
+                found[day] = directory
     return found
 
 

@@ -134,8 +134,8 @@ def _parquet(files: list[Any]) -> str:
 
 def handwritten_duckdb(brand_id: int, tag: int, region: int, now: dt.datetime) -> list[int]:
     """The segment as one would write it by hand for DuckDB over the files siyu reads: the facts,
-    the behaviour summary's order and view files of the summarised days (whole hours of the
-    windows), and the events of the days without a summary (here: the day ``now`` falls in).
+    the behaviour summary's order and view files of the summarised days of each window (its whole
+    hours), and the events of the days without a summary (here: the day ``now`` falls in).
     Same DuckDB instance and threads as siyu's engine."""
     from siyu.events import lake as events_lake
     from siyu.segments import engine, lake, summary
@@ -150,9 +150,13 @@ def handwritten_duckdb(brand_id: int, tag: int, region: int, now: dt.datetime) -
         'SELECT NULL::VARCHAR AS type, NULL::TIMESTAMP AS "at", NULL::BIGINT AS customer_id, NULL::BIGINT AS amount_fen'
     )
     events = _parquet(raw) if raw else f"({nothing} WHERE false)"
-    # the summary holds whole hours: the days it covers from the window's first whole hour
-    orders, views = _parquet(summary.files(days, ["order"])), _parquet(summary.files(days, ["view"]))
+    # the summary holds whole hours: each window's type on the days of its hours
     h90, h30, end = (summary_hour(t) for t in (d90, d30, now))
+
+    def within(start: dt.datetime) -> dict[str, Any]:
+        return {d: p for d, p in days.items() if d >= start.date().isoformat()}
+
+    orders, views = _parquet(summary.files(within(h90), ["order"])), _parquet(summary.files(within(h30), ["view"]))
     sql = f"""
         WITH cand AS (
             SELECT customer_id FROM {customers}
