@@ -391,8 +391,12 @@ def _insert_keys(brand_id: int, keys: Sequence[tuple[str, dt.date]]) -> list[str
             )
             return [r[0] for r in cursor.fetchall()]
     params: list[Any] = []
+    days: dict[Any, str] = {}  # one isoformat a day of the batch, not one a key
     for event_id, day in keys:
-        params += (brand_id, event_id, day.isoformat())
+        text = days.get(day)
+        if text is None:
+            text = days[day] = day.isoformat()
+        params += (brand_id, event_id, text)
     connection.ensure_connection()
     values = ", ".join(["(?, ?, ?)"] * len(keys))
     sql = f"INSERT INTO {table} (brand_id, event_id, day) VALUES {values} {tail}"
