@@ -27,10 +27,21 @@ def _ndjson(path: Path, rows: list[Any]) -> Path:
     return path
 
 
+def _import_heard(brand: int, path: Path, listener: Any, on_commit: Any) -> importer.ImportReport:
+    """Import with ``listener`` registered on ``hooks.on_events`` and the commit's callbacks run."""
+    from siyu.platform import hooks
+
+    hooks.on_events(listener)
+    try:
+        with on_commit(execute=True):
+            return importer.import_file(brand, path)
+    finally:
+        hooks._events_listeners.remove(listener)
+
+
 def test_an_ndjson_file_keeps_good_rows_reports_bad_ones_and_stores_each_id_once(
     world: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from siyu.platform import hooks
 
     brand = world.brand.pk
     cid = world.customers["chen.guide"][0]
@@ -59,12 +70,7 @@ def test_an_ndjson_file_keeps_good_rows_reports_bad_ones_and_stores_each_id_once
     def listener(brand_id: int, rows: Any) -> None:
         heard.extend(r["event_id"] for r in rows)
 
-    hooks.on_events(listener)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            report = importer.import_file(brand, path)
-    finally:
-        hooks._events_listeners.remove(listener)
+    report = _import_heard(brand, path, listener, django_capture_on_commit_callbacks)
     assert (report.rows, report.accepted, report.duplicates, report.bad) == (13, 3, 2, 8)
     assert [(e.line, e.field) for e in report.errors] == [
         (5, "type"),
@@ -126,3 +132,95 @@ def test_a_file_that_is_not_events_is_refused_whole(world: Any, tmp_path: Path) 
     csv_path.write_text("a,b\n1,2\n")
     with pytest.raises(importer.ImportError_):
         importer.import_file(world.brand.pk, csv_path)
+
+
+def test_a_parquet_file_is_checked_in_one_pass_with_its_own_column_types(
+    world: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Numbers as Parquet integers, text with spaces around it, properties flat or not whatever their
+    first characters, a reserved id, and an id repeated after a bad line: each row's first problem,
+    the first good line of an id kept."""
+    brand = world.brand.pk
+    cid = world.customers["chen.guide"][0]
+    rows = [
+        ("p-1", " view ", AT, cid, f" {world.flagship.code} ", 100, '{"a": "x{y"}'),  # a brace inside text
+        ("p-2", "view", AT, cid, None, None, '\n{"page": "/m"}'),  # an object after a newline
+        ("p-3", "view", AT, cid, None, None, '{"a": {"b": 1}}'),  # nested: bad
+        ("p-4", "view", AT, cid, None, None, "[1, 2]"),  # not an object: bad
+        ("demo:5", "view", AT, cid, None, None, None),  # a reserved prefix: bad
+        ("p-6", "view", "2025-05-01T02:00:00Z", cid, None, -1, None),  # a negative amount: bad
+        ("p-6", "view", "2025-05-01T02:00:00Z", cid, None, None, None),  # the first good line of p-6
+        ("p-6", "view", AT, cid, None, None, None),  # a repeat: left out
+        ("p-9", "view", AT, -3, None, None, None),  # not a customer id: bad
+    ]
+    path = tmp_path / "typed.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            'CREATE TABLE t (event_id VARCHAR, type VARCHAR, "at" VARCHAR, customer_id BIGINT, store VARCHAR, '
+            "amount_fen BIGINT, properties VARCHAR)"
+        )
+        con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        con.execute(f"COPY t TO '{path}' (FORMAT parquet)")
+    from siyu.platform import hooks
+
+    selected: dict[str, list[str]] = {}
+
+    def listener(brand_id: int, events: Any) -> None:  # the file has no guide column: none has a guide
+        for needed in ("guide_id", "store_id"):
+            selected[needed] = [e["event_id"] for e in hooks.events_of(events, ("view",), present=(needed,))]
+
+    report = _import_heard(brand, path, listener, django_capture_on_commit_callbacks)
+    assert selected == {"guide_id": [], "store_id": ["p-1"]}
+    assert [(e.line, e.field) for e in report.errors] == [
+        (3, "properties"),
+        (4, "properties"),
+        (5, "event_id"),
+        (6, "amount_fen"),
+        (9, "customer_id"),
+    ]
+    assert (report.rows, report.accepted, report.duplicates, report.bad) == (9, 3, 1, 5)
+    with duckdb.connect() as con:
+        stored = lake.relation(con, brand).project("event_id, type, store_id, amount_fen, properties").fetchall()
+    assert sorted(stored) == [
+        ("p-1", "view", world.flagship.pk, 100, '{"a":"x{y"}'),
+        ("p-2", "view", None, None, '{"page":"/m"}'),
+        ("p-6", "view", None, None, None),
+    ]
+
+
+def test_an_import_removes_the_work_directories_of_killed_imports_only(world: Any, tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import time
+
+    base = lake.root() / "tmp"
+    base.mkdir(parents=True, exist_ok=True)
+
+    def work(name: str, *, lock: bool = True, age: float = 0) -> Path:
+        path = base / name
+        (path / "spill").mkdir(parents=True)
+        (path / "spill" / "big.tmp").write_bytes(b"x" * 1024)
+        if lock:
+            (path / importer.LOCK).touch()
+        os.utime(path, (time.time() - age, time.time() - age))
+        return path
+
+    killed = work("import-killed")
+    killed_demo = work("generated-killed")
+    old_unlocked = work("import-old", lock=False, age=2 * 3600)
+    young_unlocked = work("import-young", lock=False)  # an import between its mkdir and its lock
+    live = work("import-live")
+    other = base / "import-notes.txt"
+    other.write_text("not a work directory")
+    held = os.open(live / importer.LOCK, os.O_RDWR)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as a running import holds it
+    try:
+        path = _ndjson(tmp_path / "e.ndjson", [{"event_id": "w-1", "type": "view", "at": AT, "customer_id": 1}])
+        importer.import_file(world.brand.pk, path)
+        assert not killed.exists() and not killed_demo.exists() and not old_unlocked.exists()
+        assert live.exists() and young_unlocked.exists() and other.exists()
+        # the import's own work directory is gone too
+        assert sorted(p.name for p in base.iterdir() if p.is_dir()) == ["import-live", "import-young"]
+    finally:
+        os.close(held)
+    assert importer.sweep_work() == [live]

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import fcntl
 import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,14 +111,21 @@ def _reader(path: Path) -> tuple[str, int]:
     raise ImportError_(_("Give an .ndjson (.jsonl), .csv or .parquet file."))
 
 
-def _load(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """The view ``src`` of the file's rows as text, with their ``line``; how many rows. A Parquet file
-    is read where it lies (its row numbers are the lines); NDJSON and CSV are copied in first."""
+_NUMBERS = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+
+
+def _load(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, frozenset[str]]:
+    """The view ``src`` of the file's rows as text, with their ``line``; how many rows and which of
+    :data:`FIELDS` the file has (``customer`` for NDJSON's identity object). A Parquet file is read
+    where it lies (its row numbers are the lines); NDJSON and CSV are copied in first."""
     reader, first_line = _reader(path)
     in_place = reader.startswith("read_parquet")
     try:
         con.execute(f"CREATE {'VIEW' if in_place else 'TABLE'} raw AS SELECT * FROM {reader}")
-        present = {r[0] for r in con.execute("DESCRIBE raw").fetchall()} - {"file_row_number"}
+        types = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE raw").fetchall()}
+        present = set(types) - {"file_row_number"}
     except duckdb.Error as exc:
         raise ImportError_(_("The file cannot be read: %(reason)s") % {"reason": str(exc).splitlines()[0]}) from exc
     if "event_id" not in present:
@@ -124,21 +133,31 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     line = f"file_row_number + {first_line}" if in_place else f"rowid + {first_line}"
 
     def col(name: str) -> str:
-        return f"NULLIF(TRIM(CAST(\"{name}\" AS VARCHAR)), '')" if name in present else "CAST(NULL AS VARCHAR)"
+        """The field as text without surrounding spaces, NULL when empty. A number's text has none;
+        text is trimmed only when it starts or ends with a space (TRIM copies every string it is
+        given, which costs more than the rest of reading a long column)."""
+        if name not in present:
+            return "CAST(NULL AS VARCHAR)"
+        ref = f'"{name}"'
+        if types[name] in _NUMBERS:
+            return f"CAST({ref} AS VARCHAR)"
+        if types[name] != "VARCHAR":
+            ref = f"CAST({ref} AS VARCHAR)"
+        return f"NULLIF(CASE WHEN starts_with({ref}, ' ') OR ends_with({ref}, ' ') THEN trim({ref}) ELSE {ref} END, '')"
 
-    kind, key, app = col("customer_kind"), col("customer_key"), col("customer_app_id")
+    kind, key, app = col("customer_kind"), col("customer_key"), f"COALESCE({col('customer_app_id')}, '')"
     if "customer" in present:  # NDJSON's identity object
         kind = f"COALESCE({kind}, json_extract_string(customer, '$.kind'))"
-        key = f"COALESCE({key}, json_extract_string(customer, '$.key'))"
-        app = f"COALESCE({app}, json_extract_string(customer, '$.app_id'))"
+        key = f"TRIM(COALESCE({key}, json_extract_string(customer, '$.key')))"
+        app = f"COALESCE(TRIM({col('customer_app_id')}), TRIM(json_extract_string(customer, '$.app_id')), '')"
     all_null = " AND ".join(f'"{c}" IS NULL' for c in present)
     con.execute(
         f"CREATE VIEW src AS SELECT {line} AS line, ({all_null}) AS unreadable, "
         + ", ".join(
             [
                 f'CAST("event_id" AS VARCHAR) AS event_id, {col("type")} AS type, {col("at")} AS at_text',
-                f"{col('customer_id')} AS customer_id_text, {kind} AS c_kind, TRIM({key}) AS c_key",
-                f"COALESCE(TRIM({app}), '') AS c_app, {col('store')} AS store_text, {col('guide')} AS guide_text",
+                f"{col('customer_id')} AS customer_id_text, {kind} AS c_kind, {key} AS c_key",
+                f"{app} AS c_app, {col('store')} AS store_text, {col('guide')} AS guide_text",
                 f"CAST({col('content_id')} AS VARCHAR) AS content_id, {col('product')} AS product_text",
                 f"{col('sku')} AS sku_text, {col('amount_fen')} AS amount_text, {col('quantity')} AS quantity_text",
                 f"{col('properties')} AS properties",
@@ -147,7 +166,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path) -> int:
         + " FROM raw"
     )
     row = con.execute("SELECT count(*) FROM raw").fetchone()
-    return int(row[0]) if row else 0
+    return (int(row[0]) if row else 0), frozenset(present)
 
 
 def _checks(now: dt.datetime) -> list[tuple[str, str, str]]:
@@ -172,7 +191,9 @@ def _checks(now: dt.datetime) -> list[tuple[str, str, str]]:
             _("An event id is text of 1 to 64 characters."),
         ),
         (
-            " OR ".join(f"starts_with(event_id, {_q(p)})" for p in rules.RESERVED_PREFIXES),
+            "contains(event_id, ':') AND ("
+            + " OR ".join(f"starts_with(event_id, {_q(p)})" for p in rules.RESERVED_PREFIXES)
+            + ")",
             "event_id",
             _("Ids starting with %(prefixes)s are the platform's own.")
             % {"prefixes": ", ".join(rules.RESERVED_PREFIXES)},
@@ -233,10 +254,12 @@ def _checks(now: dt.datetime) -> list[tuple[str, str, str]]:
             _("A quantity is a whole number from 0 to 1,000,000."),
         ),
         (
-            # Without "[" and a second "{" an object is flat: only the others need its structure.
-            "properties IS NOT NULL AND NOT COALESCE(json_valid(properties) AND json_type(properties) = 'OBJECT' "
-            "AND (NOT contains(properties, '[') AND NOT contains(substr(properties, 2), '{') "
-            "OR NOT regexp_matches(substr(CAST(json_structure(properties) AS VARCHAR), 2), '[\\[{]')), false)",
+            # Valid JSON that starts with "{" and has no "[" nor a second "{" is a flat object (one parse,
+            # no copy); only the others need their type and structure.
+            "properties IS NOT NULL AND NOT COALESCE(CASE WHEN starts_with(properties, '{') "
+            "AND NOT contains(properties, '[') AND NOT properties LIKE '{%{%' THEN json_valid(properties) "
+            "ELSE json_valid(properties) AND json_type(properties) = 'OBJECT' "
+            "AND NOT regexp_matches(substr(CAST(json_structure(properties) AS VARCHAR), 2), '[\\[{]') END, false)",
             "properties",
             _("Properties are a flat JSON object (no nested objects or lists)."),
         ),
@@ -247,28 +270,6 @@ def _checks(now: dt.datetime) -> list[tuple[str, str, str]]:
             _("Properties take at most 4 KB."),
         ),
     ]
-
-
-def _validate(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
-    """The table ``rows``: each row of ``src`` with its time in UTC and ``bad``, the number of its
-    first problem in :func:`_checks` (NULL when it has none); and ``checks``, what each number means.
-    Every rule is evaluated once a row, in one pass over the file."""
-    # With its zone or not at all (strptime's %z requires one); "Z" is UTC. The usual form is tried
-    # alone first (a list of formats costs each row all of them).
-    zoned = "CASE WHEN right(at_text, 1) IN ('Z', 'z') THEN left(at_text, -1) || '+00:00' ELSE at_text END"
-    con.execute(
-        "CREATE VIEW checked AS SELECT * EXCLUDE (unreadable, at_text), CAST(COALESCE("
-        f"try_strptime(zoned, {_q(TIME_FORMATS[1])}), try_strptime(zoned, [{', '.join(_q(f) for f in TIME_FORMATS)}])"
-        f") AS TIMESTAMP) AS at_utc, unreadable FROM (SELECT *, {zoned} AS zoned FROM src)"
-    )
-    checks = _checks(now)
-    number = " ".join(f"WHEN {cond} THEN {n}" for n, (cond, _name, _reason) in enumerate(checks))
-    con.execute(f"CREATE TABLE rows AS SELECT * EXCLUDE (zoned, unreadable), CASE {number} END AS bad FROM checked")
-    _table(
-        con, "checks", "n INTEGER, field VARCHAR, reason VARCHAR", [(n, f, r) for n, (_c, f, r) in enumerate(checks)]
-    )
-    view = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'raw'").fetchone()
-    con.execute(f"DROP VIEW checked; DROP VIEW src; DROP {'VIEW' if view and view[0] else 'TABLE'} raw")
 
 
 def _table(con: duckdb.DuckDBPyConnection, name: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -297,87 +298,171 @@ def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-def _resolve(con: duckdb.DuckDBPyConnection, brand_id: int) -> None:
-    """Tables mapping what the file names to ids of the brand, loaded once per distinct value."""
+@dataclass
+class _Lookups:
+    """How the staging query resolves what the file names: its joins against the lookup tables, the
+    checks that a reference found nothing (in the order they are reported), and the SQL of the
+    lake's reference columns the file gives. A field the file lacks costs no join and no column."""
+
+    joins: list[str] = field(default_factory=list)
+    checks: list[tuple[str, str, str]] = field(default_factory=list)
+    customers: list[str] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def join(self, clause: str, missing: str, name: str, reason: str) -> None:
+        """Join a lookup table; a row is bad (``name``: ``reason``) when ``missing`` holds."""
+        self.joins.append(clause)
+        self.checks.append((missing, name, reason))
+
+
+# The app an identity is looked up with: only an openid's and an app user's identities belong to one.
+_APP = "CASE WHEN {r}c_kind IN ('openid', 'app') THEN {r}c_app ELSE '' END"
+
+
+def _lookups(con: duckdb.DuckDBPyConnection, brand_id: int, present: frozenset[str]) -> _Lookups:
+    """Tables mapping what the file names to ids of the brand, each distinct value of the file
+    looked up once (values a row's check refuses anyway are left out)."""
     from siyu.events import services
 
-    good = "bad IS NULL"
-    ids = [
-        int(r[0])
-        for r in con.execute(
-            f"SELECT DISTINCT CAST(customer_id_text AS BIGINT) FROM rows WHERE {good} AND customer_id_text IS NOT NULL"
-        ).fetchall()
-    ]
-    roots: dict[int, int] = {}
-    for chunk in _chunks(ids):
-        roots.update(members.customer_roots(brand_id, chunk))
-    _table(con, "by_id", "given BIGINT, customer_id BIGINT", list(roots.items()))
-    identities = [
-        (str(k), str(v), str(a))
-        for k, v, a in con.execute(
-            f"SELECT DISTINCT c_kind, c_key, CASE WHEN c_kind IN ('openid', 'app') THEN c_app ELSE '' END FROM rows "
-            f"WHERE {good} AND customer_id_text IS NULL"
-        ).fetchall()
-    ]
-    found: dict[tuple[str, str, str], int] = {}
-    for part in _chunks(identities):
-        found.update(members.customer_ids_for(brand_id, part))
+    found = _Lookups()
+    if "customer_id" in present:
+        ids = [
+            int(r[0])
+            for r in con.execute(
+                "SELECT DISTINCT c FROM (SELECT TRY_CAST(customer_id_text AS BIGINT) AS c FROM src) WHERE c > 0"
+            ).fetchall()
+        ]
+        roots: dict[int, int] = {}
+        for chunk in _chunks(ids):
+            roots.update(members.customer_roots(brand_id, chunk))
+        _table(con, "by_id", "given BIGINT, customer_id BIGINT", list(roots.items()))
+        found.join(
+            "LEFT JOIN by_id bi ON bi.given = TRY_CAST(r.customer_id_text AS BIGINT)",
+            "r.customer_id_text IS NOT NULL AND bi.customer_id IS NULL",
+            "customer_id",
+            _("No customer of this brand has this id."),
+        )
+        found.customers.append("bi.customer_id")
+    if present & {"customer_kind", "customer"}:
+        kinds = ", ".join(_q(k) for k in rules.IDENTITY_KINDS)
+        identities = [
+            (str(k), str(v), str(a))
+            for k, v, a in con.execute(
+                f"SELECT DISTINCT c_kind, c_key, {_APP.format(r='')} FROM src WHERE customer_id_text IS NULL "
+                f"AND c_kind IN ({kinds}) AND c_key IS NOT NULL AND length(c_key) <= 128"
+            ).fetchall()
+        ]
+        holders: dict[tuple[str, str, str], int] = {}
+        for part in _chunks(identities):
+            holders.update(members.customer_ids_for(brand_id, part))
+        _table(
+            con,
+            "by_identity",
+            "kind VARCHAR, key VARCHAR, app VARCHAR, customer_id BIGINT",
+            [(k, v, a, c) for (k, v, a), c in holders.items()],
+        )
+        found.join(
+            f"LEFT JOIN by_identity bx ON bx.kind = r.c_kind AND bx.key = r.c_key AND bx.app = {_APP.format(r='r.')}",
+            "r.customer_id_text IS NULL AND bx.customer_id IS NULL",
+            "customer",
+            _("No customer of this brand has this identity."),
+        )
+        found.customers.append("bx.customer_id")
+    if "store" in present:
+        store_ids, store_codes = services._stores(brand_id)
+        _table(con, "stores", "ref VARCHAR, id BIGINT", [(str(i), i) for i in store_ids] + list(store_codes.items()))
+        found.join(
+            "LEFT JOIN stores s ON s.ref = r.store_text",
+            "r.store_text IS NOT NULL AND s.id IS NULL",
+            "store",
+            _(
+                "No store of this brand has this id or code.",
+            ),
+        )
+        found.columns["store_id"] = "s.id"
+    if "guide" in present:
+        _table(con, "guides", "id BIGINT", [(g,) for g in services._guides(brand_id)])
+        found.join(
+            "LEFT JOIN guides g ON g.id = TRY_CAST(r.guide_text AS BIGINT)",
+            "r.guide_text IS NOT NULL AND g.id IS NULL",
+            "guide",
+            _(
+                "No guide of this brand has this id.",
+            ),
+        )
+    if "product" in present:
+        product_ids, product_codes = services._products(brand_id)
+        _table(
+            con, "products", "ref VARCHAR, id BIGINT", [(str(i), i) for i in product_ids] + list(product_codes.items())
+        )
+        found.join(
+            "LEFT JOIN products p ON p.ref = r.product_text",
+            "r.product_text IS NOT NULL AND p.id IS NULL",
+            "product",
+            _("No product of this brand has this id or code."),
+        )
+        found.products.append("p.id")
+    if "sku" in present:
+        sku_refs = [
+            str(r[0]) for r in con.execute("SELECT DISTINCT sku_text FROM src WHERE sku_text IS NOT NULL").fetchall()
+        ]
+        skus: list[tuple[str, int, int]] = []
+        for part in _chunks(sku_refs):
+            codes = catalog.sku_ids_by_code(brand_id, part)
+            wanted = {int(s) for s in part if s.isdigit()} | set(codes.values())
+            prices = catalog.sku_prices(brand_id, wanted)
+            skus += [(code, sku, prices[sku].product_id) for code, sku in codes.items() if sku in prices]
+            skus += [(str(sku), sku, p.product_id) for sku, p in prices.items()]
+        _table(con, "skus", "ref VARCHAR, id BIGINT, product_id BIGINT", skus)
+        found.join(
+            "LEFT JOIN skus k ON k.ref = r.sku_text",
+            "r.sku_text IS NOT NULL AND k.id IS NULL",
+            "sku",
+            _(
+                "No SKU of this brand has this id or code.",
+            ),
+        )
+        found.products.append("k.product_id")
+        found.columns["sku_id"] = "k.id"
+    if found.customers:
+        found.columns["customer_id"] = f"COALESCE({', '.join(found.customers)})"
+    if found.products:
+        found.columns["product_id"] = f"COALESCE({', '.join(found.products)})"
+    return found
+
+
+def _stage(con: duckdb.DuckDBPyConnection, now: dt.datetime, present: frozenset[str], refs: _Lookups) -> None:
+    """The table ``staged``: each row of ``src`` in one pass — read, checked, its references resolved
+    by the joins of ``refs`` — as the lake's columns the file gives, with its ``line`` and ``bad``,
+    the number of its first problem (the rules of :func:`_checks`, then a reference nobody holds;
+    NULL when it has none); and ``checks``, what each number means. A bad row's columns are whatever
+    the total expressions give (TRY_CAST): only good rows are stored."""
+    # With its zone or not at all (strptime's %z requires one); "Z" is UTC. The usual form is tried
+    # alone on the text as it is first: only what it refuses is rewritten and tried with every format.
+    zoned = "CASE WHEN right(at_text, 1) IN ('Z', 'z') THEN left(at_text, -1) || '+00:00' ELSE at_text END"
+    formats = ", ".join(_q(f) for f in TIME_FORMATS)
+    usual = f"try_strptime(at_text, {_q(TIME_FORMATS[1])})"
+    at = f"CAST(COALESCE({usual}, try_strptime({zoned}, [{formats}])) AS TIMESTAMP)"
+    checks = _checks(now) + refs.checks
+    number = " ".join(f"WHEN {cond} THEN {n}" for n, (cond, _name, _reason) in enumerate(checks))
+    given = {
+        "guide_id": "TRY_CAST(r.guide_text AS BIGINT)" if "guide" in present else "",
+        "content_id": "r.content_id" if "content_id" in present else "",
+        "amount_fen": "TRY_CAST(r.amount_text AS BIGINT)" if "amount_fen" in present else "",
+        "quantity": "TRY_CAST(r.quantity_text AS INTEGER)" if "quantity" in present else "",
+        "properties": "CASE WHEN json_valid(r.properties) THEN CAST(json(r.properties) AS VARCHAR) END"
+        if "properties" in present
+        else "",
+        **refs.columns,
+    }
+    columns = "".join(f'{given[name]} AS "{name}", ' for name in lake.COLUMN_NAMES if given.get(name))
+    con.execute(
+        f'CREATE TABLE staged AS SELECT r.line, r.event_id, r.type, r.at_utc AS "at", {columns}'
+        f"CASE {number} END AS bad FROM (SELECT *, {at} AS at_utc FROM src) r {' '.join(refs.joins)}"
+    )
     _table(
-        con,
-        "by_identity",
-        "kind VARCHAR, key VARCHAR, app VARCHAR, customer_id BIGINT",
-        [(k, v, a, c) for (k, v, a), c in found.items()],
-    )
-    store_ids, store_codes = services._stores(brand_id)
-    _table(con, "stores", "ref VARCHAR, id BIGINT", [(str(i), i) for i in store_ids] + list(store_codes.items()))
-    _table(con, "guides", "id BIGINT", [(g,) for g in services._guides(brand_id)])
-    product_ids, product_codes = services._products(brand_id)
-    _table(con, "products", "ref VARCHAR, id BIGINT", [(str(i), i) for i in product_ids] + list(product_codes.items()))
-    sku_refs = [
-        str(r[0])
-        for r in con.execute(f"SELECT DISTINCT sku_text FROM rows WHERE {good} AND sku_text IS NOT NULL").fetchall()
-    ]
-    skus: list[tuple[str, int, int]] = []
-    for part in _chunks(sku_refs):
-        codes = catalog.sku_ids_by_code(brand_id, part)
-        wanted = {int(s) for s in part if s.isdigit()} | set(codes.values())
-        prices = catalog.sku_prices(brand_id, wanted)
-        skus += [(code, sku, prices[sku].product_id) for code, sku in codes.items() if sku in prices]
-        skus += [(str(sku), sku, p.product_id) for sku, p in prices.items()]
-    _table(con, "skus", "ref VARCHAR, id BIGINT, product_id BIGINT", skus)
-    none = _("No customer of this brand has this id.")
-    nobody = _("No customer of this brand has this identity.")
-    no_store = _("No store of this brand has this id or code.")
-    no_guide = _("No guide of this brand has this id.")
-    no_product = _("No product of this brand has this id or code.")
-    no_sku = _("No SKU of this brand has this id or code.")
-    con.execute(
-        "CREATE VIEW resolved AS SELECT r.line, r.event_id, r.type, r.at_utc, "
-        "COALESCE(bi.customer_id, bx.customer_id) AS customer_id, s.id AS store_id, "
-        "CAST(r.guide_text AS BIGINT) AS guide_id, r.content_id, COALESCE(p.id, k.product_id) AS product_id, "
-        "k.id AS sku_id, CAST(r.amount_text AS BIGINT) AS amount_fen, CAST(r.quantity_text AS INTEGER) AS quantity, "
-        "CAST(json(r.properties) AS VARCHAR) AS properties, "
-        "CASE WHEN r.customer_id_text IS NOT NULL AND bi.customer_id IS NULL THEN 'customer_id' "
-        "WHEN r.customer_id_text IS NULL AND bx.customer_id IS NULL THEN 'customer' "
-        "WHEN r.store_text IS NOT NULL AND s.id IS NULL THEN 'store' "
-        "WHEN r.guide_text IS NOT NULL AND g.id IS NULL THEN 'guide' "
-        "WHEN r.product_text IS NOT NULL AND p.id IS NULL THEN 'product' "
-        "WHEN r.sku_text IS NOT NULL AND k.id IS NULL THEN 'sku' END AS bad_field "
-        "FROM rows r "
-        "LEFT JOIN by_id bi ON r.customer_id_text IS NOT NULL AND bi.given = TRY_CAST(r.customer_id_text AS BIGINT) "
-        "LEFT JOIN by_identity bx ON r.customer_id_text IS NULL AND bx.kind = r.c_kind AND bx.key = r.c_key "
-        "AND bx.app = CASE WHEN r.c_kind IN ('openid', 'app') THEN r.c_app ELSE '' END "
-        "LEFT JOIN stores s ON s.ref = r.store_text "
-        "LEFT JOIN guides g ON g.id = TRY_CAST(r.guide_text AS BIGINT) "
-        "LEFT JOIN products p ON p.ref = r.product_text "
-        "LEFT JOIN skus k ON k.ref = r.sku_text "
-        "WHERE r.bad IS NULL"
-    )
-    con.execute(
-        "CREATE TABLE unresolved AS SELECT line, bad_field, CASE bad_field "
-        f"WHEN 'customer_id' THEN {_q(none)} WHEN 'customer' THEN {_q(nobody)} WHEN 'store' THEN {_q(no_store)} "
-        f"WHEN 'guide' THEN {_q(no_guide)} WHEN 'product' THEN {_q(no_product)} ELSE {_q(no_sku)} END AS bad_reason "
-        "FROM resolved WHERE bad_field IS NOT NULL"
+        con, "checks", "n INTEGER, field VARCHAR, reason VARCHAR", [(n, f, r) for n, (_c, f, r) in enumerate(checks)]
     )
 
 
@@ -399,50 +484,113 @@ def import_file(
         report.seconds[name] = round(at - lap, 3)
         lap = at
 
-    work = lake.root() / "tmp" / f"import-{uuid.uuid4().hex}"
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        with duckdb.connect() as con:
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute(f"SET temp_directory = {_q(str(work / 'spill'))}")
-            step("read", 0, None)
-            report.rows = _load(con, Path(path))
-            step("read", report.rows, report.rows)
-            _validate(con, now)
-            timed("read_validate")
-            step("resolve", 0, report.rows)
-            _resolve(con, brand_id)
-            con.execute(
-                "CREATE TABLE errors AS SELECT line, COALESCE(field, '') AS field, reason "
-                "FROM rows JOIN checks ON checks.n = rows.bad "
-                "UNION ALL SELECT * FROM unresolved ORDER BY line"
-            )
-            report.bad = _count(con, "errors")
-            report.errors = [
-                RowError(int(line), str(name), str(reason))
-                for line, name, reason in con.execute(f"SELECT * FROM errors LIMIT {MAX_ERRORS}").fetchall()
-            ]
-            # Each id once within the file (its first good line): the ids' 64-bit hashes are grouped
-            # (cheap), and only the rows of a hash seen twice are compared by their text.
-            con.execute(
-                "CREATE TABLE repeats AS SELECT line FROM resolved WHERE bad_field IS NULL AND hash(event_id) IN "
-                "(SELECT hash(event_id) FROM rows WHERE bad IS NULL GROUP BY 1 HAVING count(*) > 1) "
-                "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY line) > 1"
-            )
-            step("resolve", report.rows, report.rows)
-            timed("resolve")
-            with compaction.exclusive():
-                step("store", 0, None)
-                stored = _store(con, brand_id, work, now, report)
-                step("store", report.accepted, report.accepted)
-            timed("dedupe_write")
-        if stored:
-            transaction.on_commit(lambda: hooks.events_recorded(brand_id, _Stored(stored, report.accepted)))
-            timed("listeners")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    sweep_work()
+    with work_dir("import") as work, duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        # Nothing here needs the file's order (lines are numbered, errors and repeats sorted by them):
+        # without it DuckDB's partitioned COPY and table builds run on every core.
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(f"SET temp_directory = {_q(str(work / 'spill'))}")
+        step("read", 0, None)
+        report.rows, present = _load(con, Path(path))
+        step("resolve", 0, report.rows)
+        refs = _lookups(con, brand_id, present)
+        step("resolve", report.rows, report.rows)
+        timed("resolve")
+        _stage(con, now, present, refs)
+        step("read", report.rows, report.rows)
+        con.execute(
+            "CREATE TABLE errors AS SELECT line, COALESCE(field, '') AS field, reason "
+            "FROM staged JOIN checks ON checks.n = staged.bad ORDER BY line"
+        )
+        report.bad = _count(con, "errors")
+        report.errors = [
+            RowError(int(line), str(name), str(reason))
+            for line, name, reason in con.execute(f"SELECT * FROM errors LIMIT {MAX_ERRORS}").fetchall()
+        ]
+        timed("read_validate")
+        _repeats(con, report.rows - report.bad)
+        with compaction.exclusive():
+            step("store", 0, None)
+            stored, empty = _store(con, brand_id, work, now, report)
+            step("store", report.accepted, report.accepted)
+        timed("dedupe_write")
+    if stored:
+        transaction.on_commit(lambda: hooks.events_recorded(brand_id, _Stored(stored, report.accepted, empty)))
+        timed("listeners")
     report.seconds["total"] = round(time.perf_counter() - started, 3)
     return report
+
+
+def _repeats(con: duckdb.DuckDBPyConnection, good: int) -> None:
+    """The table ``repeats``: the good lines whose id a good line before them holds (each id once
+    within the file, its first good line kept). The ids' 64-bit hashes are counted distinct first
+    (cheap, and as many as the ``good`` rows in the usual file); only when some repeat are the rows of
+    a hash seen twice compared by their text."""
+    good_rows = "FROM staged WHERE bad IS NULL"
+    distinct = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT hash(event_id) {good_rows})").fetchone()
+    if distinct and int(distinct[0]) == good:
+        con.execute("CREATE TABLE repeats (line BIGINT)")
+        return
+    con.execute(
+        f"CREATE TABLE repeats AS SELECT line {good_rows} AND hash(event_id) IN "
+        f"(SELECT hash(event_id) {good_rows} GROUP BY 1 HAVING count(*) > 1) "
+        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY line) > 1"
+    )
+
+
+# --- the work directories of imports: removed at the end, or by the next import if the process died --
+WORK_KINDS = ("import", "generated")
+LOCK = ".lock"
+STALE_UNLOCKED = dt.timedelta(hours=1)  # a work directory without its lock file (made by an older version)
+
+
+@contextmanager
+def work_dir(kind: str) -> Iterator[Path]:
+    """A fresh work directory under ``lake/tmp`` (DuckDB's spill, the parts before they move into
+    the lake) held by an exclusive ``flock`` on its lock file for as long as the process uses it —
+    so :func:`sweep_work` can tell a live one from one a killed process left — and removed at the end."""
+    work = lake.root() / "tmp" / f"{kind}-{uuid.uuid4().hex}"
+    work.mkdir(parents=True, exist_ok=True)
+    lock = os.open(work / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        os.close(lock)
+
+
+def sweep_work(now: dt.datetime | None = None) -> list[Path]:
+    """Remove the work directories of imports whose process has died (nobody holds their lock; one
+    without a lock file once it is an hour old); the directories removed."""
+    base = lake.root() / "tmp"
+    if not base.exists():
+        return []
+    moment = (now or dt.datetime.now(dt.UTC)).timestamp()
+    removed: list[Path] = []
+    for work in base.iterdir():
+        if not (work.is_dir() and work.name.split("-", 1)[0] in WORK_KINDS):
+            continue
+        try:
+            fd = os.open(work / LOCK, os.O_RDWR)
+        except FileNotFoundError:
+            try:
+                young = moment - work.stat().st_mtime < STALE_UNLOCKED.total_seconds()
+            except FileNotFoundError:
+                continue
+            if young:
+                continue
+        else:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its process is alive
+            finally:
+                os.close(fd)  # closing drops a lock we took
+        shutil.rmtree(work, ignore_errors=True)
+        removed.append(work)
+    return removed
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -452,19 +600,19 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 def _store(
     con: duckdb.DuckDBPyConnection, brand_id: int, work: Path, now: dt.datetime, report: ImportReport
-) -> list[Path]:
-    """Write the good rows whose ids are not already stored on their day as imported Parquet parts
-    of their days, committed through the journal (the caller holds :func:`compaction.exclusive`, so
-    no compaction moves rows meanwhile); the parts written.
+) -> tuple[list[Path], frozenset[str]]:
+    """Write the good rows whose ids are neither repeated within the file nor already stored on their
+    day as imported Parquet parts of their days, committed through the journal (the caller holds
+    :func:`compaction.exclusive`, so no compaction moves rows meanwhile); the parts written and
+    the lake columns none of their rows sets.
 
     The ids are not registered in the dedupe index (:mod:`siyu.events.idstore`): the anti-join
     reads the id column of every part of the days the file touches — imported earlier or compacted
     from the WAL — and the brand's WAL rows not yet compacted; none of it when the brand has nothing
     stored on those days."""
-    first, last = con.execute("SELECT min(at_utc)::DATE::VARCHAR, max(at_utc)::DATE::VARCHAR FROM rows").fetchone() or (
-        None,
-        None,
-    )
+    first, last = con.execute(
+        'SELECT min("at")::DATE::VARCHAR, max("at")::DATE::VARCHAR FROM staged WHERE bad IS NULL'
+    ).fetchone() or (None, None)
     on_disk = [d for d in lake.days(brand_id) if first is not None and last is not None and first <= d <= last]
     existing = [p for d in on_disk for p in lake.parts(brand_id, d)]
     stored = [f'SELECT event_id, CAST("at" AS DATE) AS day FROM {lake.parquet_reader(existing)}'] if existing else []
@@ -473,23 +621,27 @@ def _store(
         wal_rows = work / "pending.ndjson"
         wal_rows.write_bytes(pending)
         stored.append(f'SELECT event_id, CAST("at" AS DATE) AS day FROM {lake.json_reader(wal_rows)}')
-    where = ["bad_field IS NULL"]
+    where = ["bad IS NULL"]
     if _count(con, "repeats"):
         where.append("line NOT IN (SELECT line FROM repeats)")
     if stored:
         con.execute("CREATE TABLE stored AS " + " UNION ALL ".join(stored))
         where.append(
-            "NOT EXISTS (SELECT 1 FROM stored s WHERE s.event_id = g.event_id AND s.day = CAST(g.at_utc AS DATE))"
+            'NOT EXISTS (SELECT 1 FROM stored s WHERE s.event_id = g.event_id AND s.day = CAST(g."at" AS DATE))'
         )
     received = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    exprs = [
-        "event_id", str(int(brand_id)), "type", "at_utc", "customer_id", "store_id", "guide_id", "content_id",
-        "product_id", "sku_id", "amount_fen", "quantity", "properties", f"TIMESTAMP '{received}'",
-    ]  # fmt: skip
-    source = "(SELECT * FROM resolved g WHERE " + " AND ".join(where) + ")"
+    staged = {str(r[0]) for r in con.execute("DESCRIBE staged").fetchall()}
+    given = {"brand_id": str(int(brand_id)), "received_at": f"TIMESTAMP '{received}'"}
+    exprs = [given.get(name) or (f'"{name}"' if name in staged else "NULL") for name in lake.COLUMN_NAMES]
+    source = "(SELECT * FROM staged g WHERE " + " AND ".join(where) + ")"
     parts, report.accepted = write_parts(con, brand_id, source, exprs, work, prefix=idstore.IMPORTED_PREFIX)
     report.duplicates = report.rows - report.bad - report.accepted
-    return parts
+    return parts, frozenset(name for name, expr in zip(lake.COLUMN_NAMES, exprs, strict=True) if expr == "NULL")
+
+
+# zstd's fastest level for the parts an import writes: a part is a day's share of one file, which
+# compaction merges (at the default level) when the day next gets events; ~6 % larger (ADR 0022).
+PART_ZSTD_LEVEL = 1
 
 
 def write_parts(
@@ -507,7 +659,8 @@ def write_parts(
     con.execute("SET partitioned_write_max_open_files = 4000")  # a file a day, for up to ten years at once
     written = con.execute(
         f'COPY (SELECT *, CAST("at" AS DATE) AS day FROM (SELECT {select} FROM {table})) '
-        f"TO {_q(str(out))} (FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+        f"TO {_q(str(out))} (FORMAT parquet, PARTITION_BY (day), COMPRESSION zstd, "
+        f"COMPRESSION_LEVEL {PART_ZSTD_LEVEL}, ROW_GROUP_SIZE 122880)"
     ).fetchone()
     plan = compaction.Plan()
     parts: list[Path] = []
@@ -517,10 +670,9 @@ def write_parts(
         # on disk before the journal does (the work directory goes whatever happens next).
         tmp, final = compaction.new_part(brand_id, day, prefix)
         os.replace(part, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
         plan.renames.append((str(tmp), str(final)))
         parts.append(final)
+    compaction.fsync_all(tmp for tmp, _final in plan.renames)
     compaction.commit(plan)
     return parts, int(written[0]) if written else 0
 
@@ -529,8 +681,9 @@ class _Stored(Sequence[dict[str, Any]]):
     """The imported events as the listeners receive them, read from the parts only when a listener
     looks (a million dicts cost seconds; most imports have no listener that needs them)."""
 
-    def __init__(self, parts: list[Path], count: int) -> None:
+    def __init__(self, parts: list[Path], count: int, empty: frozenset[str] = frozenset()) -> None:
         self._parts, self._count = parts, count
+        self._empty = empty  # the columns no imported row sets (the file lacks those fields)
         self._rows: list[dict[str, Any]] | None = None
 
     def _read(self, where: str = "true", params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -551,12 +704,13 @@ class _Stored(Sequence[dict[str, Any]]):
         (:func:`siyu.platform.hooks.events_of`): a listener interested in shares does not make a dict
         of each of ten million views."""
         kinds = sorted(set(types))
-        if not kinds:
+        needed = list(present)
+        if not kinds or any(f in self._empty for f in needed):
             return []
         known = set(lake.COLUMN_NAMES)
-        where = "type IN (SELECT unnest($types))" + "".join(f' AND "{f}" IS NOT NULL' for f in present if f in known)
+        where = "type IN (SELECT unnest($types))" + "".join(f' AND "{f}" IS NOT NULL' for f in needed if f in known)
         if self._rows is not None:
-            return [e for e in self._rows if e["type"] in kinds and all(e.get(f) is not None for f in present)]
+            return [e for e in self._rows if e["type"] in kinds and all(e.get(f) is not None for f in needed)]
         return self._read(where, {"types": kinds})  # type: ignore[arg-type]
 
     def __len__(self) -> int:

@@ -348,7 +348,7 @@ def check_json(body: bytes, now: dt.datetime, *, platform: bool = False) -> list
             at = parse(e.at)
         except ValueError:
             return None
-        if at.tzinfo is None or at.utcoffset() is None:
+        if at.tzinfo is None:  # fromisoformat's zones are fixed offsets: utcoffset() is never None then
             return None
         at = at.astimezone(utc)
         if at > latest:

@@ -391,8 +391,12 @@ def _insert_keys(brand_id: int, keys: Sequence[tuple[str, dt.date]]) -> list[str
             )
             return [r[0] for r in cursor.fetchall()]
     params: list[Any] = []
+    days: dict[Any, str] = {}  # one isoformat a day of the batch, not one a key
     for event_id, day in keys:
-        params += (brand_id, event_id, day.isoformat())
+        text = days.get(day)
+        if text is None:
+            text = days[day] = day.isoformat()
+        params += (brand_id, event_id, text)
     connection.ensure_connection()
     values = ", ".join(["(?, ?, ?)"] * len(keys))
     sql = f"INSERT INTO {table} (brand_id, event_id, day) VALUES {values} {tail}"
@@ -650,9 +654,6 @@ def write_generated(brand_id: int, con: Any, table: str, *, received: dt.datetim
     they are not registered one by one in the dedupe index) from a DuckDB table with the columns
     ``event_id, type, ts, customer_id, store_id, guide_id, content_id, product_id, amount,
     properties`` straight into the brand's day partitions; how many were written."""
-    import shutil
-    import uuid
-
     from siyu.events import importer
 
     stamp = rules.timestamp(received)
@@ -663,13 +664,8 @@ def write_generated(brand_id: int, con: Any, table: str, *, received: dt.datetim
     bad = con.execute(f"SELECT count(*) FROM {table} WHERE NOT starts_with(event_id, 'demo:')").fetchone()
     if bad and int(bad[0]):
         raise ValueError("generated events carry ids under the reserved demo: prefix")
-    work = lake.root() / "tmp" / f"generated-{uuid.uuid4().hex}"
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        with compaction.exclusive():
-            _parts, written = importer.write_parts(con, brand_id, table, exprs, work, prefix=GENERATED_PREFIX)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with importer.work_dir("generated") as work, compaction.exclusive():
+        _parts, written = importer.write_parts(con, brand_id, table, exprs, work, prefix=GENERATED_PREFIX)
     return written
 
 
