@@ -180,11 +180,15 @@ def test_a_parquet_file_is_checked_in_one_pass_with_its_own_column_types(
     ]
     assert (report.rows, report.accepted, report.duplicates, report.bad) == (9, 3, 1, 5)
     with duckdb.connect() as con:
-        stored = lake.relation(con, brand).project("event_id, type, store_id, amount_fen, properties").fetchall()
-    assert sorted(stored) == [
-        ("p-1", "view", world.flagship.pk, 100, '{"a":"x{y"}'),
-        ("p-2", "view", None, None, '{"page":"/m"}'),
-        ("p-6", "view", None, None, None),
+        stored = (
+            lake.relation(con, brand)
+            .project("event_id, type, strftime(\"at\", '%Y-%m-%d %H:%M'), store_id, amount_fen, properties")
+            .fetchall()
+        )
+    assert sorted(stored) == [  # times in UTC
+        ("p-1", "view", "2025-05-01 02:00", world.flagship.pk, 100, '{"a":"x{y"}'),
+        ("p-2", "view", "2025-05-01 02:00", None, None, '{"page":"/m"}'),
+        ("p-6", "view", "2025-05-01 02:00", None, None, None),
     ]
 
 
