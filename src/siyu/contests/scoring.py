@@ -82,9 +82,13 @@ def forget_staff_customers() -> None:
 # --- the listeners ---------------------------------------------------------------------------------
 def on_events(brand_id: int, events: Sequence[Mapping[str, Any]]) -> None:
     """Score a batch of new events in every running contest of the brand. Only a refund or an event
-    naming its guide can score (:func:`rules.point_of`): a batch of none asks no database."""
-    relevant = hooks.events_of(events, rules.SCORED_TYPES)
-    if not any(e.get("guide_id") or e.get("type") == "refund" for e in relevant):
+    naming its guide can score (:func:`rules.point_of`): a batch of none asks no database, and only
+    those are selected (a file import answers from its parts: one without guides, nothing at all —
+    not a dict for each of its millions of orders and shares). Refunds come after the rest."""
+    refunds = rules.SCORED_TYPES & {"refund"}
+    relevant = hooks.events_of(events, rules.SCORED_TYPES - refunds, present=("guide_id",))
+    relevant += hooks.events_of(events, refunds)
+    if not relevant:
         return
     contests = list(Contest.objects.filter(brand_id=brand_id, state=Contest.State.RUNNING))
     if not contests:

@@ -7,7 +7,8 @@ summary) and ``events_unsummarised`` (the events of every other day, and the WAL
 the lake's Parquet files with the fixed schemas of :mod:`siyu.segments.lake` (an empty table of the
 right columns when a brand has no file yet), so one compiled query means the same on each.
 DuckDB runs embedded: one instance per process (Parquet metadata cached across queries; the lake's
-files are never changed in place), a cursor with its own temporary views per evaluation.
+files are never changed in place), a cursor per evaluation, the tables given to the query as its
+own common table expressions (bound once, with it; the WAL's rows a temporary table of the cursor).
 Spark runs in local mode (one session per process, no UI, no downloads); it needs the ``[spark]``
 extra and Java 17."""
 
@@ -74,7 +75,7 @@ def summary_files(days: dict[str, Path], table: Summarised) -> list[Path]:
     return summary.files(chosen, [table.type])
 
 
-def duckdb_views(
+def duckdb_tables(
     con: duckdb.DuckDBPyConnection,
     brand_id: int,
     since_day: str | None = None,
@@ -83,21 +84,22 @@ def duckdb_views(
     *,
     with_events: bool = True,
     facts: Sequence[str] = TABLES,
-) -> None:
-    """Create the tables of a brand as temporary views on ``con`` (``events`` only ``with_events``:
-    binding it costs a look at every file's schema; of the facts, those in ``facts``). The events come from the events
-    domain's reader: the compacted Parquet files (of the days from ``since_day`` on: a query's
-    horizon, :attr:`Query.since_day`) and the rows still in its write-ahead log; each summary table
-    is the behaviour summary of its type on the days of :func:`summarised_days` that hold its
-    hours, and ``events_unsummarised`` the events of every other day and the WAL."""
+) -> list[tuple[str, str]]:
+    """The tables of a brand as (name, query) for ``con`` (``events`` only ``with_events``: binding
+    it costs a look at every file's schema; of the facts, those in ``facts``). The events come
+    from the events domain's reader: the compacted Parquet files (of the days from ``since_day``
+    on: a query's horizon, :attr:`Query.since_day`) and the rows still in its write-ahead log (a
+    temporary table of ``con``); each summary table is the behaviour summary of its type on the
+    days of :func:`summarised_days` that hold its hours, and ``events_unsummarised`` the events of
+    every other day and the WAL."""
     from siyu.events import services as events_services
 
     days = summarised_days(brand_id, since_day, raw_days)
+    tables: list[tuple[str, str]] = []
     if with_events:
-        every = events_services.relation(con, brand_id, since_day=since_day)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {every.sql_query()}")
+        tables.append(("events", events_services.relation(con, brand_id, since_day=since_day).sql_query()))
     rest = events_services.relation(con, brand_id, since_day=since_day, skip_days=set(days))
-    con.execute(f"CREATE OR REPLACE TEMP VIEW events_unsummarised AS {rest.sql_query()}")
+    tables.append(("events_unsummarised", rest.sql_query()))
     for table in summaries:
         found = summary_files(days, table)
         if found:
@@ -105,12 +107,23 @@ def duckdb_views(
             body = f"SELECT {cols} FROM read_parquet({_listed(found)}, hive_partitioning = false)"
         else:
             body = _duck_empty(summary.COLUMNS)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {table.table} AS {body}")
+        tables.append((table.table, body))
     for name in facts:
         columns = lake.FACT_COLUMNS[name]
         found = lake.fact_files(name, brand_id)
-        body = _duck_select(_listed(found), columns) if found else _duck_empty(columns)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {body}")
+        tables.append((name, _duck_select(_listed(found), columns) if found else _duck_empty(columns)))
+    return tables
+
+
+def with_tables(tables: Sequence[tuple[str, str]], sql: str) -> str:
+    """``sql`` reading ``tables`` as common table expressions of its own: bound once, with the
+    query (a view is bound when created and again when read), and never materialised (each read
+    is planned with its filters, as a view's is)."""
+    named = ", ".join(f"{name} AS NOT MATERIALIZED ({body})" for name, body in tables)
+    stripped = sql.lstrip()
+    if stripped[:5].upper() == "WITH ":
+        return f"WITH {named}, {stripped[5:]}"
+    return f"WITH {named} {sql}"
 
 
 def empty_summaries(con: duckdb.DuckDBPyConnection, summaries: Sequence[Summarised]) -> None:
@@ -151,8 +164,8 @@ class DuckDBEngine:
         try:
             reads_events = _READS_EVENTS.search(sql) is not None
             facts = [name for name in TABLES if re.search(rf"\b{name}\b", sql)]  # the facts it names
-            duckdb_views(con, brand_id, since_day, raw_days, summaries, with_events=reads_events, facts=facts)
-            return con.execute(sql, params).fetchall()
+            tables = duckdb_tables(con, brand_id, since_day, raw_days, summaries, with_events=reads_events, facts=facts)
+            return con.execute(with_tables(tables, sql), params).fetchall()
         finally:
             con.close()
 
