@@ -228,3 +228,23 @@ def test_an_import_removes_the_work_directories_of_killed_imports_only(world: An
     finally:
         os.close(held)
     assert importer.sweep_work() == [live]
+
+
+def test_the_errors_reported_are_the_first_bad_lines_in_order(
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many bad rows read by several threads (no insertion order kept): the report keeps the first
+    ``MAX_ERRORS`` of them by line, in order, and counts them all."""
+    monkeypatch.setattr(importer, "MAX_ERRORS", 500)
+    path = tmp_path / "bad.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            f"COPY (SELECT 'b-' || i AS event_id, CASE WHEN i % 3 = 0 THEN 'view' ELSE 'teleport' END AS type, "
+            f"'{AT}' AS at, {world.customers['chen.guide'][0]} AS customer_id FROM range(200000) t(i)) "
+            f"TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 4096)"
+        )
+    report = importer.import_file(world.brand.pk, path)
+    bad_lines = [i + 1 for i in range(200000) if i % 3 != 0]
+    assert report.bad == len(bad_lines) and report.accepted == 200000 - len(bad_lines)
+    assert [e.line for e in report.errors] == bad_lines[:500]
+    assert {e.field for e in report.errors} == {"type"}

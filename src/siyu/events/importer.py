@@ -503,12 +503,12 @@ def import_file(
         step("read", report.rows, report.rows)
         con.execute(
             "CREATE TABLE errors AS SELECT line, COALESCE(field, '') AS field, reason "
-            "FROM staged JOIN checks ON checks.n = staged.bad ORDER BY line"
+            "FROM staged JOIN checks ON checks.n = staged.bad"
         )
         report.bad = _count(con, "errors")
         report.errors = [
             RowError(int(line), str(name), str(reason))
-            for line, name, reason in con.execute(f"SELECT * FROM errors LIMIT {MAX_ERRORS}").fetchall()
+            for line, name, reason in con.execute(f"SELECT * FROM errors ORDER BY line LIMIT {MAX_ERRORS}").fetchall()
         ]
         timed("read_validate")
         _repeats(con, report.rows - report.bad)
