@@ -166,8 +166,9 @@ def _bodies(count: int, customers: list[int], stores: list[str], seed: int = 5, 
 
 @workload(
     "ingest-http",
-    "POST /api/v1/events in batches of 1,000 from 8 concurrent connections against siyu serve (granian, one "
-    "worker per core), each batch validated, resolved, deduplicated, WAL fsync-ed (group commit); events_per_s.",
+    "POST /api/v1/events in batches of 1,000 from 8 concurrent connections against siyu serve (granian, two "
+    "single-threaded workers per core; SIYU_BENCH_WORKERS / SIYU_BENCH_THREADS change that), each batch "
+    "validated, resolved, deduplicated, WAL fsync-ed (group commit); events_per_s.",
     small=200_000,
     full=2_000_000,
 )
@@ -182,9 +183,12 @@ def ingest_http(size: int) -> Figures:
     bodies = _bodies(batches, customers, stores)
     warm = _bodies(8, customers, stores, seed=6, prefix="warm")
     cores = os.cpu_count() or 1
-    workers = max(2, cores)
+    # Two single-threaded worker processes per core: a worker's request threads spend ~40 % more CPU
+    # a batch handing the GIL to each other than they save (bench/README.md, ingest-http).
+    workers = int(os.environ.get("SIYU_BENCH_WORKERS") or 2 * cores)
+    threads = int(os.environ.get("SIYU_BENCH_THREADS") or 1)
     connections = 8
-    with running(workers=workers, threads=4) as server:
+    with running(workers=workers, threads=threads) as server:
         host, port = server.url.removeprefix("http://").split(":")
         errors: list[str] = []
         accepted = [0]
