@@ -417,12 +417,15 @@ class _Heard(Sequence[dict[str, Any]]):
     """New events as listeners receive them (``at`` and ``received_at`` in microseconds). A row is
     made ready only when a listener takes it — all of them when one iterates, only those of some
     types through ``where`` (:func:`hooks.events_of`) — in place: the rows are this batch's own and
-    already in the WAL. A batch without listeners, or whose events none wants, pays nothing."""
+    already in the WAL. A batch without listeners, or whose events none wants, pays nothing. Each
+    listener asks ``where``; the batch is read once per type index and once per field asked about
+    (``guide_id``, that most listeners want set and most events lack), not once per question."""
 
     def __init__(self, rows: list[dict[str, Any]], received: dt.datetime) -> None:
         self._rows, self._received = rows, micros(received)
         self._ready = False
         self._by_type: dict[str, list[int]] | None = None  # made by the first ``where``
+        self._having: dict[str, set[int]] = {}  # field -> the indexes of the rows where it is set
 
     def _take(self, row: dict[str, Any]) -> dict[str, Any]:
         at = row["at"]
@@ -447,9 +450,19 @@ class _Heard(Sequence[dict[str, Any]]):
             for index, row in enumerate(self._rows):
                 by_type.setdefault(row["type"], []).append(index)
         found = [by_type[kind] for kind in types if kind in by_type]
+        if present and found:
+            having = set.intersection(*(self._set(name) for name in present))
+            found = [[i for i in part if i in having] for part in found] if having else []
         indexes = found[0] if len(found) == 1 else sorted(i for part in found for i in part)  # the batch's order
         rows, take = self._rows, self._take
-        return [take(rows[i]) for i in indexes if all(rows[i].get(f) is not None for f in present)]
+        return [take(rows[i]) for i in indexes]
+
+    def _set(self, name: str) -> set[int]:
+        """The indexes of the rows whose field ``name`` is set (not ``None``)."""
+        having = self._having.get(name)
+        if having is None:
+            having = self._having[name] = {i for i, row in enumerate(self._rows) if row.get(name) is not None}
+        return having
 
     def __len__(self) -> int:
         return len(self._rows)
