@@ -69,10 +69,11 @@ class Problem:
     message: str
 
 
-@dataclass(slots=True)
-class Checked:
+class Checked(msgspec.Struct):
     """A well-formed event; ``customer`` is ``(kind, key, app_id)`` when no ``customer_id`` was given;
-    ``store``, ``product`` and ``sku`` are an id (int) or a code (str) still to resolve."""
+    ``store``, ``product`` and ``sku`` are an id (int) or a code (str) still to resolve. A msgspec
+    struct, not a dataclass: made a thousand times a request, its constructor in C costs less than
+    half of a dataclass's ``__init__``."""
 
     event_id: str
     type: str
