@@ -145,27 +145,31 @@ def _products(brand_id: int) -> tuple[set[int], dict[str, int]]:
     return _cached("products", brand_id, load)
 
 
-_root_cache: dict[tuple[int, int], tuple[float, int]] = {}
+_root_cache: dict[int, dict[int, tuple[float, int]]] = {}  # brand -> customer id -> (read at, root)
 
 
 def _roots(brand_id: int, ids: set[int]) -> dict[int, int]:
     """Each known customer id mapped to her live root, cached a minute per process like the members
-    domain's identity cache (an id the brand does not know is asked again every time)."""
+    domain's identity cache (an id the brand does not know is asked again every time). A dict per
+    brand keyed by the id: a batch looks up a thousand ids, with no key tuple made for each."""
     now = time.monotonic()
+    oldest = now - REF_CACHE_SECONDS
+    cache = _root_cache.setdefault(brand_id, {})
     found: dict[int, int] = {}
     missing = []
     for cid in ids:
-        hit = _root_cache.get((brand_id, cid))
-        if hit is not None and now - hit[0] < REF_CACHE_SECONDS:
+        hit = cache.get(cid)
+        if hit is not None and hit[0] > oldest:
             found[cid] = hit[1]
         else:
             missing.append(cid)
     if missing:
         fresh = members.customer_roots(brand_id, missing)
-        if len(_root_cache) > 500_000:
+        if sum(len(c) for c in _root_cache.values()) > 500_000:
             _root_cache.clear()
+            cache = _root_cache.setdefault(brand_id, {})
         for cid, root in fresh.items():
-            _root_cache[(brand_id, cid)] = (now, root)
+            cache[cid] = (now, root)
         found.update(fresh)
     return found
 
