@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from siyu.events import rules, services
+from siyu.platform import hooks
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 
@@ -148,6 +149,28 @@ def test_listeners_rows_are_made_ready_once_and_only_those_taken() -> None:
     everything = list(heard)
     assert [r["at"] for r in everything] == [services.micros(at)] * 3  # each converted once
     assert len(heard) == 3 and heard[2]["received_at"] == services.micros(now)
+
+
+def test_listeners_where_answers_as_the_filter_of_each_event_in_the_batchs_order() -> None:
+    """``_Heard.where`` (type and field indexes made once a batch) answers as ``hooks.events_of``
+    answers a plain list: the events of these types with every ``present`` field set, in order."""
+    at = dt.datetime(2025, 5, 1, 2, 0, tzinfo=dt.UTC)
+    kinds, guides, stores = ["share", "order", "view", "refund"], [7, None, 3], [None, 2]
+    rows = [
+        {"event_id": f"e{i}", "type": kinds[i % 4], "at": at, "guide_id": guides[i % 3], "store_id": stores[i % 2]}
+        for i in range(24)
+    ]
+    heard = services._Heard([dict(r) for r in rows], at)
+    questions: list[tuple[set[str], tuple[str, ...]]] = [
+        ({"share", "order"}, ("guide_id",)),
+        ({"share", "order", "refund"}, ("guide_id", "store_id")),
+        ({"view"}, ()),
+        ({"refund"}, ("store_id",)),
+        ({"sign_in"}, ("guide_id",)),
+    ]
+    for types, present in questions:
+        want = [r["event_id"] for r in hooks.events_of(rows, types, present=present)]
+        assert [r["event_id"] for r in hooks.events_of(heard, types, present=present)] == want
 
 
 @settings(max_examples=400, deadline=None)
