@@ -226,6 +226,29 @@ def test_retention_drops_day_partitions_older_than_the_brands_policy(world: Any)
     assert os.environ["SIYU_LAKE"].endswith("lake")
 
 
+@pytest.mark.parametrize("chunk", [1, 3, 50_000])
+def test_retention_walks_the_dedupe_index_in_chunks_and_forgets_only_old_days_of_its_brand(
+    world: Any, chunk: int
+) -> None:
+    """The index has no entry by day (ADR 0023): the walk in key order, a chunk at a time, must
+    still reach every old key, keep the newer ones and touch no other brand's."""
+    from siyu.events.models import EventKey
+
+    brand = world.brand.pk
+    other = brand + 1000
+    days = [dt.date(2025, 1, 1) + dt.timedelta(days=(7 * n) % 90) for n in range(40)]
+    EventKey.objects.bulk_create(
+        [EventKey(brand_id=b, event_id=f"k-{n:03d}", day=day) for b in (brand, other) for n, day in enumerate(days)]
+    )
+    cutoff = dt.date(2025, 2, 15)
+    old = {f"k-{n:03d}" for n, day in enumerate(days) if day < cutoff}
+    assert 0 < len(old) < len(days)
+    assert services.forget_keys_before(brand, cutoff, chunk=chunk) == len(old)
+    left = set(EventKey.objects.filter(brand_id=brand).values_list("event_id", flat=True))
+    assert left == {f"k-{n:03d}" for n in range(40)} - old
+    assert EventKey.objects.filter(brand_id=other).count() == 40
+
+
 def test_guide_listeners_hear_what_a_guide_did_and_a_failing_one_is_skipped() -> None:
     from siyu.platform import hooks
 
@@ -333,4 +356,4 @@ def test_concurrent_requests_are_group_committed_and_each_id_is_stored_once(worl
     ids = [r[0] for r in _rows(brand)]
     assert len(ids) == len(set(ids)) == 400
     assert EventKey.objects.filter(brand_id=brand).count() == 400
-    assert group.committer(services._commit_group).groups <= 32
+    assert group.committer(services._register_group).groups <= 32

@@ -1,10 +1,10 @@
-"""The API path's group commit (ADR 0021): the batches of one process that reach the dedupe index
-together are registered in one database transaction, appended to the WAL in one write and made
-durable by one ``fsync`` — and only then is any of them acknowledged.
+"""The API path's group commit (ADR 0021, 0023): the batches of one process that reach the dedupe
+index together — each already appended to the WAL and ``fsync``-ed — have their ids registered in
+one database transaction, and only then is any of them acknowledged.
 
 A request's thread queues its batch and waits. The first waiting thread that finds nobody leading
 becomes the leader: it takes every batch queued so far, runs them as one group (the ``run``
-callable, :func:`siyu.events.services._commit_group`) and wakes their threads; a batch queued while
+callable, :func:`siyu.events.services._register_group`) and wakes their threads; a batch queued while
 a group runs goes with the next one. Each thread then runs its own batch's listeners.
 
 On SQLite the group runs under :func:`sqlite_writer`, an ``flock`` that every process's leader
@@ -27,13 +27,12 @@ from typing import Any
 
 @dataclass(eq=False)
 class Batch:
-    """One request's new-looking events on their way to the WAL. The group's run narrows ``rows``
-    (and ``payload``, their NDJSON) to the ids new to the store."""
+    """One request's new-looking events, in the WAL, on their way to the dedupe index. The group's
+    run narrows ``rows`` to those whose ids were new to it."""
 
     brand_id: int
     rows: list[dict[str, Any]]
     keys: list[tuple[str, Any]]  # (event_id, day) of each row
-    payload: bytes
     error: BaseException | None = None
     done: bool = field(default=False, repr=False)
 

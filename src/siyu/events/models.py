@@ -9,16 +9,18 @@ from django.utils.translation import gettext_lazy as _
 
 class EventKey(models.Model):
     """One stored event id of a brand, and the day (UTC) of the copy that is kept: an event id is
-    stored once, across requests, restarts and resends. Registered in the request's transaction,
-    after the WAL append and before the acknowledgement."""
+    stored once, across requests, restarts and resends. Registered after the event is in the WAL
+    and before the acknowledgement (ADR 0023).
 
+    Its primary key is the pair itself and it has no other index: on SQLite the table is created
+    ``WITHOUT ROWID`` (migration 0002), so registering an id is one entry in one B-tree — the work
+    every HTTP batch does one process at a time. Retention's delete by ``day`` walks the key in
+    chunks instead (:func:`siyu.events.services.forget_keys_before`)."""
+
+    pk = models.CompositePrimaryKey("brand_id", "event_id")
     brand_id = models.BigIntegerField()
     event_id = models.CharField(max_length=64)
     day = models.DateField()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["brand_id", "event_id"], name="events_key_unique")]
-        indexes = [models.Index(fields=["brand_id", "day"], name="events_key_day")]
 
 
 class RetentionPolicy(models.Model):

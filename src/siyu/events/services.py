@@ -366,13 +366,11 @@ def _first_seen(brand_id: int, e: rules.Checked, index: int, result: IngestResul
 
 def _register(brand_id: int, keys: Sequence[tuple[str, dt.date]], *, chunk: int = 1000) -> set[str]:
     """Insert ``(event_id, day)`` into the dedupe index (in the caller's transaction), one statement
-    per ``chunk`` keys; the ids new to it. The only index work is the table's own: one row and its
-    two index entries per new id, nothing for a duplicate (``ON CONFLICT DO NOTHING``)."""
+    per ``chunk`` keys; the ids new to it. The only index work is the table's own: one entry of its
+    one B-tree per new id (ADR 0023), nothing for a duplicate (``ON CONFLICT DO NOTHING``)."""
     fresh: set[str] = set()
     for start in range(0, len(keys), chunk):
         fresh.update(_insert_keys(brand_id, keys[start : start + chunk]))
-    if fresh:  # new to the index, but perhaps imported on that day (imports keep their ids out of it)
-        fresh -= idstore.stored(brand_id, [k for k in keys if k[0] in fresh])
     return fresh
 
 
@@ -489,44 +487,47 @@ def ndjson(rows: list[dict[str, Any]]) -> bytes:
 
 
 def _store(brand_id: int, rows: list[dict[str, Any]], now: dt.datetime, result: IngestResult) -> None:
-    """Register the rows' ids, append the new ones to the WAL and ``fsync`` it, commit; then the
-    listeners. Outside a transaction (a request) the batch goes through the process's group commit
-    (:mod:`siyu.events.group`); inside the caller's transaction it is registered there, and the
-    listeners hear of it once that commits."""
-    # The payload is made before the group runs: the group holds the database's write lock, which
-    # every worker's requests wait for.
-    batch = group.Batch(brand_id, rows, [(row["event_id"], row["at"].date()) for row in rows], ndjson(rows))
-    if connection.in_atomic_block:
-        _commit_group([batch], lock=False)  # the caller's transaction may hold SQLite's lock already
-    else:
-        group.committer(_commit_group).submit(batch)
-    result.duplicates += len(rows) - len(batch.rows)
+    """Keep each event id once (ADR 0023): leave out the ids an import stored on their day, append
+    the rest to the WAL and ``fsync`` it, *then* register their ids — a registered id always has
+    its event on disk — and keep the rows whose ids were new; then the listeners. Outside a
+    transaction (a request) the ids go through the process's group commit
+    (:mod:`siyu.events.group`); inside the caller's transaction they are registered there, and the
+    listeners hear of the batch once that commits."""
+    keys = [(row["event_id"], row["at"].date()) for row in rows]
+    imported = idstore.stored(brand_id, keys)  # imports keep their ids out of the index (ADR 0011)
+    if imported:
+        rows = [row for row in rows if row["event_id"] not in imported]
+        keys = [key for key in keys if key[0] not in imported]
+    batch = group.Batch(brand_id, rows, keys)
+    if rows:
+        # Durable before registered: a crash after this leaves events whose ids compaction registers,
+        # never a registered id without its event. A row whose id turns out to be stored already is
+        # in the WAL too; the lake's readers and compaction keep each id's first copy.
+        _writer().append(brand_id, ndjson(rows))
+        if connection.in_atomic_block:
+            _register_group([batch], lock=False)  # the caller's transaction may hold SQLite's lock already
+        else:
+            group.committer(_register_group).submit(batch)
+    result.duplicates += len(imported) + len(rows) - len(batch.rows)
     result.accepted += len(batch.rows)
     if batch.rows:
         heard = _Heard(batch.rows, now)
         transaction.on_commit(lambda: hooks.events_recorded(brand_id, heard))  # at once outside a transaction
 
 
-def _commit_group(batches: list[group.Batch], *, lock: bool = True) -> None:
-    """One transaction for a group of batches: each one's ids registered (a batch's id another batch
-    of the group registered first is its duplicate), then every new event appended to the WAL in
-    one write and ``fsync``-ed — durable before acknowledged: the fsync happens inside the
-    transaction, so an id is never committed without its event on disk — then the commit. On SQLite
-    the whole group holds the processes' writer lock (:func:`group.sqlite_writer`)."""
+def _register_group(batches: list[group.Batch], *, lock: bool = True) -> None:
+    """One transaction registering the ids of a group of batches (already in the WAL): each batch
+    keeps the rows whose ids were new (a batch's id another batch of the group registered first is
+    its duplicate). On SQLite the transaction holds the processes' writer lock
+    (:func:`group.sqlite_writer`), so a leader waiting for it sleeps in the kernel."""
     writer: AbstractContextManager[None] = (
         group.sqlite_writer(lake.root()) if lock and connection.vendor == "sqlite" else nullcontext()
     )
     with writer, transaction.atomic():
-        records = []
         for batch in batches:
             fresh = _register(batch.brand_id, batch.keys)
             if len(fresh) < len(batch.rows):
                 batch.rows = [row for row in batch.rows if row["event_id"] in fresh]
-                batch.payload = ndjson(batch.rows)
-            if batch.rows:
-                records.append((batch.brand_id, batch.payload))
-        if records:
-            _writer().append_many(records)
 
 
 def emit(brand_id: int, events: Iterable[EventIn]) -> IngestResult:
@@ -740,8 +741,32 @@ def apply_retention(brand_id: int, *, now: dt.datetime | None = None) -> int:
     """Drop the brand's day partitions older than its retention, and their ids; how many days went."""
     cutoff = ((now or clock.now()).astimezone(dt.UTC) - dt.timedelta(days=retention_days(brand_id))).date()
     dropped = compaction.drop_days_before(brand_id, cutoff.isoformat())
-    EventKey.objects.filter(brand_id=brand_id, day__lt=cutoff).delete()
+    forget_keys_before(brand_id, cutoff)
     return dropped
+
+
+RETENTION_CHUNK = 50_000
+
+
+def forget_keys_before(brand_id: int, cutoff: dt.date, *, chunk: int = RETENTION_CHUNK) -> int:
+    """Remove the brand's ids kept on days before ``cutoff`` from the dedupe index; how many went.
+    The index has no entry by day (ADR 0023), so the brand's keys are walked in their own order,
+    ``chunk`` at a time, each range deleted in a short transaction of its own: ingestion, which
+    registers ids one process at a time, waits for one chunk at most, never for the whole walk."""
+    removed, after = 0, ""
+    mine = EventKey.objects.filter(brand_id=brand_id)
+    while True:
+        edge = (
+            mine.filter(event_id__gt=after).order_by("event_id").values_list("event_id", flat=True)[chunk : chunk + 1]
+        )
+        upto = next(iter(edge), None)
+        span = mine.filter(event_id__gt=after, day__lt=cutoff)
+        if upto is not None:
+            span = span.filter(event_id__lte=upto)
+        removed += span.delete()[0]
+        if upto is None:
+            return removed
+        after = upto
 
 
 # --- reads (the explorer, the API) ------------------------------------------------------------------------
