@@ -13,9 +13,10 @@ Who consults it:
 
 - the importer dedupes a file by an anti-join in DuckDB against *every* part of the days it
   touches (imported or compacted from the WAL) and the WAL's pending rows;
-- the API path (``services._register``): an id new to ``EventKey`` is looked up in the imported
-  parts of its day (:func:`stored`), so an id imported earlier and sent again over HTTP is stored
-  once — a day without imported parts costs one directory listing;
+- the API path (``services._store``, ADR 0023): a batch's ids are looked up in the imported parts
+  of their days (:func:`stored`) before the WAL, so an id imported earlier and sent again over HTTP
+  is stored once (a duplicate, never in ``EventKey``) — a day without imported parts costs one
+  directory listing;
 - compaction (``settle_keys``): a WAL id the index lacks (a crash between the WAL's fsync and the
   commit) that a day holds as imported is registered with that day, so the imported copy is kept.
 
