@@ -107,11 +107,8 @@ class Writer:
         return fd
 
     def append(self, brand_id: int, payload: bytes) -> None:
-        self.append_many([(brand_id, payload)])
-
-    def append_many(self, records: list[tuple[int, bytes]]) -> None:
-        """Append records (one per brand of a batch) and return once they are all on disk."""
-        data = b"".join(encode(brand_id, payload) for brand_id, payload in records)
+        """Append one record and return once it is on disk."""
+        data = encode(brand_id, payload)
         with self._lock:
             fd = self._fd
             if fd is None or self._pid != os.getpid():
