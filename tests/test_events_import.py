@@ -27,6 +27,13 @@ def _ndjson(path: Path, rows: list[Any]) -> Path:
     return path
 
 
+def _parquet(path: Path, select: str) -> Path:
+    """A Parquet file of the rows of a DuckDB query."""
+    with duckdb.connect() as con:
+        con.execute(f"COPY ({select}) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 4096)")
+    return path
+
+
 def _import_heard(brand: int, path: Path, listener: Any, on_commit: Any) -> importer.ImportReport:
     """Import with ``listener`` registered on ``hooks.on_events`` and the commit's callbacks run."""
     from siyu.platform import hooks
@@ -110,9 +117,7 @@ def test_csv_and_parquet_files_name_the_customer_by_id_or_identity(world: Any, t
     )
     path = csv_path
     if kind == "parquet":
-        path = tmp_path / "e.parquet"
-        with duckdb.connect() as con:
-            con.execute(f"COPY (SELECT * FROM read_csv('{csv_path}', all_varchar=true)) TO '{path}' (FORMAT parquet)")
+        path = _parquet(tmp_path / "e.parquet", f"SELECT * FROM read_csv('{csv_path}', all_varchar=true)")
     report = importer.import_file(brand, path)
     first = 2 if kind == "csv" else 1  # a CSV's first row is its line 2
     assert (report.accepted, report.bad) == (2, 2)
@@ -236,15 +241,86 @@ def test_the_errors_reported_are_the_first_bad_lines_in_order(
     """Many bad rows read by several threads (no insertion order kept): the report keeps the first
     ``MAX_ERRORS`` of them by line, in order, and counts them all."""
     monkeypatch.setattr(importer, "MAX_ERRORS", 500)
-    path = tmp_path / "bad.parquet"
-    with duckdb.connect() as con:
-        con.execute(
-            f"COPY (SELECT 'b-' || i AS event_id, CASE WHEN i % 3 = 0 THEN 'view' ELSE 'teleport' END AS type, "
-            f"'{AT}' AS at, {world.customers['chen.guide'][0]} AS customer_id FROM range(200000) t(i)) "
-            f"TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 4096)"
-        )
+    path = _parquet(
+        tmp_path / "bad.parquet",
+        f"SELECT 'b-' || i AS event_id, CASE WHEN i % 3 = 0 THEN 'view' ELSE 'teleport' END AS type, "
+        f"'{AT}' AS at, {world.customers['chen.guide'][0]} AS customer_id FROM range(200000) t(i)",
+    )
     report = importer.import_file(world.brand.pk, path)
     bad_lines = [i + 1 for i in range(200000) if i % 3 != 0]
     assert report.bad == len(bad_lines) and report.accepted == 200000 - len(bad_lines)
     assert [e.line for e in report.errors] == bad_lines[:500]
     assert {e.field for e in report.errors} == {"type"}
+
+
+def _file_columns(part: Path) -> set[str]:
+    """The columns a Parquet file holds itself (read alone, not through the lake's reader)."""
+    with duckdb.connect() as con:
+        return {
+            str(r[0])
+            for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{part}', hive_partitioning=false)").fetchall()
+        }
+
+
+def test_an_imports_parts_leave_out_the_columns_its_file_does_not_give_and_read_as_null(
+    world: Any, tmp_path: Path
+) -> None:
+    """ADR 0024: a file of only ids, types, times and customers makes parts without the other
+    columns; the lake's reader, the behaviour summary, compaction and erasure take each missing
+    column as NULL of its type, and what they write has every column again."""
+    from siyu.events import compaction
+    from siyu.segments import summary
+
+    brand = world.brand.pk
+    cid = world.customers["chen.guide"][0]
+    path = _parquet(
+        tmp_path / "narrow.parquet",
+        f"SELECT * FROM (VALUES ('n-1', 'view', '{AT}', {cid}), ('n-2', 'order', '{AT}', {cid}), "
+        f"('n-3', 'view', '2025-05-03T10:00:00+08:00', {cid})) t(event_id, type, \"at\", customer_id)",
+    )
+    assert importer.import_file(brand, path).accepted == 3
+    parts = lake.parts(brand)
+    assert [p.parent.name for p in parts] == ["day=2025-05-01", "day=2025-05-03"]
+    given = {"event_id", "brand_id", "type", "at", "customer_id", "received_at"}
+    assert [_file_columns(p) for p in parts] == [given, given]
+
+    with duckdb.connect() as con:
+        read = lake.relation(con, brand)
+        assert list(zip(read.columns, [str(t) for t in read.types], strict=True)) == list(lake.COLUMNS)
+        rows = read.filter("event_id = 'n-2'").project("guide_id, quantity, amount_fen, properties").fetchall()
+    assert rows == [(None, None, None, None)]
+    built = summary.build_day(brand, "2025-05-01")  # sums amount_fen and quantity, which no part has
+    assert built is not None and {f.stem for f in built.glob("*.parquet")} == {"view", "order"}
+
+    # An event of the same day from the API: compaction merges it with the narrow part, every column.
+    events.ingest(brand, [{"event_id": "n-4", "type": "order", "at": AT, "customer_id": cid, "quantity": 2}])
+    events.compact()
+    merged = lake.parts(brand, "2025-05-01")
+    assert len(merged) == 1 and _file_columns(merged[0]) == set(lake.COLUMN_NAMES)
+    with duckdb.connect() as con:
+        found = lake.relation(con, brand).project("event_id, quantity").order("event_id").fetchall()
+    assert found == [("n-1", None), ("n-2", None), ("n-3", None), ("n-4", 2)]
+
+    # Erasure rewrites the other day's narrow part with every column.
+    assert compaction.rewrite_without(brand, "event_id = ?", ["n-9"]) == []  # nothing matches: untouched
+    assert _file_columns(lake.parts(brand, "2025-05-03")[0]) == given
+    assert compaction.rewrite_without(brand, "type = ?", ["order"]) == ["n-2", "n-4"]
+    assert _file_columns(lake.parts(brand, "2025-05-03")[0]) == given  # no order there: not rewritten
+    assert _ids(brand) == ["n-1", "n-3"]
+
+
+def test_the_lakes_schema_file_is_written_again_when_the_lake_is_new(world: Any) -> None:
+    """The reader's file of no rows and every column (ADR 0024) is made on first use, atomically,
+    and read with a glob as with a list of parts."""
+    brand = world.brand.pk
+    events.ingest(
+        brand, [{"event_id": "s-1", "type": "view", "at": AT, "customer_id": world.customers["chen.guide"][0]}]
+    )
+    events.compact()
+    first = lake.schema_file()
+    first.unlink()
+    reader = lake.parquet_reader(lake.events_glob(brand))
+    assert first.exists() and str(first) in reader
+    with duckdb.connect() as con:
+        assert con.execute(f"SELECT count(*), count(guide_id) FROM {reader}").fetchone() == (1, 0)
+    assert [p.name for p in first.parent.iterdir()] == [first.name]  # no temporary file left behind

@@ -650,13 +650,20 @@ def write_parts(
     con: duckdb.DuckDBPyConnection, brand_id: int, table: str, exprs: list[str], work: Path, *, prefix: str = "part-"
 ) -> tuple[list[Path], int]:
     """Write the rows of ``table`` (a table or a parenthesised query; ``exprs``: one SQL expression per
-    lake column, in order) as Parquet parts of their day partitions — DuckDB's own partitioned
-    ``COPY`` on every core, one file a day, the rows in the order they come (compaction sorts a day
-    when it merges it) — committed through the journal (the caller holds
-    :func:`compaction.exclusive`); the parts written and how many rows."""
+    lake column, in order, ``"NULL"`` for a column no row sets) as Parquet parts of their day
+    partitions — DuckDB's own partitioned ``COPY`` on every core, one file a day, the rows in the
+    order they come (compaction sorts a day when it merges it) — committed through the journal (the
+    caller holds :func:`compaction.exclusive`); the parts written and how many rows.
+
+    A column whose expression is ``NULL`` is left out of the parts (ADR 0024): the partitioned write
+    copies every value of every column into its day's buffer, NULLs too, and a file that lacks
+    half the fields cost ~40 % more to write with them; readers take a missing column as NULL
+    (:func:`siyu.events.lake.parquet_reader`)."""
     out = work / f"out-{uuid.uuid4().hex}"
     select = ", ".join(
-        f'CAST({expr} AS {kind}) AS "{name}"' for (name, kind), expr in zip(lake.COLUMNS, exprs, strict=True)
+        f'CAST({expr} AS {kind}) AS "{name}"'
+        for (name, kind), expr in zip(lake.COLUMNS, exprs, strict=True)
+        if expr != "NULL"
     )
     con.execute("SET partitioned_write_max_open_files = 4000")  # a file a day, for up to ten years at once
     written = con.execute(

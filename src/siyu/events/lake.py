@@ -7,18 +7,24 @@ Layout under ``SIYU_HOME/lake/``::
     wal/checkpoint.json                                          how far each WAL file is compacted
     journal.json                                                 a compaction or erase being applied
 
-Every Parquet file has the columns of :data:`COLUMNS` (``brand_id`` is in the file as well as in the
-path; read with ``hive_partitioning=false``). Times are UTC without a zone, in microseconds.
+Every Parquet file has columns of :data:`COLUMNS`, by name (``brand_id`` is in the file as well as in
+the path; read with ``hive_partitioning=false``). A part an import writes leaves out the columns its
+file does not give, which are NULL in every row (ADR 0024); :func:`parquet_reader` reads the parts by
+name together with :func:`schema_file` — no rows, every column — so a column missing from a part, or
+from all of them, reads as NULL of its type. Compaction writes every column. Times are UTC without a
+zone, in microseconds.
 
 **The contract for engines** (the segment engine reads only this module): :func:`relation` gives a
 DuckDB relation over a brand's events, the compacted ones *and* those still in the WAL, each
 ``(brand_id, event_id)`` once — the lake is fresh the moment an event is acknowledged.
-:func:`events_glob` names the brand's Parquet files for engines that read them directly (Spark), with
-:func:`pending_ndjson` for the WAL part.
+:func:`events_glob` names the brand's Parquet files for engines that read them directly (Spark, by
+name with the lake's schema: a column a part lacks is NULL), with :func:`pending_ndjson` for the WAL
+part.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -166,8 +172,30 @@ def json_reader(path: Path | str) -> str:
     return f"read_json({_quote(str(path))}, format='newline_delimited', columns={columns})"
 
 
+def schema_file() -> Path:
+    """A Parquet file of no rows with every column of :data:`COLUMNS`, written once (atomically) under
+    ``lake/schema/``; its name changes with the columns, so a file of older columns is never read."""
+    digest = hashlib.sha256(repr(COLUMNS).encode()).hexdigest()[:12]
+    path = root() / "schema" / f"events-{digest}.parquet"
+    if not path.exists():
+        import duckdb
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{uuid.uuid4().hex}.tmp")
+        try:
+            with duckdb.connect() as con:
+                con.execute(f"COPY ({empty_sql()}) TO {_quote(str(tmp))} (FORMAT parquet)")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path
+
+
 def parquet_reader(files: list[Path] | str) -> str:
-    listed = _quote(files) if isinstance(files, str) else "[" + ", ".join(_quote(str(f)) for f in files) + "]"
+    """SQL reading event parts (a list, or a glob) by column name, with :func:`schema_file` first:
+    every column of :data:`COLUMNS` is there, NULL in a part that leaves it out."""
+    given = [files] if isinstance(files, str) else [str(f) for f in files]
+    listed = "[" + ", ".join(_quote(f) for f in [str(schema_file()), *given]) + "]"
     return f"read_parquet({listed}, hive_partitioning=false, union_by_name=true)"
 
 

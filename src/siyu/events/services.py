@@ -41,6 +41,7 @@ lake_brands = lake.brands  # the brands with day partitions
 lake_days = lake.days  # a brand's day partitions (YYYY-MM-DD)
 day_parts = lake.parts  # a brand's Parquet files (of one day); never changed in place, only replaced
 day_part_names = lake.part_names  # the names of several days' Parquet files, a listing a day
+parts_reader = lake.parquet_reader  # SQL reading Parquet files by name, a column a part lacks NULL (ADR 0024)
 
 log = logging.getLogger(__name__)
 

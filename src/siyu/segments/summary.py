@@ -128,14 +128,13 @@ def build_day(brand_id: int, day: str, con: duckdb.DuckDBPyConnection | None = N
     own = con is None
     con = con or duckdb.connect(config={"threads": 1})
     try:
-        listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE siyu_summary AS "
             "SELECT type, date_trunc('hour', CAST(\"at\" AS TIMESTAMP)) AS hour, "
             "CAST(customer_id AS BIGINT) AS customer_id, COUNT(*) AS events, "
             "CAST(SUM(amount_fen) AS BIGINT) AS amount_fen, "
             "CAST(SUM(quantity) AS BIGINT) AS quantity "
-            f"FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true) "
+            f"FROM {events_services.parts_reader(parts)} "
             "WHERE customer_id IS NOT NULL GROUP BY ALL"
         )
         kinds = [r[0] for r in con.execute("SELECT DISTINCT type FROM siyu_summary ORDER BY 1").fetchall()]
