@@ -58,6 +58,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
 SELECT_LIST = ", ".join(f'CAST("{name}" AS {kind}) AS "{name}"' for name, kind in COLUMNS)
+_COLUMNS_DIGEST = hashlib.sha256(repr(COLUMNS).encode()).hexdigest()[:12]  # names the schema file
 
 
 def root() -> Path:
@@ -175,8 +176,7 @@ def json_reader(path: Path | str) -> str:
 def schema_file() -> Path:
     """A Parquet file of no rows with every column of :data:`COLUMNS`, written once (atomically) under
     ``lake/schema/``; its name changes with the columns, so a file of older columns is never read."""
-    digest = hashlib.sha256(repr(COLUMNS).encode()).hexdigest()[:12]
-    path = root() / "schema" / f"events-{digest}.parquet"
+    path = root() / "schema" / f"events-{_COLUMNS_DIGEST}.parquet"
     if not path.exists():
         import duckdb
 
