@@ -324,3 +324,41 @@ def test_the_lakes_schema_file_is_written_again_when_the_lake_is_new(world: Any)
     with duckdb.connect() as con:
         assert con.execute(f"SELECT count(*), count(guide_id) FROM {reader}").fetchone() == (1, 0)
     assert [p.name for p in first.parent.iterdir()] == [first.name]  # no temporary file left behind
+
+
+def test_listeners_hear_an_imports_events_after_a_compaction_merged_its_parts(
+    world: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The import's listeners read its rows lazily; a compaction in between (the day got an event
+    from the API, and its small imported part was merged with it) moves them into another file.
+    A later listener still hears every imported event, and only those."""
+    from siyu.platform import hooks
+
+    brand = world.brand.pk
+    cid = world.customers["chen.guide"][0]
+    path = _parquet(
+        tmp_path / "orders.parquet",
+        f"SELECT 'o-' || i AS event_id, 'order' AS type, '{AT}' AS at, {cid} AS customer_id, 100 * i AS amount_fen "
+        "FROM range(1, 6) t(i)",
+    )
+    merged: list[list[str]] = []
+    heard: list[tuple[str, int]] = []
+
+    def compact_first(brand_id: int, _events: Any) -> None:  # as another process's compaction would
+        before = [p.name for p in lake.parts(brand_id)]
+        events.ingest(brand_id, [{"event_id": "api-1", "type": "order", "at": AT, "customer_id": cid}])
+        events.compact()
+        merged.append(before)
+        merged.append([p.name for p in lake.parts(brand_id)])
+
+    def listener(brand_id: int, stored: Any) -> None:  # hears the API's event too, on its own path
+        heard.extend((e["event_id"], e["amount_fen"]) for e in hooks.events_of(stored, ("order",)))
+
+    hooks.on_events(compact_first)
+    try:
+        report = _import_heard(brand, path, listener, django_capture_on_commit_callbacks)
+    finally:
+        hooks._events_listeners.remove(compact_first)
+    assert report.accepted == 5
+    assert merged[0] != merged[1] and len(merged[1]) == 1  # the imported part was merged away
+    assert sorted(heard) == [("api-1", None)] + [(f"o-{i}", 100 * i) for i in range(1, 6)]

@@ -518,7 +518,8 @@ def import_file(
             step("store", report.accepted, report.accepted)
         timed("dedupe_write")
     if stored:
-        transaction.on_commit(lambda: hooks.events_recorded(brand_id, _Stored(stored, report.accepted, empty)))
+        heard = _Stored(brand_id, stored, now, report.accepted, empty)
+        transaction.on_commit(lambda: hooks.events_recorded(brand_id, heard))
         timed("listeners")
     report.seconds["total"] = round(time.perf_counter() - started, 3)
     return report
@@ -644,6 +645,7 @@ def _store(
 # zstd's fastest level for the parts an import writes: a part is a day's share of one file, which
 # compaction merges (at the default level) when the day next gets events; ~6 % larger (ADR 0022).
 PART_ZSTD_LEVEL = 1
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def write_parts(
@@ -687,20 +689,36 @@ def write_parts(
 
 
 class _Stored(Sequence[dict[str, Any]]):
-    """The imported events as the listeners receive them, read from the parts only when a listener
-    looks (a million dicts cost seconds; most imports have no listener that needs them)."""
+    """The imported events as the listeners receive them, read from the lake only when a listener
+    looks (a million dicts cost seconds; most imports have no listener that needs them).
 
-    def __init__(self, parts: list[Path], count: int, empty: frozenset[str] = frozenset()) -> None:
-        self._parts, self._count = parts, count
+    They are read as the rows of the import's days that carry its ``received_at``, from the days'
+    parts as they are then, under the lake's writer lock: a compaction between the commit and a
+    listener's look (the day got events and its small parts were merged) moves the rows to another
+    file and keeps their columns, so they are still found, and only they (an API batch acknowledged
+    in the same microsecond of the same brand and day would be the one exception)."""
+
+    def __init__(
+        self, brand_id: int, parts: list[Path], received: dt.datetime, count: int, empty: frozenset[str] = frozenset()
+    ) -> None:
+        self._brand_id, self._count = brand_id, count
+        self._days = sorted({p.parent.name.removeprefix("day=") for p in parts})
+        self._received_us = (received.astimezone(dt.UTC) - _EPOCH) // dt.timedelta(microseconds=1)
         self._empty = empty  # the columns no imported row sets (the file lacks those fields)
         self._rows: list[dict[str, Any]] | None = None
 
-    def _read(self, where: str = "true", params: list[Any] | None = None) -> list[dict[str, Any]]:
+    def _read(self, where: str = "true", params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         names = [n for n, _k in lake.COLUMNS]
         cols = ", ".join(f'epoch_us("{n}") AS "{n}"' if n in ("at", "received_at") else f'"{n}"' for n in names)
-        with duckdb.connect() as con:
-            reader = lake.parquet_reader(self._parts)
-            found = con.execute(f"SELECT {cols} FROM {reader} WHERE {where}", params).fetchall()
+        with compaction.exclusive(), duckdb.connect() as con:
+            parts = [p for day in self._days for p in lake.parts(self._brand_id, day)]
+            if not parts:
+                return []
+            found = con.execute(
+                f'SELECT {cols} FROM {lake.parquet_reader(parts)} WHERE epoch_us("received_at") = $received '
+                f"AND ({where})",
+                {**(params or {}), "received": self._received_us},
+            ).fetchall()
         return [dict(zip(names, r, strict=True)) for r in found]
 
     def _load(self) -> list[dict[str, Any]]:
@@ -720,7 +738,7 @@ class _Stored(Sequence[dict[str, Any]]):
         where = "type IN (SELECT unnest($types))" + "".join(f' AND "{f}" IS NOT NULL' for f in needed if f in known)
         if self._rows is not None:
             return [e for e in self._rows if e["type"] in kinds and all(e.get(f) is not None for f in needed)]
-        return self._read(where, {"types": kinds})  # type: ignore[arg-type]
+        return self._read(where, {"types": kinds})
 
     def __len__(self) -> int:
         return self._count
