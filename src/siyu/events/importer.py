@@ -645,7 +645,6 @@ def _store(
 # zstd's fastest level for the parts an import writes: a part is a day's share of one file, which
 # compaction merges (at the default level) when the day next gets events; ~6 % larger (ADR 0022).
 PART_ZSTD_LEVEL = 1
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def write_parts(
@@ -701,9 +700,11 @@ class _Stored(Sequence[dict[str, Any]]):
     def __init__(
         self, brand_id: int, parts: list[Path], received: dt.datetime, count: int, empty: frozenset[str] = frozenset()
     ) -> None:
+        from siyu.events import services
+
         self._brand_id, self._count = brand_id, count
         self._days = sorted({p.parent.name.removeprefix("day=") for p in parts})
-        self._received_us = (received.astimezone(dt.UTC) - _EPOCH) // dt.timedelta(microseconds=1)
+        self._received_us = services.micros(received)
         self._empty = empty  # the columns no imported row sets (the file lacks those fields)
         self._rows: list[dict[str, Any]] | None = None
 
