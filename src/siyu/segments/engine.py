@@ -102,11 +102,7 @@ def duckdb_tables(
     tables.append(("events_unsummarised", rest.sql_query()))
     for table in summaries:
         found = summary_files(days, table)
-        if found:
-            cols = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in summary.COLUMNS)
-            body = f"SELECT {cols} FROM read_parquet({_listed(found)}, hive_partitioning = false)"
-        else:
-            body = _duck_empty(summary.COLUMNS)
+        body = _duck_select(_listed(found), summary.COLUMNS) if found else _duck_empty(summary.COLUMNS)
         tables.append((table.table, body))
     for name in facts:
         columns = lake.FACT_COLUMNS[name]
